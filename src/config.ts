@@ -1,0 +1,166 @@
+// Config schema, defaults, and every limit kvorum enforces, as named constants in one place.
+// The README's "Configuration and limits" table mirrors this file.
+
+export const LIMITS = Object.freeze({
+  /** A key is at most this many bytes of UTF-8 (414 key_too_long past it). */
+  keyBytesMax: 1024,
+  /** Default cap on a value's size (413 value_too_large past it); `--value-bytes-max` changes it. */
+  valueBytesMaxDefault: 1024 * 1024,
+  /** No configured value limit may exceed this: a value must fit in one peer frame. */
+  valueBytesCeiling: 16 * 1024 * 1024,
+  /** Peer frames larger than this close the connection that sent them. */
+  frameBytesMax: 16 * 1024 * 1024 + 64 * 1024,
+  /** Requests a peer connection may have in flight before new ones fail fast. */
+  peerInFlightMax: 65_536,
+  /** Handshake must complete within this, or the connection is closed. */
+  handshakeTimeoutMs: 2_000,
+  /** Heartbeat period on every peer link. */
+  heartbeatIntervalMs: 200,
+  /** A peer that sent nothing for this long is considered down. */
+  peerDownAfterMs: 1_000,
+  /** Reconnect backoff bounds (doubles from min to max, with jitter). */
+  reconnectBackoffMinMs: 50,
+  reconnectBackoffMaxMs: 2_000,
+  /** Default time a request may wait for replicas (`?timeout=`, `--timeout-ms`). */
+  requestTimeoutMsDefault: 2_000,
+  /** The largest `?timeout=` a client may ask for. */
+  requestTimeoutMsMax: 60_000,
+  /** How often each node tries to replay its hints to replicas that are up again. */
+  hintReplayIntervalMs: 250,
+  /** Hints replayed to one target per round, so a long backlog does not starve clients. */
+  hintReplayBatchMax: 256,
+  /** Virtual nodes per node on the ring. */
+  vnodesPerNode: 128,
+  /** Replication factor bounds. */
+  nMax: 7,
+  /** HTTP: concurrent client connections per replica; more are refused. */
+  httpConnectionsMax: 4_096,
+  /** HTTP: a whole request (headers and body) must arrive within this. */
+  httpRequestTimeoutMs: 30_000,
+  /** HTTP: idle keep-alive connections are closed after this. */
+  httpKeepAliveTimeoutMs: 10_000,
+  /** Admin JSON bodies are small; anything larger is refused. */
+  adminBodyBytesMax: 64 * 1024,
+  /** Faults: the longest delay and jitter a link may be given. */
+  faultDelayMsMax: 60_000,
+});
+
+export const PROFILES = Object.freeze({
+  cp: { r: 'quorum', w: 'quorum', readRepair: 'before', hintedHandoff: true, sloppyQuorum: false },
+  quorum: { r: 'quorum', w: 'quorum', readRepair: 'after', hintedHandoff: true, sloppyQuorum: false },
+  ap: { r: 'one', w: 'one', readRepair: 'after', hintedHandoff: true, sloppyQuorum: true },
+} as const);
+export type ProfileName = keyof typeof PROFILES;
+export const PROFILE_NAMES = Object.freeze(Object.keys(PROFILES) as ProfileName[]);
+
+export const CONFLICT_MODES = Object.freeze(['lww', 'siblings'] as const);
+export type ConflictMode = (typeof CONFLICT_MODES)[number];
+
+export interface NodeAddress {
+  readonly id: string;
+  /** Base URL of the node's HTTP API, e.g. http://127.0.0.1:7001 */
+  readonly http: string;
+  /** host:port of the node's peer protocol listener, e.g. 127.0.0.1:7101 */
+  readonly peer: string;
+}
+
+/** The shape of `<data>/cluster.json`, shared by `kvorum cluster`, `kvorum serve` and docker. */
+export interface ClusterConfig {
+  readonly cluster: string;
+  readonly profile: ProfileName;
+  readonly conflicts: ConflictMode;
+  readonly n: number;
+  /** Each node keeps its data under `<data>/<id>` unless `kvorum serve --data` says otherwise. */
+  readonly data: string;
+  readonly timeoutMs: number;
+  readonly valueBytesMax: number;
+  readonly fsync: boolean;
+  readonly nodes: readonly NodeAddress[];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function fail(message: string): never {
+  throw new ConfigError(message);
+}
+
+function parseHostPort(s: string, what: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  const port = Number(s.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
+    fail(`${what} must be host:port, got ${JSON.stringify(s)}`);
+  }
+  return { host: s.slice(0, i), port };
+}
+
+export function peerHostPort(node: NodeAddress): { host: string; port: number } {
+  return parseHostPort(node.peer, `node ${node.id} peer`);
+}
+
+export function httpHostPort(node: NodeAddress): { host: string; port: number } {
+  let url: URL;
+  try {
+    url = new URL(node.http);
+  } catch {
+    return fail(`node ${node.id} http must be a URL like http://127.0.0.1:7001`);
+  }
+  return { host: url.hostname, port: Number(url.port || 80) };
+}
+
+/** Validates a parsed cluster.json and fills defaults; throws ConfigError with one clear line. */
+export function parseClusterConfig(raw: unknown): ClusterConfig {
+  if (typeof raw !== 'object' || raw === null) fail('cluster config must be a JSON object');
+  const o = raw as Record<string, unknown>;
+  const nodesRaw = o.nodes;
+  if (!Array.isArray(nodesRaw) || nodesRaw.length === 0) fail('cluster config needs a non-empty "nodes" array');
+  const nodes: NodeAddress[] = nodesRaw.map((x, i) => {
+    const n = x as Record<string, unknown>;
+    if (typeof n !== 'object' || n === null) fail(`nodes[${i}] must be an object`);
+    if (typeof n.id !== 'string' || !NODE_ID.test(n.id)) fail(`nodes[${i}].id must match ${NODE_ID}`);
+    if (typeof n.http !== 'string') fail(`nodes[${i}].http must be a URL string`);
+    if (typeof n.peer !== 'string') fail(`nodes[${i}].peer must be a host:port string`);
+    const node = { id: n.id, http: n.http.replace(/\/+$/, ''), peer: n.peer };
+    httpHostPort(node);
+    peerHostPort(node);
+    return node;
+  });
+  const ids = new Set(nodes.map((x) => x.id));
+  if (ids.size !== nodes.length) fail('node ids in cluster config must be unique');
+  const profile = (o.profile ?? 'quorum') as ProfileName;
+  if (!PROFILE_NAMES.includes(profile)) fail(`profile must be one of ${PROFILE_NAMES.join(', ')}`);
+  const conflicts = (o.conflicts ?? 'lww') as ConflictMode;
+  if (!CONFLICT_MODES.includes(conflicts)) fail(`conflicts must be one of ${CONFLICT_MODES.join(', ')}`);
+  const n = o.n ?? Math.min(3, nodes.length);
+  if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > nodes.length || (n as number) > LIMITS.nMax) {
+    fail(`n must be an integer from 1 to ${Math.min(nodes.length, LIMITS.nMax)} (the node count)`);
+  }
+  const timeoutMs = o.timeoutMs ?? LIMITS.requestTimeoutMsDefault;
+  if (!Number.isInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > LIMITS.requestTimeoutMsMax) {
+    fail(`timeoutMs must be an integer from 1 to ${LIMITS.requestTimeoutMsMax}`);
+  }
+  const valueBytesMax = o.valueBytesMax ?? LIMITS.valueBytesMaxDefault;
+  if (!Number.isInteger(valueBytesMax) || (valueBytesMax as number) < 1 || (valueBytesMax as number) > LIMITS.valueBytesCeiling) {
+    fail(`valueBytesMax must be an integer from 1 to ${LIMITS.valueBytesCeiling}`);
+  }
+  const fsync = o.fsync ?? false;
+  if (typeof fsync !== 'boolean') fail('fsync must be true or false');
+  const cluster = o.cluster ?? 'kvorum';
+  if (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > 128) fail('cluster must be a name of 1-128 characters');
+  const data = o.data ?? './data';
+  if (typeof data !== 'string') fail('data must be a directory path');
+  return {
+    cluster,
+    profile,
+    conflicts,
+    n: n as number,
+    data,
+    timeoutMs: timeoutMs as number,
+    valueBytesMax: valueBytesMax as number,
+    fsync,
+    nodes,
+  };
+}

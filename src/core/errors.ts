@@ -1,0 +1,88 @@
+// The error family of the public contract (DESIGN 1.2). Each class carries its code and HTTP
+// status; src/http maps them to responses in one place.
+
+export abstract class KvorumError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+  /** Extra fields for the JSON body (e.g. needed/reachable). */
+  details(): Record<string, unknown> {
+    return {};
+  }
+}
+
+export class InvalidArgumentError extends KvorumError {
+  readonly code = 'invalid_argument';
+  readonly status = 400;
+}
+
+export class UnauthorizedError extends KvorumError {
+  readonly code = 'unauthorized';
+  readonly status = 401;
+}
+
+export class NotFoundError extends KvorumError {
+  readonly code = 'not_found';
+  readonly status = 404;
+}
+
+export class ValueTooLargeError extends KvorumError {
+  readonly code = 'value_too_large';
+  readonly status = 413;
+}
+
+export class KeyTooLongError extends KvorumError {
+  readonly code = 'key_too_long';
+  readonly status = 414;
+}
+
+/** Too few replicas reachable: answered at once, and nothing was written. */
+export class UnavailableError extends KvorumError {
+  readonly code = 'unavailable';
+  readonly status = 503;
+  constructor(
+    readonly needed: number,
+    readonly reachable: number,
+    what: 'read' | 'write',
+  ) {
+    super(
+      `this ${what} needs ${needed} replica(s) but only ${reachable} are reachable from this node; ` +
+        `retry later, ask another node, or lower ${what === 'read' ? 'r' : 'w'}`,
+    );
+  }
+  override details(): Record<string, unknown> {
+    return { needed: this.needed, reachable: this.reachable };
+  }
+}
+
+/** Not enough replicas answered in time. For a write the outcome is unknown. */
+export class TimeoutError extends KvorumError {
+  readonly code = 'timeout';
+  readonly status = 504;
+  constructor(
+    readonly needed: number,
+    readonly acked: number,
+    readonly isWrite: boolean,
+    timeoutMs: number,
+  ) {
+    super(
+      `only ${acked} of the ${needed} replica(s) needed answered within ${timeoutMs} ms` +
+        (isWrite ? '; the write may or may not have been applied' : ''),
+    );
+  }
+  override details(): Record<string, unknown> {
+    return this.isWrite
+      ? { needed: this.needed, acked: this.acked, indeterminate: true }
+      : { needed: this.needed, acked: this.acked };
+  }
+}
+
+/** A peer did not answer a single request in time, or its link is down. Internal to replication. */
+export class PeerError extends Error {
+  constructor(
+    readonly peer: string,
+    readonly reason: 'timeout' | 'unreachable' | 'remote',
+    message?: string,
+  ) {
+    super(message ?? `peer ${peer}: ${reason}`);
+  }
+}
