@@ -32,8 +32,14 @@ export default tseslint.config(
     files: ['src/net/frame-codec.ts'],
     rules: { 'no-restricted-imports': restrict([...level, fastify]) },
   },
-  { files: ['src/storage/**/*.ts'], rules: { 'no-restricted-imports': restrict([msgpackr, fastify]) } },
-  { files: ['src/http/**/*.ts'], rules: { 'no-restricted-imports': restrict([msgpackr, ...level]) } },
+  {
+    files: ['src/storage/**/*.ts'],
+    rules: { 'no-restricted-imports': restrict([msgpackr, fastify]) },
+  },
+  {
+    files: ['src/http/**/*.ts'],
+    rules: { 'no-restricted-imports': restrict([msgpackr, ...level]) },
+  },
   {
     files: ['src/core/**/*.ts'],
     rules: {
@@ -47,7 +53,14 @@ export default tseslint.config(
         ],
         [
           {
-            group: ['../net/*', '../storage/*', '../http/*', '../replica/*', '../cli/*', '../client/*'],
+            group: [
+              '../net/*',
+              '../storage/*',
+              '../http/*',
+              '../replica/*',
+              '../cli/*',
+              '../client/*',
+            ],
             message: 'src/core imports nothing above it.',
           },
         ],

@@ -47,7 +47,13 @@ export const LIMITS = Object.freeze({
 
 export const PROFILES = Object.freeze({
   cp: { r: 'quorum', w: 'quorum', readRepair: 'before', hintedHandoff: true, sloppyQuorum: false },
-  quorum: { r: 'quorum', w: 'quorum', readRepair: 'after', hintedHandoff: true, sloppyQuorum: false },
+  quorum: {
+    r: 'quorum',
+    w: 'quorum',
+    readRepair: 'after',
+    hintedHandoff: true,
+    sloppyQuorum: false,
+  },
   ap: { r: 'one', w: 'one', readRepair: 'after', hintedHandoff: true, sloppyQuorum: true },
 } as const);
 export type ProfileName = keyof typeof PROFILES;
@@ -116,11 +122,13 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
   if (typeof raw !== 'object' || raw === null) fail('cluster config must be a JSON object');
   const o = raw as Record<string, unknown>;
   const nodesRaw = o.nodes;
-  if (!Array.isArray(nodesRaw) || nodesRaw.length === 0) fail('cluster config needs a non-empty "nodes" array');
+  if (!Array.isArray(nodesRaw) || nodesRaw.length === 0)
+    fail('cluster config needs a non-empty "nodes" array');
   const nodes: NodeAddress[] = nodesRaw.map((x, i) => {
     const n = x as Record<string, unknown>;
     if (typeof n !== 'object' || n === null) fail(`nodes[${i}] must be an object`);
-    if (typeof n.id !== 'string' || !NODE_ID.test(n.id)) fail(`nodes[${i}].id must match ${NODE_ID}`);
+    if (typeof n.id !== 'string' || !NODE_ID.test(n.id))
+      fail(`nodes[${i}].id must match ${NODE_ID}`);
     if (typeof n.http !== 'string') fail(`nodes[${i}].http must be a URL string`);
     if (typeof n.peer !== 'string') fail(`nodes[${i}].peer must be a host:port string`);
     const node = { id: n.id, http: n.http.replace(/\/+$/, ''), peer: n.peer };
@@ -133,23 +141,38 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
   const profile = (o.profile ?? 'quorum') as ProfileName;
   if (!PROFILE_NAMES.includes(profile)) fail(`profile must be one of ${PROFILE_NAMES.join(', ')}`);
   const conflicts = (o.conflicts ?? 'lww') as ConflictMode;
-  if (!CONFLICT_MODES.includes(conflicts)) fail(`conflicts must be one of ${CONFLICT_MODES.join(', ')}`);
+  if (!CONFLICT_MODES.includes(conflicts))
+    fail(`conflicts must be one of ${CONFLICT_MODES.join(', ')}`);
   const n = o.n ?? Math.min(3, nodes.length);
-  if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > nodes.length || (n as number) > LIMITS.nMax) {
+  if (
+    !Number.isInteger(n) ||
+    (n as number) < 1 ||
+    (n as number) > nodes.length ||
+    (n as number) > LIMITS.nMax
+  ) {
     fail(`n must be an integer from 1 to ${Math.min(nodes.length, LIMITS.nMax)} (the node count)`);
   }
   const timeoutMs = o.timeoutMs ?? LIMITS.requestTimeoutMsDefault;
-  if (!Number.isInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > LIMITS.requestTimeoutMsMax) {
+  if (
+    !Number.isInteger(timeoutMs) ||
+    (timeoutMs as number) < 1 ||
+    (timeoutMs as number) > LIMITS.requestTimeoutMsMax
+  ) {
     fail(`timeoutMs must be an integer from 1 to ${LIMITS.requestTimeoutMsMax}`);
   }
   const valueBytesMax = o.valueBytesMax ?? LIMITS.valueBytesMaxDefault;
-  if (!Number.isInteger(valueBytesMax) || (valueBytesMax as number) < 1 || (valueBytesMax as number) > LIMITS.valueBytesCeiling) {
+  if (
+    !Number.isInteger(valueBytesMax) ||
+    (valueBytesMax as number) < 1 ||
+    (valueBytesMax as number) > LIMITS.valueBytesCeiling
+  ) {
     fail(`valueBytesMax must be an integer from 1 to ${LIMITS.valueBytesCeiling}`);
   }
   const fsync = o.fsync ?? false;
   if (typeof fsync !== 'boolean') fail('fsync must be true or false');
   const cluster = o.cluster ?? 'kvorum';
-  if (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > 128) fail('cluster must be a name of 1-128 characters');
+  if (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > 128)
+    fail('cluster must be a name of 1-128 characters');
   const data = o.data ?? './data';
   if (typeof data !== 'string') fail('data must be a directory path');
   return {

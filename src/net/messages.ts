@@ -109,7 +109,8 @@ const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
 function versionFromWire(x: unknown): Version {
   if (!Array.isArray(x) || x.length !== 6) bad('version');
   const [wallMs, logical, node, tombstone, contentType, value] = x as unknown[];
-  if (!isUint(wallMs) || !isUint(logical) || !isStr(node, 64) || typeof tombstone !== 'boolean') bad('version');
+  if (!isUint(wallMs) || !isUint(logical) || !isStr(node, 64) || typeof tombstone !== 'boolean')
+    bad('version');
   if (!isStr(contentType, 1024) || !isBytes(value)) bad('version');
   return { ts: { wallMs, logical, node }, tombstone, contentType, value };
 }
@@ -149,7 +150,8 @@ export function fromWire(x: unknown): PeerMessage {
   switch (t) {
     case MSG.hello: {
       const [, protocol, cluster, node, nonce, mac] = a;
-      if (!isUint(protocol) || !isStr(cluster, 128) || !isStr(node, 64) || !isBytes(nonce)) bad('hello');
+      if (!isUint(protocol) || !isStr(cluster, 128) || !isStr(node, 64) || !isBytes(nonce))
+        bad('hello');
       if (mac !== null && !isBytes(mac)) bad('hello');
       return { type: 'hello', protocol, cluster, node, nonce, mac };
     }

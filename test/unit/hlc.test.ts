@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { HybridClock, compareHlc, type Hlc } from '../../src/core/hlc.js';
+
+function manualClock(start: number) {
+  let t = start;
+  return { nowMs: () => t, monotonicMs: () => t, set: (v: number) => (t = v) };
+}
+
+describe('hybrid logical clock', () => {
+  it('is strictly monotonic even when wall time stands still or goes back', () => {
+    const clock = manualClock(1000);
+    const hlc = new HybridClock('n1', clock);
+    const seen: Hlc[] = [];
+    for (let i = 0; i < 50; i++) {
+      if (i === 20) clock.set(500); // wall clock jumps back
+      if (i === 40) clock.set(2000);
+      seen.push(hlc.now());
+    }
+    for (let i = 1; i < seen.length; i++)
+      expect(compareHlc(seen[i]!, seen[i - 1]!)).toBeGreaterThan(0);
+    expect(seen[40]).toEqual({ wallMs: 2000, logical: 0, node: 'n1' });
+  });
+
+  it('orders after anything it observed, even from a clock far ahead', () => {
+    const hlc = new HybridClock('n1', manualClock(1000));
+    const remote: Hlc = { wallMs: 9000, logical: 7, node: 'n2' };
+    hlc.observe(remote);
+    expect(compareHlc(hlc.now(), remote)).toBeGreaterThan(0);
+    expect(
+      compareHlc(hlc.above({ wallMs: 9500, logical: 3, node: 'n3' }), {
+        wallMs: 9500,
+        logical: 3,
+        node: 'n3',
+      }),
+    ).toBeGreaterThan(0);
+  });
+
+  it('compares by wall time, then logical counter, then node id', () => {
+    const a = { wallMs: 1, logical: 5, node: 'n9' };
+    const b = { wallMs: 2, logical: 0, node: 'n1' };
+    const c = { wallMs: 2, logical: 1, node: 'n1' };
+    const d = { wallMs: 2, logical: 1, node: 'n2' };
+    expect(compareHlc(a, b)).toBeLessThan(0);
+    expect(compareHlc(b, c)).toBeLessThan(0);
+    expect(compareHlc(c, d)).toBeLessThan(0);
+    expect(compareHlc(d, d)).toBe(0);
+  });
+});
