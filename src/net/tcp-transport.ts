@@ -1,0 +1,245 @@
+// The peer transport over TCP: one persistent connection per peer pair (the lower id dials),
+// reconnects with backoff, heartbeats and the failure detector, and the link faults of the
+// admin API. Connections themselves live in peer-connection.ts.
+
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { LIMITS } from '../config.js';
+import { PeerError } from '../core/errors.js';
+import { FaultFilter, type FaultSpec } from '../core/faults.js';
+import type { HandshakeIdentity } from './handshake.js';
+import type { PeerReplyBody, PeerRequest, PeerRequestBody } from './messages.js';
+import { PeerConnection, type ConnectionHost } from './peer-connection.js';
+
+export interface PeerAddress {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface TcpTransportOptions {
+  readonly self: string;
+  readonly cluster: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly peers: readonly PeerAddress[];
+  /** Both sides of every link must prove this secret in the handshake (`--cluster-secret`). */
+  readonly secret?: string;
+  readonly logger: Logger;
+  /** Serves reads and writes; a throw or rejection is answered with an ErrorReply. Pings never reach it. */
+  readonly onRequest: (from: string, req: PeerRequest) => PeerReplyBody | Promise<PeerReplyBody>;
+  readonly onPeerState?: (peer: string, up: boolean) => void;
+  /** Randomness for drop, delay jitter and backoff jitter; tests pass a seeded one. */
+  readonly rng?: () => number;
+}
+
+export interface PeerState {
+  readonly id: string;
+  readonly up: boolean;
+}
+
+interface DialState {
+  readonly peer: PeerAddress;
+  attempt: number;
+  timer: NodeJS.Timeout | undefined;
+  conn: PeerConnection | undefined;
+}
+
+export class TcpTransport {
+  private readonly server: Server;
+  private readonly host: ConnectionHost;
+  private readonly filter = new FaultFilter();
+  private readonly rng: () => number;
+  private readonly logger: Logger;
+  /** The established link to each peer; a newer one replaces the older. */
+  private readonly links = new Map<string, PeerConnection>();
+  /** Every connection, including those still in their handshake, so stop() can close them all. */
+  private readonly conns = new Set<PeerConnection>();
+  /** The peers this node dials: those whose id sorts above its own. */
+  private readonly dials = new Map<string, DialState>();
+  private readonly reportedUp = new Map<string, boolean>();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: TcpTransportOptions) {
+    this.logger = opts.logger;
+    this.rng = opts.rng ?? Math.random;
+    const identity: HandshakeIdentity = {
+      self: opts.self,
+      cluster: opts.cluster,
+      secret: opts.secret,
+    };
+    for (const p of opts.peers) {
+      if (p.id === opts.self) {
+        throw new Error(`peer list of ${opts.self} must not include the node itself`);
+      }
+      this.reportedUp.set(p.id, false);
+      if (opts.self < p.id) {
+        this.dials.set(p.id, { peer: p, attempt: 0, timer: undefined, conn: undefined });
+      }
+    }
+    this.host = {
+      identity,
+      knownPeers: new Set(opts.peers.map((p) => p.id)),
+      logger: opts.logger,
+      faults: this.filter,
+      rng: this.rng,
+      onRequest: opts.onRequest,
+      established: (conn) => this.onEstablished(conn),
+      confirmed: (conn) => this.refreshState(conn.peer as string),
+      closed: (conn, wasEstablished) => this.onClosed(conn, wasEstablished),
+    };
+    this.server = createServer((socket) => this.onAccept(socket));
+  }
+
+  /** Listens, then starts dialing; resolves once the port is bound, not when peers are connected. */
+  async start(): Promise<void> {
+    if (this.stopped) {
+      throw new Error('a stopped transport cannot be started again; create a new one');
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.listen.port, this.opts.listen.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server.on('error', (err) => this.logger.error({ err }, 'peer listener failed'));
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), LIMITS.heartbeatIntervalMs);
+    for (const d of this.dials.values()) this.dial(d);
+  }
+
+  /** Closes every connection and timer; pending requests reject with 'unreachable'. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.heartbeatTimer);
+    for (const d of this.dials.values()) clearTimeout(d.timer);
+    for (const c of [...this.conns]) c.close();
+    if (!this.server.listening) return;
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** The bound address: useful when listening on port 0. */
+  address(): { host: string; port: number } | undefined {
+    const a = this.server.address();
+    return a !== null && typeof a === 'object' ? { host: a.address, port: a.port } : undefined;
+  }
+
+  request(to: string, body: PeerRequestBody, timeoutMs: number): Promise<PeerReplyBody> {
+    const link = this.links.get(to);
+    if (link === undefined) {
+      return Promise.reject(new PeerError(to, 'unreachable', `no connection to peer ${to}`));
+    }
+    if (this.filter.isBlocked(to)) {
+      return Promise.reject(
+        new PeerError(to, 'unreachable', `the link to peer ${to} is blocked by a fault`),
+      );
+    }
+    return link.request(body, timeoutMs);
+  }
+
+  /** Connected, heard from within LIMITS.peerDownAfterMs, and not blocked. */
+  isUp(peer: string): boolean {
+    const link = this.links.get(peer);
+    if (link === undefined || this.filter.isBlocked(peer)) return false;
+    return link.heardWithin(LIMITS.peerDownAfterMs, performance.now());
+  }
+
+  peerStates(): PeerState[] {
+    return this.opts.peers.map((p) => ({ id: p.id, up: this.isUp(p.id) }));
+  }
+
+  setFaults(spec: FaultSpec): void {
+    this.filter.set(spec);
+    this.logger.info({ faults: this.filter.get() }, 'link faults changed');
+    for (const p of this.opts.peers) this.refreshState(p.id);
+  }
+
+  faults(): FaultSpec {
+    return this.filter.get();
+  }
+
+  private onAccept(socket: Socket): void {
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    this.conns.add(new PeerConnection(socket, this.host, { dialer: false }));
+  }
+
+  private dial(d: DialState): void {
+    d.timer = undefined;
+    if (this.stopped) return;
+    const socket = connect({ host: d.peer.host, port: d.peer.port });
+    d.conn = new PeerConnection(socket, this.host, { dialer: true, peer: d.peer.id });
+    this.conns.add(d.conn);
+  }
+
+  /** Exponential backoff with jitter: the delay doubles per failed attempt, drawn from its upper half. */
+  private scheduleDial(d: DialState): void {
+    const ceilingMs = Math.min(
+      LIMITS.reconnectBackoffMaxMs,
+      LIMITS.reconnectBackoffMinMs * 2 ** d.attempt,
+    );
+    const delayMs = Math.max(
+      LIMITS.reconnectBackoffMinMs,
+      ceilingMs / 2 + (this.rng() * ceilingMs) / 2,
+    );
+    d.attempt = Math.min(d.attempt + 1, 30);
+    d.timer = setTimeout(() => this.dial(d), delayMs);
+  }
+
+  private onEstablished(conn: PeerConnection): void {
+    const peer = conn.peer as string;
+    const old = this.links.get(peer);
+    this.links.set(peer, conn);
+    if (old !== undefined && old !== conn) {
+      old.close('replaced by a newer connection from the same peer');
+    }
+    const d = this.dials.get(peer);
+    if (d !== undefined && d.conn === conn) d.attempt = 0;
+    this.logger.debug({ peer, dialer: conn.dialer }, 'peer link established');
+    this.refreshState(peer);
+  }
+
+  private onClosed(conn: PeerConnection, wasEstablished: boolean): void {
+    this.conns.delete(conn);
+    const peer = conn.peer;
+    if (this.stopped) return;
+    if (wasEstablished && peer !== undefined && this.links.get(peer) === conn) {
+      this.links.delete(peer);
+      this.refreshState(peer);
+    }
+    const d = peer === undefined ? undefined : this.dials.get(peer);
+    if (d === undefined) return;
+    if (d.conn === conn) d.conn = undefined;
+    // Redial only when nothing links us: a link the peer dialed itself may have replaced ours.
+    if (d.conn === undefined && d.timer === undefined && !this.links.has(d.peer.id)) {
+      this.scheduleDial(d);
+    }
+  }
+
+  /**
+   * There is no idle teardown: a link to a host that vanished without a FIN or RST shows down
+   * here within peerDownAfterMs, and the host's kernel resets it on the first heartbeat once it is
+   * reachable again, which triggers the redial.
+   */
+  private heartbeat(): void {
+    for (const [peer, link] of this.links) {
+      if (!this.filter.isBlocked(peer)) link.sendHeartbeat();
+    }
+    for (const p of this.opts.peers) this.refreshState(p.id);
+  }
+
+  private refreshState(peer: string): void {
+    const up = this.isUp(peer);
+    if (this.reportedUp.get(peer) === up) return;
+    this.reportedUp.set(peer, up);
+    this.logger.info({ peer }, up ? 'peer up' : 'peer down');
+    try {
+      this.opts.onPeerState?.(peer, up);
+    } catch (err) {
+      this.logger.error({ err, peer }, 'onPeerState callback failed');
+    }
+  }
+}
