@@ -1,0 +1,69 @@
+// Builds the fastify app for one replica: /kv and the admin routes as encapsulated plugins,
+// one error handler, and server limits so slow or stuck clients cannot hold the replica.
+
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { LIMITS } from '../config.js';
+import { adminRoutes } from './admin-routes.js';
+import type { HttpBackend } from './backend.js';
+import { errorBody, makeErrorHandler } from './error-mapping.js';
+import { kvRoutes } from './kv-routes.js';
+
+export async function buildHttpApp(backend: HttpBackend, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    requestTimeout: LIMITS.httpRequestTimeoutMs,
+    keepAliveTimeout: LIMITS.httpKeepAliveTimeoutMs,
+    connectionTimeout: LIMITS.httpRequestTimeoutMs,
+    // Keys can be long and contain slashes: routing must not cut them.
+    routerOptions: { maxParamLength: 16 * 1024 },
+    bodyLimit: LIMITS.adminBodyBytesMax,
+    return503OnClosing: true,
+    // Errors raised before routing (bad percent-encoding, over-long params) get the contract's shape too.
+    frameworkErrors: (err, _req, res) => {
+      const reply = res as FastifyReply;
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      void reply
+        .code(tooLong ? 414 : 400)
+        .type('application/json')
+        .send(
+          tooLong
+            ? errorBody(
+                'key_too_long',
+                `the key is longer than ${LIMITS.keyBytesMax} bytes of UTF-8`,
+              )
+            : errorBody(
+                'invalid_argument',
+                'the URL is not valid percent-encoded UTF-8; encode keys with encodeURIComponent',
+              ),
+        );
+    },
+  });
+  app.server.maxConnections = LIMITS.httpConnectionsMax;
+  app.server.headersTimeout = LIMITS.httpRequestTimeoutMs;
+
+  if (logger.isLevelEnabled('debug')) {
+    app.addHook('onResponse', async (req, reply) => {
+      req.log.debug(
+        { method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime },
+        'request',
+      );
+    });
+  }
+  app.setErrorHandler(makeErrorHandler(backend.valueBytesMax));
+  app.setNotFoundHandler((req, reply) => {
+    void reply
+      .code(404)
+      .type('application/json')
+      .send(
+        errorBody(
+          'not_found',
+          `no route ${req.method} ${req.url.split('?')[0]}; see the README's API reference`,
+        ),
+      );
+  });
+  await app.register(kvRoutes, { backend });
+  await app.register(adminRoutes, { backend });
+  return app;
+}

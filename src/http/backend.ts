@@ -1,0 +1,33 @@
+// What the HTTP layer needs from a running replica. src/replica implements it; route tests
+// can implement it in memory.
+
+import type { ReadResult, WriteResult } from '../core/coordinator.js';
+import type { FaultSpec } from '../core/faults.js';
+import type { RequestParams } from '../core/quorum.js';
+
+export interface PartitionResult {
+  readonly applied: string[];
+  readonly failed: Array<{ id: string; error: string }>;
+}
+
+export interface HttpBackend {
+  readonly id: string;
+  readonly valueBytesMax: number;
+  readonly adminToken: string | undefined;
+  get(key: string, params: RequestParams): Promise<ReadResult>;
+  put(
+    key: string,
+    value: Uint8Array,
+    contentType: string,
+    params: RequestParams,
+    context: string | undefined,
+  ): Promise<WriteResult>;
+  del(key: string, params: RequestParams, context: string | undefined): Promise<WriteResult>;
+  status(): Record<string, unknown>;
+  getFaults(): FaultSpec;
+  /** Validates and applies; throws InvalidArgumentError on a bad spec. */
+  setFaults(raw: unknown): FaultSpec;
+  partition(raw: unknown): Promise<PartitionResult>;
+  heal(): Promise<PartitionResult>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}

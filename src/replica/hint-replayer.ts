@@ -1,0 +1,70 @@
+// Hinted handoff, the delivery side: hints kept for replicas that missed writes are replayed
+// when the failure detector says the replica is up again, and dropped once it acknowledges.
+
+import type { Logger } from 'pino';
+import type { ReplicaLinks } from '../core/replica-links.js';
+import type { ReplicaStore } from '../storage/replica-store.js';
+
+export interface HintReplayerOptions {
+  readonly store: ReplicaStore;
+  readonly links: ReplicaLinks;
+  readonly logger: Logger;
+  readonly intervalMs: number;
+  readonly batchMax: number;
+  readonly timeoutMs: number;
+  readonly onReplayed?: (target: string, count: number) => void;
+}
+
+export class HintReplayer {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private stopped = false;
+
+  constructor(private readonly o: HintReplayerOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.round(), this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** One pass over every target that has hints and is up; rounds never overlap. */
+  async round(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    try {
+      for (const [target, pending] of this.o.store.pendingHints()) {
+        if (pending > 0 && !this.stopped && this.o.links.isUp(target)) await this.replayTo(target);
+      }
+    } catch (err) {
+      this.o.logger.warn({ err }, 'hint replay round failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async replayTo(target: string): Promise<void> {
+    const hints = await this.o.store.hintsFor(target, this.o.batchMax);
+    let delivered = 0;
+    await Promise.all(
+      hints.map(async (hint) => {
+        try {
+          await this.o.links.write(target, hint.key, hint.version, this.o.timeoutMs);
+          await this.o.store.deleteHint(hint);
+          delivered += 1;
+        } catch {
+          // Stays for the next round; the replica may have gone down again.
+        }
+      }),
+    );
+    if (delivered > 0) {
+      const left = this.o.store.pendingHints().get(target) ?? 0;
+      this.o.logger.info({ target, delivered, left }, 'hints replayed');
+      this.o.onReplayed?.(target, delivered);
+    }
+  }
+}

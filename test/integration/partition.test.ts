@@ -1,0 +1,64 @@
+// A partition {n1,n2}|{n3} through the real admin API: what the quorum profile answers on each
+// side, what w=one/r=one accepts, and that every node reads the latest value after heal.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster, until } from '../support/cluster.js';
+
+let c: TestCluster;
+
+beforeAll(async () => {
+  c = await TestCluster.start({ profile: 'quorum' });
+});
+afterAll(async () => {
+  await c?.stop();
+});
+
+describe('partition {n1,n2} | {n3} at quorum', () => {
+  it('runs the whole partition and heal scenario', async () => {
+    expect((await c.put('n1', 'p', 'before', '?w=all')).status).toBe(204);
+
+    await c.partition([['n1', 'n2'], ['n3']]);
+    await c.waitSees('n3', 'down', ['n1', 'n2']);
+    await c.waitSees('n1', 'down', ['n3']);
+
+    // The minority side refuses at once and writes nothing.
+    const t0 = performance.now();
+    const refused = await c.put('n3', 'minority-only', 'should-not-exist');
+    const elapsed = performance.now() - t0;
+    expect(refused.status).toBe(503);
+    expect(elapsed).toBeLessThan(2000);
+    expect(await refused.json()).toMatchObject({ error: 'unavailable', needed: 2, reachable: 1 });
+    expect((await c.put('n3', 'p', 'minority')).status).toBe(503);
+    expect((await c.get('n3', 'p')).status).toBe(503);
+
+    // The majority keeps serving.
+    expect((await c.put('n1', 'p', 'majority')).status).toBe(204);
+    expect(await (await c.get('n2', 'p')).text()).toBe('majority');
+
+    // At w=one / r=one both sides accept writes (the AP trade).
+    expect((await c.put('n3', 'split', 'minority-side', '?w=one')).status).toBe(204);
+    expect(await (await c.get('n3', 'split', '?r=one')).text()).toBe('minority-side');
+    await new Promise((r) => setTimeout(r, 5)); // the later write must carry a later HLC
+    expect((await c.put('n1', 'split', 'majority-side', '?w=one')).status).toBe(204);
+    expect(await (await c.get('n2', 'split', '?r=one')).text()).toBe('majority-side');
+
+    await c.heal();
+    await c.waitAllUp();
+
+    // Every node reads the latest value (last write wins by HLC) ...
+    for (const id of c.ids) {
+      expect(await (await c.get(id, 'p')).text()).toBe('majority');
+      expect(await (await c.get(id, 'split')).text()).toBe('majority-side');
+      // ... and the refused write never appears.
+      expect((await c.get(id, 'minority-only', '?r=all')).status).toBe(404);
+    }
+    // Hinted handoff and read repair bring each node's own copy up to date.
+    await until('every node to hold the latest copies', async () => {
+      for (const id of c.ids) {
+        if ((await (await c.get(id, 'split', '?r=one')).text()) !== 'majority-side') return false;
+        if ((await (await c.get(id, 'p', '?r=one')).text()) !== 'majority') return false;
+      }
+      return true;
+    });
+  });
+});

@@ -1,0 +1,256 @@
+// Real replica processes on free loopback ports, for integration tests: each TestCluster owns
+// its temp dir and its processes, and stop() removes both.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const BIN = resolve(import.meta.dirname, '../../bin/kvorum.js');
+
+export const keyPath = (key: string) => encodeURIComponent(key);
+
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import('node:net').Server>((res, rej) => {
+          const s = createServer();
+          s.once('error', rej);
+          s.listen(0, '127.0.0.1', () => res(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface ClusterOptions {
+  nodes?: number;
+  profile?: 'cp' | 'quorum' | 'ap';
+  n?: number;
+  timeoutMs?: number;
+  valueBytesMax?: number;
+  fsync?: boolean;
+  adminToken?: string;
+  clusterSecret?: string;
+}
+
+export class TestCluster {
+  readonly procs = new Map<string, ChildProcess>();
+  readonly logs = new Map<string, string[]>();
+  ids: string[] = [];
+  urls = new Map<string, string>();
+
+  private constructor(
+    readonly dir: string,
+    readonly configPath: string,
+    private readonly opts: ClusterOptions,
+  ) {}
+
+  static async start(opts: ClusterOptions = {}): Promise<TestCluster> {
+    const k = opts.nodes ?? 3;
+    const dir = await mkdtemp(join(tmpdir(), 'kvorum-it-'));
+    const ports = await freePorts(2 * k);
+    const nodes = Array.from({ length: k }, (_, i) => ({
+      id: `n${i + 1}`,
+      http: `http://127.0.0.1:${ports[i]}`,
+      peer: `127.0.0.1:${ports[k + i]}`,
+    }));
+    const config = {
+      cluster: 'kvorum-test',
+      profile: opts.profile ?? 'quorum',
+      conflicts: 'lww',
+      n: opts.n ?? Math.min(3, k),
+      data: dir,
+      timeoutMs: opts.timeoutMs ?? 2000,
+      valueBytesMax: opts.valueBytesMax ?? 1024 * 1024,
+      fsync: opts.fsync ?? false,
+      nodes,
+    };
+    const configPath = join(dir, 'cluster.json');
+    await writeFile(configPath, JSON.stringify(config, null, 2));
+    const c = new TestCluster(dir, configPath, opts);
+    c.ids = nodes.map((n) => n.id);
+    for (const n of nodes) c.urls.set(n.id, n.http);
+    try {
+      for (const id of c.ids) c.spawn(id);
+      await Promise.all(c.ids.map((id) => c.waitHealthy(id)));
+      await c.waitAllUp();
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+    return c;
+  }
+
+  url(id: string): string {
+    return this.urls.get(id) as string;
+  }
+
+  spawn(id: string): ChildProcess {
+    const env: NodeJS.ProcessEnv = { ...process.env, KVORUM_LOG_LEVEL: 'info' };
+    delete env.KVORUM_ADMIN_TOKEN;
+    delete env.KVORUM_CLUSTER_SECRET;
+    if (this.opts.adminToken) env.KVORUM_ADMIN_TOKEN = this.opts.adminToken;
+    if (this.opts.clusterSecret) env.KVORUM_CLUSTER_SECRET = this.opts.clusterSecret;
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', this.configPath, '--id', id], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const log: string[] = this.logs.get(id) ?? [];
+    this.logs.set(id, log);
+    const keep = (chunk: Buffer) => {
+      log.push(chunk.toString());
+      if (log.length > 400) log.splice(0, log.length - 400);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.procs.set(id, child);
+    return child;
+  }
+
+  async waitHealthy(id: string, timeoutMs = 15_000): Promise<void> {
+    const proc = this.procs.get(id);
+    await until(
+      `${id} /health`,
+      async () => {
+        if (proc && proc.exitCode !== null)
+          throw new Error(
+            `${id} exited with ${proc.exitCode}: ${this.logs.get(id)?.join('').slice(-2000)}`,
+          );
+        const res = await fetch(`${this.url(id)}/health`);
+        return res.status === 200;
+      },
+      timeoutMs,
+    );
+  }
+
+  headers(): Record<string, string> {
+    return this.opts.adminToken ? { authorization: `Bearer ${this.opts.adminToken}` } : {};
+  }
+
+  async status(id: string): Promise<{
+    nodes: Array<{ id: string; state: string; peer: string }>;
+    hints: { pending: number };
+    [k: string]: unknown;
+  }> {
+    const res = await fetch(`${this.url(id)}/admin/status`, { headers: this.headers() });
+    if (res.status !== 200) throw new Error(`status of ${id}: ${res.status}`);
+    return (await res.json()) as never;
+  }
+
+  /** Waits until `id` sees every listed node (default: all) in `state`. */
+  async waitSees(
+    id: string,
+    state: 'up' | 'down',
+    others: string[] = this.ids,
+    timeoutMs = 10_000,
+  ): Promise<void> {
+    await until(
+      `${id} to see ${others.join(',')} ${state}`,
+      async () => {
+        const s = await this.status(id);
+        return others
+          .filter((o) => o !== id)
+          .every((o) => s.nodes.find((n) => n.id === o)?.state === state);
+      },
+      timeoutMs,
+    );
+  }
+
+  async waitAllUp(): Promise<void> {
+    await Promise.all(this.ids.map((id) => this.waitSees(id, 'up')));
+  }
+
+  async put(
+    id: string,
+    key: string,
+    value: string | Buffer,
+    query = '',
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
+    return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, {
+      method: 'PUT',
+      body: value,
+      headers,
+    });
+  }
+
+  async get(id: string, key: string, query = ''): Promise<Response> {
+    return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`);
+  }
+
+  async del(id: string, key: string, query = ''): Promise<Response> {
+    return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, { method: 'DELETE' });
+  }
+
+  async admin(id: string, method: string, path: string, body?: unknown): Promise<Response> {
+    return fetch(`${this.url(id)}${path}`, {
+      method,
+      headers: { ...this.headers(), 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  }
+
+  async partition(groups: string[][], via = this.ids[0] as string): Promise<void> {
+    const res = await this.admin(via, 'POST', '/admin/partition', { groups });
+    const body = (await res.json()) as { applied: string[]; failed: unknown[] };
+    if (res.status !== 200 || body.failed.length > 0)
+      throw new Error(`partition failed: ${res.status} ${JSON.stringify(body)}`);
+  }
+
+  async heal(via = this.ids[0] as string): Promise<void> {
+    const res = await this.admin(via, 'POST', '/admin/heal', {});
+    if (res.status !== 200) throw new Error(`heal failed: ${res.status}`);
+  }
+
+  /** kill -9: no chance to flush or say goodbye. */
+  async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const proc = this.procs.get(id);
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill(signal);
+    await exited;
+  }
+
+  async restart(id: string): Promise<void> {
+    this.spawn(id);
+    await this.waitHealthy(id);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.ids.map((id) => this.kill(id, 'SIGKILL')));
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  dump(): string {
+    return [...this.logs].map(([id, l]) => `--- ${id}\n${l.join('').slice(-3000)}`).join('\n');
+  }
+}
