@@ -1,0 +1,116 @@
+// `kvorum status|partition|heal`: the admin API (DESIGN 1.3) from the command line, sending
+// the bearer token from --admin-token / KVORUM_ADMIN_TOKEN when one is set.
+
+import {
+  KvorumClient,
+  KvorumHttpError,
+  type ClusterFaultResult,
+  type FaultFailure,
+} from '../client/kvorum-client.js';
+import { askNode, NODE_URL_FLAG } from './client-commands.js';
+import { CommandError, type Command } from './command.js';
+import { expectPositionals, UsageError, type FlagSpecs } from './flags.js';
+
+const ADMIN_FLAGS = {
+  url: NODE_URL_FLAG,
+  'admin-token': {
+    kind: 'string',
+    placeholder: 'token',
+    help: 'bearer token, when the cluster was started with one',
+  },
+} as const satisfies FlagSpecs;
+
+/** Same rule as node ids in cluster.json (src/config.ts). */
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function adminClient(values: { url: string; 'admin-token': string | undefined }): KvorumClient {
+  return new KvorumClient(values.url, { adminToken: values['admin-token'] });
+}
+
+/** Admin calls throw KvorumHttpError on an error status; a person needs only its one line. */
+async function askAdmin<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await askNode(call);
+  } catch (err) {
+    if (err instanceof KvorumHttpError) throw new CommandError(err.message);
+    throw err;
+  }
+}
+
+/** `n1,n2 n3` → [["n1","n2"],["n3"]], rejecting what the server would reject, with a clearer line. */
+export function parseGroups(args: readonly string[]): string[][] {
+  const seen = new Set<string>();
+  return args.map((arg) => {
+    const ids = arg.split(',');
+    for (const id of ids) {
+      if (!NODE_ID.test(id)) {
+        throw new UsageError(
+          `partition groups are node ids separated by commas, like n1,n2 n3 (got ${JSON.stringify(arg)})`,
+        );
+      }
+      if (seen.has(id)) throw new UsageError(`node ${id} is in two partition groups`);
+      seen.add(id);
+    }
+    return ids;
+  });
+}
+
+function describeFailure(f: FaultFailure): string {
+  if (typeof f === 'string') return f;
+  const why = f.message ?? f.error;
+  return why === undefined ? f.id : `${f.id} (${why})`;
+}
+
+/** Prints what was applied; a node that could not apply the change makes the command fail. */
+function finish(what: string, result: ClusterFaultResult): void {
+  const applied = result.applied.length === 0 ? 'no node' : result.applied.join(', ');
+  process.stdout.write(`${what}: applied on ${applied}\n`);
+  if (result.failed.length > 0) {
+    throw new CommandError(
+      `${what}: not applied on ${result.failed.map(describeFailure).join(', ')}`,
+    );
+  }
+}
+
+export const statusCommand: Command<typeof ADMIN_FLAGS> = {
+  name: 'status',
+  synopsis: 'kvorum status [flags]',
+  summary: "print a node's view of the cluster (GET /admin/status)",
+  details: '',
+  flags: ADMIN_FLAGS,
+  async run({ values, positionals }) {
+    expectPositionals(positionals, 0, 0, this.synopsis);
+    const status = await askAdmin(() => adminClient(values).status());
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+  },
+};
+
+export const partitionCommand: Command<typeof ADMIN_FLAGS> = {
+  name: 'partition',
+  synopsis: 'kvorum partition <ids,…> [<ids,…> …] [flags]',
+  summary: 'split the peer network into groups, cluster-wide (POST /admin/partition)',
+  details: [
+    'Each argument is one group; every node blocks every node outside its group, and a node in',
+    'no group is isolated. Client HTTP keeps working on every node. Example:',
+    '  kvorum partition n1,n2 n3      # {n1,n2} and {n3}; undo with: kvorum heal',
+  ].join('\n'),
+  flags: ADMIN_FLAGS,
+  async run({ values, positionals }) {
+    expectPositionals(positionals, 1, Number.MAX_SAFE_INTEGER, this.synopsis);
+    const groups = parseGroups(positionals);
+    const result = await askAdmin(() => adminClient(values).partition(groups));
+    finish(`partition ${groups.map((g) => `{${g.join(',')}}`).join(' ')}`, result);
+  },
+};
+
+export const healCommand: Command<typeof ADMIN_FLAGS> = {
+  name: 'heal',
+  synopsis: 'kvorum heal [flags]',
+  summary: "clear every node's link faults (POST /admin/heal)",
+  details: '',
+  flags: ADMIN_FLAGS,
+  async run({ values, positionals }) {
+    expectPositionals(positionals, 0, 0, this.synopsis);
+    finish('heal', await askAdmin(() => adminClient(values).heal()));
+  },
+};

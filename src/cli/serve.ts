@@ -1,0 +1,184 @@
+// `kvorum serve`: runs one replica from a cluster config file until SIGINT/SIGTERM, then closes
+// it cleanly (LevelDB flushed, peers told) and exits 0.
+
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError, parseClusterConfig, type ClusterConfig } from '../config.js';
+import type { RunningReplica } from '../replica/replica.js';
+import { CommandError, say, type Command } from './command.js';
+import { expectPositionals, UsageError, type FlagSpecs } from './flags.js';
+
+export const LOG_LEVELS = Object.freeze([
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+] as const);
+
+/** Clock skew a test may inject; a day is far beyond any skew worth simulating. */
+const CLOCK_OFFSET_MS_MAX = 86_400_000;
+
+const SERVE_FLAGS = {
+  config: {
+    kind: 'string',
+    placeholder: 'file',
+    help: 'the cluster config (the cluster.json that kvorum cluster writes)',
+  },
+  id: { kind: 'string', placeholder: 'id', help: "this node's id in the config" },
+  data: {
+    kind: 'string',
+    placeholder: 'dir',
+    help: "this node's data directory [<config data>/<id>]",
+  },
+  'listen-host': {
+    kind: 'string',
+    placeholder: 'host',
+    help: 'bind HTTP and peer listeners here instead of the config hosts (0.0.0.0 in containers)',
+  },
+  'admin-token': {
+    kind: 'string',
+    placeholder: 'token',
+    help: 'require this bearer token on /admin calls',
+  },
+  'cluster-secret': {
+    kind: 'string',
+    placeholder: 'secret',
+    help: 'shared secret peers present in the handshake',
+  },
+  'log-level': { kind: 'choice', choices: LOG_LEVELS, default: 'info', help: 'log verbosity' },
+  'clock-offset-ms': {
+    kind: 'integer',
+    min: -CLOCK_OFFSET_MS_MAX,
+    max: CLOCK_OFFSET_MS_MAX,
+    default: 0,
+    help: "test only: shift this node's wall clock, to exercise clock skew",
+  },
+} as const satisfies FlagSpecs;
+
+function errnoText(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Reads and validates a cluster.json; every problem is a UsageError naming the file. */
+export async function readClusterConfig(file: string): Promise<ClusterConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read config ${file}: ${errnoText(err)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`config ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  try {
+    return parseClusterConfig(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(`config ${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Closes the replica once, on the first of SIGINT, SIGTERM or the loss of the supervisor's IPC
+ * channel (so a replica never outlives a `kvorum cluster` that was killed). Installed before
+ * the replica starts, so a signal during startup closes it as soon as it is up. Later signals
+ * are ignored while closing: Ctrl-C reaches both the supervisor and its children, and the
+ * supervisor's own SIGTERM must not cut a clean close short.
+ */
+function installShutdown(): (replica: RunningReplica) => void {
+  let requested = false;
+  let running: RunningReplica | undefined;
+  let closing = false;
+  const close = (replica: RunningReplica): void => {
+    if (closing) return;
+    closing = true;
+    replica.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        say(
+          `${replica.id} did not close cleanly: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        process.exit(1);
+      },
+    );
+  };
+  const onSignal = (): void => {
+    // A second signal while startup hangs must still be able to stop the process.
+    if (requested && running === undefined) process.exit(1);
+    requested = true;
+    if (running !== undefined) close(running);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  if (process.channel !== undefined) {
+    process.on('disconnect', onSignal);
+    // The channel exists only to notice the supervisor's death; it must not keep us alive.
+    process.channel.unref();
+  }
+  return (replica) => {
+    running = replica;
+    if (requested) close(replica);
+  };
+}
+
+export const serveCommand: Command<typeof SERVE_FLAGS> = {
+  name: 'serve',
+  synopsis: 'kvorum serve --config <file> --id <id> [flags]',
+  summary: 'run one replica from a cluster config file',
+  details: [
+    'Restarting a node with the same config and data directory brings it back with its data.',
+    'A relative "data" in the config is taken from the current directory.',
+  ].join('\n'),
+  flags: SERVE_FLAGS,
+  async run({ values, positionals }) {
+    expectPositionals(positionals, 0, 0, this.synopsis);
+    if (values.config === undefined) {
+      throw new UsageError(
+        'serve needs --config <file> (the cluster.json that kvorum cluster writes)',
+      );
+    }
+    if (values.id === undefined)
+      throw new UsageError('serve needs --id <id> (a node id from the config)');
+    const config = await readClusterConfig(values.config);
+    const id = values.id;
+    if (!config.nodes.some((node) => node.id === id)) {
+      const ids = config.nodes.map((node) => node.id).join(', ');
+      throw new UsageError(`--id ${id} is not a node of ${values.config} (its nodes: ${ids})`);
+    }
+    const dataDir = path.resolve(values.data ?? path.join(config.data, id));
+    await mkdir(dataDir, { recursive: true });
+    const started = installShutdown();
+    let replica: RunningReplica;
+    try {
+      // Loaded here, not at the top: client commands need none of fastify, LevelDB or the core.
+      const { startReplica } = await import('../replica/replica.js');
+      replica = await startReplica({
+        config,
+        id,
+        dataDir,
+        listenHost: values['listen-host'],
+        adminToken: values['admin-token'],
+        clusterSecret: values['cluster-secret'],
+        logLevel: values['log-level'],
+        clockOffsetMs: values['clock-offset-ms'],
+      });
+    } catch (err) {
+      if (err instanceof ConfigError)
+        throw new UsageError(`config ${values.config}: ${err.message}`);
+      throw new CommandError(
+        `${id} could not start: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    started(replica);
+  },
+};
