@@ -1,6 +1,8 @@
 // Config schema, defaults, and every limit kvorum enforces, as named constants in one place.
 // The README's "Configuration and limits" table mirrors this file.
 
+const FRAME_BYTES_MAX = 16 * 1024 * 1024 + 64 * 1024;
+
 export const LIMITS = Object.freeze({
   /** A key is at most this many bytes of UTF-8 (414 key_too_long past it). */
   keyBytesMax: 1024,
@@ -9,7 +11,7 @@ export const LIMITS = Object.freeze({
   /** No configured value limit may exceed this: a value must fit in one peer frame. */
   valueBytesCeiling: 16 * 1024 * 1024,
   /** Peer frames larger than this close the connection that sent them. */
-  frameBytesMax: 16 * 1024 * 1024 + 64 * 1024,
+  frameBytesMax: FRAME_BYTES_MAX,
   /** Requests a peer connection may have in flight before new ones fail fast. */
   peerInFlightMax: 65_536,
   /** Handshake must complete within this, or the connection is closed. */
@@ -43,6 +45,26 @@ export const LIMITS = Object.freeze({
   adminBodyBytesMax: 64 * 1024,
   /** Faults: the longest delay and jitter a link may be given. */
   faultDelayMsMax: 60_000,
+  /** A stored Content-Type is at most this long (400 past it). */
+  contentTypeCharsMax: 256,
+  /** An X-Kvorum-Context header is at most this long (400 past it). */
+  contextCharsMax: 512,
+  /** Writes in one LevelDB batch; a longer queue is split so one batch never grows unbounded. */
+  storeBatchWritesMax: 4096,
+  /** Frames before a completed handshake are at most this large. */
+  handshakeFrameBytesMax: 4096,
+  /** A peer that stops reading is cut off once this much output is buffered for it. */
+  peerWriteBufferBytesMax: 16 * FRAME_BYTES_MAX,
+  /** Partition and heal calls to each node's /admin/faults give up after this. */
+  adminCallTimeoutMs: 3_000,
+  /** `kvorum cluster` starts at most this many local nodes. */
+  localNodesMax: 16,
+  /** `kvorum cluster`: every node must answer /health within this after start. */
+  supervisorHealthDeadlineMs: 15_000,
+  /** `kvorum cluster`: after SIGTERM a replica gets this long to close before SIGKILL. */
+  supervisorStopGraceMs: 5_000,
+  /** Test-only clock skew (`serve --clock-offset-ms`) is bounded by a day. */
+  clockOffsetMsMax: 86_400_000,
 });
 
 export const PROFILES = Object.freeze({

@@ -16,7 +16,7 @@ import { LOG_LEVELS } from './serve.js';
 /** Node i serves the peer protocol on its HTTP port plus this (DESIGN 1.1). */
 export const PEER_PORT_OFFSET = 100;
 /** Local clusters run one OS process per node; past this a laptop is the bottleneck, not kvorum. */
-export const LOCAL_NODES_MAX = 16;
+export const LOCAL_NODES_MAX = LIMITS.localNodesMax;
 const PORT_MAX = 65_535;
 
 function checkHost(value: string): string | undefined {

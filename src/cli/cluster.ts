@@ -8,7 +8,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { httpHostPort, peerHostPort, type ClusterConfig, type NodeAddress } from '../config.js';
+import {
+  LIMITS,
+  httpHostPort,
+  peerHostPort,
+  type ClusterConfig,
+  type NodeAddress,
+} from '../config.js';
 import { KvorumClient } from '../client/kvorum-client.js';
 import { CLUSTER_FLAGS, planClusterConfig, type ClusterPlan } from './cluster-config.js';
 import { CommandError, say, type Command } from './command.js';
@@ -17,11 +23,11 @@ import { readClusterConfig } from './serve.js';
 
 /** Supervisor timing; a replica that is not healthy in HEALTH_DEADLINE_MS is reported as stuck. */
 export const SUPERVISOR_LIMITS = Object.freeze({
-  healthDeadlineMs: 15_000,
+  healthDeadlineMs: LIMITS.supervisorHealthDeadlineMs,
   healthPollIntervalMs: 100,
   healthRequestTimeoutMs: 1_000,
   /** After SIGTERM, a replica gets this long to close its store before SIGKILL. */
-  stopGraceMs: 5_000,
+  stopGraceMs: LIMITS.supervisorStopGraceMs,
 });
 
 /** dist/cli/cluster.js → bin/kvorum.js: the children run the same build as the supervisor. */

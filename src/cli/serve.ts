@@ -3,7 +3,7 @@
 
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, parseClusterConfig, type ClusterConfig } from '../config.js';
+import { ConfigError, LIMITS, parseClusterConfig, type ClusterConfig } from '../config.js';
 import type { RunningReplica } from '../replica/replica.js';
 import { CommandError, say, type Command } from './command.js';
 import { expectPositionals, UsageError, type FlagSpecs } from './flags.js';
@@ -19,7 +19,7 @@ export const LOG_LEVELS = Object.freeze([
 ] as const);
 
 /** Clock skew a test may inject; a day is far beyond any skew worth simulating. */
-const CLOCK_OFFSET_MS_MAX = 86_400_000;
+const CLOCK_OFFSET_MS_MAX = LIMITS.clockOffsetMsMax;
 
 const SERVE_FLAGS = {
   config: {

@@ -4,8 +4,9 @@
 
 import { InvalidArgumentError } from './errors.js';
 import { HLC_ZERO, type Hlc } from './hlc.js';
+import { LIMITS } from '../config.js';
 
-const CONTEXT_CHARS_MAX = 512;
+const CONTEXT_CHARS_MAX = LIMITS.contextCharsMax;
 
 export function encodeContext(ts: Hlc | undefined): string {
   const t = ts ?? HLC_ZERO;

@@ -1,7 +1,12 @@
 // Builds the fastify app for one replica: /kv and the admin routes as encapsulated plugins,
 // one error handler, and server limits so slow or stuck clients cannot hold the replica.
 
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
 import { adminRoutes } from './admin-routes.js';
@@ -12,7 +17,8 @@ import { kvRoutes } from './kv-routes.js';
 export async function buildHttpApp(backend: HttpBackend, logger: Logger): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines come only from the debug hook below, so the hot path logs nothing.
+    logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: LIMITS.httpRequestTimeoutMs,
     keepAliveTimeout: LIMITS.httpKeepAliveTimeoutMs,
     connectionTimeout: LIMITS.httpRequestTimeoutMs,

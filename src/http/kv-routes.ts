@@ -11,7 +11,6 @@ import type { HttpBackend } from './backend.js';
 import { errorBody } from './error-mapping.js';
 
 const KV_PREFIX = '/kv/';
-const CONTENT_TYPE_CHARS_MAX = 256;
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const CONTEXT_HEADER = 'x-kvorum-context';
 
@@ -102,9 +101,9 @@ export async function kvRoutes(
   app.put('/kv/*', async (req: FastifyRequest, reply: FastifyReply) => {
     const key = keyFromUrl(req.url);
     const contentType = req.headers['content-type'] ?? DEFAULT_CONTENT_TYPE;
-    if (contentType.length > CONTENT_TYPE_CHARS_MAX) {
+    if (contentType.length > LIMITS.contentTypeCharsMax) {
       throw new InvalidArgumentError(
-        `Content-Type is longer than ${CONTENT_TYPE_CHARS_MAX} characters`,
+        `Content-Type is longer than ${LIMITS.contentTypeCharsMax} characters`,
       );
     }
     const body = req.body instanceof Buffer ? req.body : Buffer.alloc(0);

@@ -5,10 +5,11 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PROTOCOL_VERSION, type Hello, type HelloAck } from './messages.js';
+import { LIMITS } from '../config.js';
 
 export const NONCE_BYTES = 16;
 /** Hello frames are tiny; a larger frame before the handshake ends is hostile. */
-export const HANDSHAKE_FRAME_BYTES_MAX = 4096;
+export const HANDSHAKE_FRAME_BYTES_MAX = LIMITS.handshakeFrameBytesMax;
 
 export interface HandshakeIdentity {
   readonly self: string;

@@ -41,7 +41,7 @@ const KEEPALIVE_INITIAL_DELAY_MS = 5_000;
  * Writes do not wait for the socket to drain (in-flight requests are already capped), so a peer
  * that stops reading would grow this buffer without end; past this size the link is closed.
  */
-const WRITE_BUFFER_BYTES_MAX = 16 * LIMITS.frameBytesMax;
+const WRITE_BUFFER_BYTES_MAX = LIMITS.peerWriteBufferBytesMax;
 
 /** What a connection needs from the transport that owns it. */
 export interface ConnectionHost {

@@ -2,12 +2,12 @@
 // node's block list and sets it through each node's own /admin/faults, keeping that node's
 // delays and drops.
 
-import type { NodeAddress } from '../config.js';
+import { LIMITS, type NodeAddress } from '../config.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { FaultSpec } from '../core/faults.js';
 import type { PartitionResult } from '../http/backend.js';
 
-const ADMIN_CALL_TIMEOUT_MS = 3_000;
+const ADMIN_CALL_TIMEOUT_MS = LIMITS.adminCallTimeoutMs;
 
 /** Validates {"groups": [["n1","n2"],["n3"]]} and returns each node's block list. */
 export function partitionBlocks(raw: unknown, nodeIds: readonly string[]): Map<string, string[]> {

@@ -13,6 +13,7 @@ import { Level } from 'level';
 import { isNewer, sameVersion, type Version } from '../core/version.js';
 import type { Hint, ReplicaStore } from './replica-store.js';
 import { decodeVersion, encodeVersion } from './version-codec.js';
+import { LIMITS } from '../config.js';
 
 type StoreFormat = string | Buffer | Uint8Array;
 
@@ -32,7 +33,7 @@ export interface LevelReplicaStoreOptions {
 }
 
 /** Writes per database batch; a longer queue is split so one batch stays bounded in size. */
-export const BATCH_WRITES_MAX = 4096;
+export const BATCH_WRITES_MAX = LIMITS.storeBatchWritesMax;
 /** Hint keys are `${target}\0${key}`: node ids never hold \0, so a target's hints are one range. */
 const HINT_KEY_SEPARATOR = '\u0000';
 const HINT_RANGE_END = '\u0001';
