@@ -31,6 +31,8 @@ export const LIMITS = Object.freeze({
   hintReplayIntervalMs: 250,
   /** Hints replayed to one target per round, so a long backlog does not starve clients. */
   hintReplayBatchMax: 256,
+  /** Hints in flight to one replica at a time, so a backlog of large values cannot flood the link. */
+  hintsInFlightMax: 8,
   /** Virtual nodes per node on the ring. */
   vnodesPerNode: 128,
   /** Replication factor bounds. */
@@ -63,6 +65,11 @@ export const LIMITS = Object.freeze({
   supervisorHealthDeadlineMs: 15_000,
   /** `kvorum cluster`: after SIGTERM a replica gets this long to close before SIGKILL. */
   supervisorStopGraceMs: 5_000,
+  /**
+   * Timestamps observed from peers or clients more than this ahead of the local clock do not
+   * drag the local HLC forward, and contexts that far ahead are refused (400).
+   */
+  clockAheadMsMax: 300_000,
   /** Test-only clock skew (`serve --clock-offset-ms`) is bounded by a day. */
   clockOffsetMsMax: 86_400_000,
 });
@@ -165,6 +172,9 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
   const conflicts = (o.conflicts ?? 'lww') as ConflictMode;
   if (!CONFLICT_MODES.includes(conflicts))
     fail(`conflicts must be one of ${CONFLICT_MODES.join(', ')}`);
+  // Refused until implemented: accepting it would promise "no acknowledged write is lost"
+  // while the coordinator still resolves by last write wins.
+  if (conflicts === 'siblings') fail('conflicts "siblings" is not implemented yet; use "lww"');
   const n = o.n ?? Math.min(3, nodes.length);
   if (
     !Number.isInteger(n) ||

@@ -4,7 +4,7 @@
 
 import type { Clock } from './clock.js';
 import { TimeoutError, UnavailableError, PeerError } from './errors.js';
-import { HLC_ZERO, type Hlc, type HybridClock } from './hlc.js';
+import { HLC_ZERO, compareHlc, type Hlc, type HybridClock } from './hlc.js';
 import { majority, type RequestOptions } from './quorum.js';
 import type { HintSink, ReplicaLinks } from './replica-links.js';
 import type { Ring } from './ring.js';
@@ -72,6 +72,8 @@ export class Coordinator {
     const up = pref.filter((id) => this.o.links.isUp(id));
     if (up.length < opts.r) throw new UnavailableError(opts.r, up.length, 'read');
     const repairFirst = this.o.readRepair === 'before' || opts.linearizable;
+    // One deadline for the whole request: every phase gets what is left of it.
+    const deadline = this.o.clock.monotonicMs() + opts.timeoutMs;
     const { tally, timings, decided, complete, start } = this.collectReads(
       key,
       pref,
@@ -93,7 +95,13 @@ export class Coordinator {
           this.o.onReadRepair?.(node);
         }
         const holders = tally.replied - stale.length;
-        const acks = await this.writeBack(key, best, stale, opts.timeoutMs);
+        const acks = await this.writeBack(
+          key,
+          best,
+          stale,
+          opts.r - holders,
+          this.remaining(deadline),
+        );
         if (holders + acks < opts.r)
           throw new TimeoutError(opts.r, holders + acks, false, opts.timeoutMs);
       }
@@ -101,31 +109,45 @@ export class Coordinator {
     if (best !== undefined) {
       // Read repair of everything else happens once every asked replica has answered.
       void complete.then(() => {
+        // Replies that came in after the answer may hold something newer than `best`.
+        const latest = tally.newest() as Version;
         for (const node of tally.stale()) {
-          if (!repaired.has(node)) this.repairInBackground(node, key, best, opts.timeoutMs);
+          if (!repaired.has(node)) this.repairInBackground(node, key, latest, opts.timeoutMs);
         }
       });
     }
     return { version: best, timings: this.snapshot(timings, start) };
   }
 
-  async write(key: string, content: NewContent, opts: RequestOptions): Promise<WriteResult> {
+  /**
+   * `seen` is the timestamp of the version the client's context names: the new version is
+   * stamped above it, so a write that carries a read's context supersedes what that read saw
+   * even when this coordinator's clock is behind the one that stamped it.
+   */
+  async write(
+    key: string,
+    content: NewContent,
+    opts: RequestOptions,
+    seen?: Hlc,
+  ): Promise<WriteResult> {
     const pref = this.preferenceList(key);
     const up = pref.filter((id) => this.o.links.isUp(id));
     if (up.length < opts.w) throw new UnavailableError(opts.w, up.length, 'write');
+    const deadline = this.o.clock.monotonicMs() + opts.timeoutMs;
     let ts: Hlc;
     if (opts.linearizable && !this.o.unsafe?.noWriteReadPhase) {
       // ABD's first phase: learn the highest version a quorum holds, then write above it, so
       // a write that starts after another finished is ordered after it whatever the clocks say.
       const q = Math.max(opts.r, majority(this.o.n));
       if (up.length < q) throw new UnavailableError(q, up.length, 'write');
-      const phase = this.collectReads(key, pref, up, q, opts.timeoutMs);
+      const phase = this.collectReads(key, pref, up, q, this.remaining(deadline));
       await phase.decided;
       if (!phase.tally.succeeded())
         throw new TimeoutError(q, phase.tally.replied, false, opts.timeoutMs);
-      ts = this.o.hlc.above(phase.tally.newest()?.ts ?? HLC_ZERO);
+      const highest = phase.tally.newest()?.ts ?? HLC_ZERO;
+      ts = this.o.hlc.above(seen !== undefined && compareHlc(seen, highest) > 0 ? seen : highest);
     } else {
-      ts = this.o.hlc.now();
+      ts = seen !== undefined ? this.o.hlc.above(seen) : this.o.hlc.now();
     }
     const version: Version = {
       ts,
@@ -133,7 +155,10 @@ export class Coordinator {
       contentType: content.tombstone ? '' : content.contentType,
       value: content.tombstone ? EMPTY : content.value,
     };
-    for (const node of pref) if (!up.includes(node)) this.o.hints.addHint(node, key, version);
+    // Hints for replicas known to be down are durable before the write is acknowledged.
+    const downHints = pref
+      .filter((node) => !up.includes(node))
+      .map((node) => this.o.hints.addHint(node, key, version));
 
     const start = this.o.clock.monotonicMs();
     const tally = new WriteTally(up.length, opts.w);
@@ -148,16 +173,17 @@ export class Coordinator {
           else {
             tally.addFailure();
             // The replica may or may not have applied it; a hint is idempotent either way.
-            this.o.hints.addHint(node, key, version);
+            void this.o.hints.addHint(node, key, version);
           }
           if (tally.isDecided()) resolve();
         };
-        this.o.links.write(node, key, version, opts.timeoutMs).then(
+        this.o.links.write(node, key, version, this.remaining(deadline)).then(
           () => settle('ok'),
           (err: unknown) => settle(statusOf(err)),
         );
       }
     });
+    await Promise.all(downHints);
     if (!tally.succeeded()) throw new TimeoutError(opts.w, tally.ackCount, true, opts.timeoutMs);
     return { version, timings: this.snapshot(timings, start) };
   }
@@ -181,8 +207,11 @@ export class Coordinator {
         const t = timings.find((x) => x.node === node) as ReplicaTiming;
         t.durMs = this.o.clock.monotonicMs() - start;
         t.desc = desc;
-        if (desc === 'ok') tally.addReply(node, v);
-        else tally.addFailure();
+        if (desc === 'ok') {
+          tally.addReply(node, v);
+          // Later writes from this node must stamp above what its reads have seen.
+          if (v !== undefined) this.o.hlc.observe(v.ts);
+        } else tally.addFailure();
         if (tally.isDecided()) onDecided();
         if (tally.isComplete()) onComplete();
       };
@@ -194,21 +223,35 @@ export class Coordinator {
     return { tally, timings, decided, complete, start };
   }
 
-  private async writeBack(
+  /** Writes `version` back to stale replicas; settles as soon as `needed` acks are in (or cannot be). */
+  private writeBack(
     key: string,
     version: Version,
     nodes: readonly string[],
+    needed: number,
     timeoutMs: number,
   ): Promise<number> {
-    const results = await Promise.allSettled(
-      nodes.map((node) => this.o.links.write(node, key, version, timeoutMs)),
-    );
-    let acks = 0;
-    results.forEach((r, i) => {
-      if (r.status === 'fulfilled') acks += 1;
-      else this.o.hints.addHint(nodes[i] as string, key, version);
+    return new Promise((resolve) => {
+      let acks = 0;
+      let failures = 0;
+      for (const node of nodes) {
+        this.o.links.write(node, key, version, timeoutMs).then(
+          () => {
+            acks += 1;
+            if (acks >= needed || acks + failures === nodes.length) resolve(acks);
+          },
+          () => {
+            failures += 1;
+            void this.o.hints.addHint(node, key, version);
+            if (nodes.length - failures < needed || acks + failures === nodes.length) resolve(acks);
+          },
+        );
+      }
     });
-    return acks;
+  }
+
+  private remaining(deadline: number): number {
+    return Math.max(1, Math.ceil(deadline - this.o.clock.monotonicMs()));
   }
 
   private repairInBackground(node: string, key: string, version: Version, timeoutMs: number): void {

@@ -26,6 +26,8 @@ export class HybridClock {
   constructor(
     private readonly node: string,
     private readonly clock: Clock,
+    /** observe() ignores timestamps further ahead of the local clock than this. */
+    private readonly aheadMsMax = Number.POSITIVE_INFINITY,
   ) {}
 
   /** A timestamp greater than every one this clock has issued or observed. */
@@ -42,6 +44,12 @@ export class HybridClock {
 
   /** Folds in a timestamp seen from elsewhere, so later local stamps are above it. */
   observe(ts: Hlc): void {
+    // A peer with a wild clock (or a forged message) must not push this clock out of range.
+    if (ts.wallMs > this.clock.nowMs() + this.aheadMsMax) return;
+    this.raise(ts);
+  }
+
+  private raise(ts: Hlc): void {
     if (ts.wallMs > this.wallMs || (ts.wallMs === this.wallMs && ts.logical > this.logical)) {
       this.wallMs = ts.wallMs;
       this.logical = ts.logical;
@@ -50,7 +58,8 @@ export class HybridClock {
 
   /** A timestamp strictly above `floor` and above everything this clock has issued. */
   above(floor: Hlc): Hlc {
-    this.observe(floor);
+    // Unbounded on purpose: correctness (ABD, contexts) needs a stamp above `floor`.
+    this.raise(floor);
     return this.now();
   }
 }

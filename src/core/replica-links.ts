@@ -17,5 +17,6 @@ export interface ReplicaLinks {
 
 /** Where the coordinator records a write a replica has not acknowledged (hinted handoff). */
 export interface HintSink {
-  addHint(target: string, key: string, version: Version): void;
+  /** Resolves once the hint is stored; never rejects (failures are the sink's to report). */
+  addHint(target: string, key: string, version: Version): Promise<void>;
 }

@@ -21,7 +21,9 @@ export async function buildHttpApp(backend: HttpBackend, logger: Logger): Promis
     logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: LIMITS.httpRequestTimeoutMs,
     keepAliveTimeout: LIMITS.httpKeepAliveTimeoutMs,
-    connectionTimeout: LIMITS.httpRequestTimeoutMs,
+    // Socket inactivity: longer than the longest ?timeout= a request may ask for, so a slow
+    // quorum answers 504 instead of losing its socket; requestTimeout bounds slow clients.
+    connectionTimeout: LIMITS.requestTimeoutMsMax + 5_000,
     // Keys can be long and contain slashes: routing must not cut them.
     routerOptions: { maxParamLength: 16 * 1024 },
     bodyLimit: LIMITS.adminBodyBytesMax,

@@ -92,6 +92,9 @@ export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
 }
 
+/** The storage format keeps wall time in 48 bits. */
+const WALL_MS_MAX = 2 ** 48 - 1;
+
 type WireVersion = [number, number, string, boolean, string, Uint8Array];
 
 function versionToWire(v: Version): WireVersion {
@@ -109,7 +112,14 @@ const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
 function versionFromWire(x: unknown): Version {
   if (!Array.isArray(x) || x.length !== 6) bad('version');
   const [wallMs, logical, node, tombstone, contentType, value] = x as unknown[];
-  if (!isUint(wallMs) || !isUint(logical) || !isStr(node, 64) || typeof tombstone !== 'boolean')
+  if (
+    !isUint(wallMs) ||
+    wallMs > WALL_MS_MAX ||
+    !isUint(logical) ||
+    logical > 0xffff_ffff ||
+    !isStr(node, 64) ||
+    typeof tombstone !== 'boolean'
+  )
     bad('version');
   if (!isStr(contentType, 1024) || !isBytes(value)) bad('version');
   return { ts: { wallMs, logical, node }, tombstone, contentType, value };

@@ -2,6 +2,7 @@
 // when the failure detector says the replica is up again, and dropped once it acknowledges.
 
 import type { Logger } from 'pino';
+import { LIMITS } from '../config.js';
 import type { ReplicaLinks } from '../core/replica-links.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 
@@ -38,7 +39,12 @@ export class HintReplayer {
     this.running = true;
     try {
       for (const [target, pending] of this.o.store.pendingHints()) {
-        if (pending > 0 && !this.stopped && this.o.links.isUp(target)) await this.replayTo(target);
+        if (pending > 0 && !this.stopped && this.o.links.isUp(target)) {
+          // One target's failure (a corrupt hint, say) must not stall the others.
+          await this.replayTo(target).catch((err: unknown) =>
+            this.o.logger.warn({ err, target }, 'hint replay failed'),
+          );
+        }
       }
     } catch (err) {
       this.o.logger.warn({ err }, 'hint replay round failed');
@@ -50,17 +56,20 @@ export class HintReplayer {
   private async replayTo(target: string): Promise<void> {
     const hints = await this.o.store.hintsFor(target, this.o.batchMax);
     let delivered = 0;
-    await Promise.all(
-      hints.map(async (hint) => {
-        try {
-          await this.o.links.write(target, hint.key, hint.version, this.o.timeoutMs);
-          await this.o.store.deleteHint(hint);
-          delivered += 1;
-        } catch {
-          // Stays for the next round; the replica may have gone down again.
-        }
-      }),
-    );
+    // A few in flight at a time: a backlog of large values must not flood the peer link.
+    for (let i = 0; i < hints.length && !this.stopped; i += LIMITS.hintsInFlightMax) {
+      await Promise.all(
+        hints.slice(i, i + LIMITS.hintsInFlightMax).map(async (hint) => {
+          try {
+            await this.o.links.write(target, hint.key, hint.version, this.o.timeoutMs);
+            await this.o.store.deleteHint(hint);
+            delivered += 1;
+          } catch {
+            // Stays for the next round; the replica may have gone down again.
+          }
+        }),
+      );
+    }
     if (delivered > 0) {
       const left = this.o.store.pendingHints().get(target) ?? 0;
       this.o.logger.info({ target, delivered, left }, 'hints replayed');

@@ -16,7 +16,8 @@ import type { Clock } from '../core/clock.js';
 import { parseContext } from '../core/context.js';
 import { Coordinator, type ReadResult, type WriteResult } from '../core/coordinator.js';
 import { parseFaultSpec, type FaultSpec } from '../core/faults.js';
-import { HybridClock } from '../core/hlc.js';
+import { HybridClock, type Hlc } from '../core/hlc.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import {
   resolveRequestOptions,
   type ConsistencyDefaults,
@@ -97,22 +98,37 @@ class ReplicaBackend implements HttpBackend {
   ): Promise<WriteResult> {
     return this.measure('put', () => {
       const opts = resolveRequestOptions(params, this.defaults);
-      // In lww mode the context is validated and ignored (issue: siblings mode will use it).
-      if (context !== undefined) parseContext(context);
-      return this.coordinator.write(key, { value, contentType, tombstone: false }, opts);
+      return this.coordinator.write(
+        key,
+        { value, contentType, tombstone: false },
+        opts,
+        this.seenBy(context),
+      );
     });
   }
 
   del(key: string, params: RequestParams, context: string | undefined): Promise<WriteResult> {
     return this.measure('delete', () => {
       const opts = resolveRequestOptions(params, this.defaults);
-      if (context !== undefined) parseContext(context);
       return this.coordinator.write(
         key,
         { value: new Uint8Array(0), contentType: '', tombstone: true },
         opts,
+        this.seenBy(context),
       );
     });
+  }
+
+  /** In lww mode a context names the version a read saw; the write is stamped above it. */
+  private seenBy(context: string | undefined): Hlc | undefined {
+    if (context === undefined) return undefined;
+    const seen = parseContext(context);
+    if (seen.wallMs > Date.now() + LIMITS.clockAheadMsMax) {
+      throw new InvalidArgumentError(
+        'X-Kvorum-Context names a time too far in the future; send back the context a GET returned',
+      );
+    }
+    return seen;
   }
 
   status(): Record<string, unknown> {
@@ -198,7 +214,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   const logger = opts.logger ?? pino({ level: opts.logLevel ?? 'info', base: { node: id } });
   const offsetMs = opts.clockOffsetMs ?? 0;
   const clock: Clock = { nowMs: () => Date.now() + offsetMs, monotonicMs: () => performance.now() };
-  const hlc = new HybridClock(id, clock);
+  const hlc = new HybridClock(id, clock, LIMITS.clockAheadMsMax);
   const store = openDiskStore(opts.dataDir, { fsync: config.fsync });
   await store.open();
 
@@ -226,11 +242,10 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     n: config.n,
     links,
     hints: {
-      addHint: (target, key, version) => {
+      addHint: (target, key, version) =>
         store
           .addHint(target, key, version)
-          .catch((err: unknown) => logger.error({ err, target }, 'could not store hint'));
-      },
+          .catch((err: unknown) => logger.error({ err, target }, 'could not store hint')),
     },
     hlc,
     clock,

@@ -50,7 +50,7 @@ export class FakeLinks implements ReplicaLinks, HintSink {
     if (isNewer(version, store.get(key))) store.set(key, version);
   }
 
-  addHint(target: string, key: string, version: Version): void {
+  async addHint(target: string, key: string, version: Version): Promise<void> {
     this.hints.push({ target, key, version });
   }
 

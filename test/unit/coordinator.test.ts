@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Coordinator } from '../../src/core/coordinator.js';
 import { TimeoutError, UnavailableError } from '../../src/core/errors.js';
-import { HybridClock, compareHlc } from '../../src/core/hlc.js';
+import { HybridClock, compareHlc, type Hlc } from '../../src/core/hlc.js';
 import { Ring } from '../../src/core/ring.js';
 import { FakeLinks } from '../support/fake-links.js';
 
@@ -36,8 +36,8 @@ function setup(readRepair: 'before' | 'after' = 'after', wallMs = 1_000) {
   return { links, coordinator, setNow: (t: number) => (now = t) };
 }
 
-const put = (c: Coordinator, key: string, value: string, o = opts(2, 2)) =>
-  c.write(key, { value: enc(value), contentType: 'text/plain', tombstone: false }, o);
+const put = (c: Coordinator, key: string, value: string, o = opts(2, 2), seen?: Hlc) =>
+  c.write(key, { value: enc(value), contentType: 'text/plain', tombstone: false }, o, seen);
 
 async function until(cond: () => boolean, ms = 1000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -98,6 +98,26 @@ describe('coordinator writes', () => {
     const after = b.links.stores.get('n2')!.get('k')!;
     expect(dec(after.value)).toBe('later');
     expect(compareHlc(after.ts, future.ts)).toBeGreaterThan(0);
+  });
+});
+
+describe('contexts', () => {
+  it('a write carrying a context is stamped above it, even when this clock is behind', async () => {
+    const { links, coordinator } = setup('after', 1_000);
+    const seen = { wallMs: 50_000, logical: 3, node: 'n2' };
+    await put(coordinator, 'k', 'after-read', opts(2, 2), seen);
+    const stored = links.stores.get('n1')!.get('k')!;
+    expect(compareHlc(stored.ts, seen)).toBeGreaterThan(0);
+  });
+
+  it('reads feed the clock, so a later write from this node stamps above what it read', async () => {
+    const { links, coordinator } = setup('after', 1_000);
+    const future = { wallMs: 90_000, logical: 0, node: 'n3' };
+    for (const s of links.stores.values())
+      s.set('k', { ts: future, tombstone: false, contentType: 'x', value: enc('old') });
+    await coordinator.read('k', opts(2, 2));
+    await put(coordinator, 'k', 'new', opts(2, 2));
+    expect(dec(links.stores.get('n2')!.get('k')!.value)).toBe('new');
   });
 });
 

@@ -292,12 +292,14 @@ describe('planClusterConfig (kvorum cluster)', () => {
     ]);
   });
 
+  it('refuses --conflicts siblings until it is implemented', () => {
+    expect(() => fresh(['--conflicts', 'siblings'])).toThrowError(/not implemented yet/);
+  });
+
   it('carries every setting flag into the config', () => {
     const { config } = fresh([
       '--profile',
       'ap',
-      '--conflicts',
-      'siblings',
       '--fsync',
       '--timeout-ms',
       '500',
@@ -308,7 +310,6 @@ describe('planClusterConfig (kvorum cluster)', () => {
     ]);
     expect(config).toMatchObject({
       profile: 'ap',
-      conflicts: 'siblings',
       fsync: true,
       timeoutMs: 500,
       valueBytesMax: 1000,
@@ -361,7 +362,6 @@ describe('planClusterConfig (kvorum cluster)', () => {
   it.each([
     [['--nodes', '4'], 'nodes n1,n2,n3,n4, n=3'],
     [['--n', '2'], 'nodes n1,n2,n3, n=2'],
-    [['--conflicts', 'siblings'], 'conflicts siblings'],
   ])('refuses %j over existing data, since it would move or reinterpret keys', (argv, asked) => {
     expect(() => planClusterConfig(...flags(argv), existing(), DATA)).toThrowError(
       new RegExp(
