@@ -12,6 +12,7 @@ import {
 } from '../config.js';
 import { UsageError, type FlagSpecs, type FlagValues } from './flags.js';
 import { LOG_LEVELS } from './serve.js';
+import { SECRET_FLAGS } from './command.js';
 
 /** Node i serves the peer protocol on its HTTP port plus this (DESIGN 1.1). */
 export const PEER_PORT_OFFSET = 100;
@@ -92,16 +93,7 @@ export const CLUSTER_FLAGS = {
     help: 'address every node listens on',
     check: checkHost,
   },
-  'admin-token': {
-    kind: 'string',
-    placeholder: 'token',
-    help: 'require this bearer token on /admin calls',
-  },
-  'cluster-secret': {
-    kind: 'string',
-    placeholder: 'secret',
-    help: 'shared secret peers present in the handshake',
-  },
+  ...SECRET_FLAGS,
   'log-level': {
     kind: 'choice',
     choices: LOG_LEVELS,

@@ -2,6 +2,20 @@
 
 import type { FlagSpecs, ParsedArgs } from './flags.js';
 
+/** Secrets every replica needs; `cluster` passes them to its nodes through the environment. */
+export const SECRET_FLAGS = {
+  'admin-token': {
+    kind: 'string',
+    placeholder: 'token',
+    help: 'require this bearer token on /admin calls',
+  },
+  'cluster-secret': {
+    kind: 'string',
+    placeholder: 'secret',
+    help: 'shared secret peers present in the handshake',
+  },
+} as const satisfies FlagSpecs;
+
 export interface Command<S extends FlagSpecs = FlagSpecs> {
   readonly name: string;
   /** One line: "kvorum get <key> [flags]". */

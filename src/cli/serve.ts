@@ -5,7 +5,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, LIMITS, parseClusterConfig, type ClusterConfig } from '../config.js';
 import type { RunningReplica } from '../replica/replica.js';
-import { CommandError, say, type Command } from './command.js';
+import { CommandError, SECRET_FLAGS, say, type Command } from './command.js';
 import { expectPositionals, UsageError, type FlagSpecs } from './flags.js';
 
 export const LOG_LEVELS = Object.freeze([
@@ -38,16 +38,7 @@ const SERVE_FLAGS = {
     placeholder: 'host',
     help: 'bind HTTP and peer listeners here instead of the config hosts (0.0.0.0 in containers)',
   },
-  'admin-token': {
-    kind: 'string',
-    placeholder: 'token',
-    help: 'require this bearer token on /admin calls',
-  },
-  'cluster-secret': {
-    kind: 'string',
-    placeholder: 'secret',
-    help: 'shared secret peers present in the handshake',
-  },
+  ...SECRET_FLAGS,
   'log-level': { kind: 'choice', choices: LOG_LEVELS, default: 'info', help: 'log verbosity' },
   'clock-offset-ms': {
     kind: 'integer',

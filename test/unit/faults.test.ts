@@ -7,21 +7,10 @@ import {
   parseFaultSpec,
   type FaultSpec,
 } from '../../src/core/faults.js';
+import { seededRng } from '../support/rng.js';
 
 const PEERS = ['n2', 'n3'];
 const SELF = 'n1';
-
-/** A small deterministic generator (mulberry32), so the same seed gives the same faults. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** JSON round trip: what the admin API would serve. */
 const asJson = (spec: FaultSpec): unknown => JSON.parse(JSON.stringify(spec));
@@ -139,15 +128,15 @@ describe('FaultFilter', () => {
   it('does not mistake Object.prototype members for peers', () => {
     const f = new FaultFilter();
     f.set(parseFaultSpec({ drop: { n2: 1 } }, PEERS, SELF));
-    expect(f.shouldDrop('constructor', seeded(1))).toBe(false);
-    expect(f.sendDelayMs('toString', seeded(1))).toBe(0);
+    expect(f.shouldDrop('constructor', seededRng(1))).toBe(false);
+    expect(f.sendDelayMs('toString', seededRng(1))).toBe(0);
   });
 
   it('drops with the configured probability, reproducibly from a seed', () => {
     const f = new FaultFilter();
     f.set(parseFaultSpec({ drop: { n2: 0.2, n3: 1 } }, PEERS, SELF));
     const run = (seed: number) => {
-      const rng = seeded(seed);
+      const rng = seededRng(seed);
       return Array.from({ length: 10_000 }, () => f.shouldDrop('n2', rng));
     };
     const a = run(7);
@@ -155,7 +144,7 @@ describe('FaultFilter', () => {
     const rate = a.filter(Boolean).length / a.length;
     expect(rate).toBeGreaterThan(0.18);
     expect(rate).toBeLessThan(0.22);
-    const rng = seeded(3);
+    const rng = seededRng(3);
     for (let i = 0; i < 100; i++) expect(f.shouldDrop('n3', rng)).toBe(true);
   });
 
@@ -179,7 +168,7 @@ describe('FaultFilter', () => {
         SELF,
       ),
     );
-    const rng = seeded(11);
+    const rng = seededRng(11);
     const seen = new Set<number>();
     for (let i = 0; i < 5000; i++) {
       const d = f.sendDelayMs('n2', rng);

@@ -15,6 +15,7 @@ import {
   openDiskStore,
 } from '../../src/storage/level-store.js';
 import type { ReplicaStore } from '../../src/storage/replica-store.js';
+import { seededRng } from '../support/rng.js';
 
 function version(
   wallMs: number,
@@ -36,18 +37,6 @@ function tombstone(wallMs: number, node = 'n1'): Version {
     tombstone: true,
     contentType: '',
     value: new Uint8Array(0),
-  };
-}
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function seededRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
