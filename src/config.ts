@@ -50,7 +50,7 @@ export const LIMITS = Object.freeze({
   /** A stored Content-Type is at most this long (400 past it). */
   contentTypeCharsMax: 256,
   /** An X-Kvorum-Context header is at most this long (400 past it). */
-  contextCharsMax: 512,
+  contextCharsMax: 1024,
   /** Writes in one LevelDB batch; a longer queue is split so one batch never grows unbounded. */
   storeBatchWritesMax: 4096,
   /** Frames before a completed handshake are at most this large. */
@@ -70,6 +70,39 @@ export const LIMITS = Object.freeze({
    * drag the local HLC forward, and contexts that far ahead are refused (400).
    */
   clockAheadMsMax: 300_000,
+  /** Siblings mode: default cap on concurrent values per key (409 too_many_siblings past it). */
+  siblingsMaxDefault: 100,
+  /** The largest sibling cap a cluster may configure. */
+  siblingsMaxCeiling: 10_000,
+  /** A version set on the wire holds at most this many siblings (merges may pass the cap). */
+  siblingsWireMax: 65_536,
+  /**
+   * Dot counters are reserved on disk this many at a time (one meta write per block; a restart
+   * skips the rest of the block). Must exceed twice storeBatchWritesMax: see DotCounter.
+   */
+  dotCounterBlock: 1 << 20,
+  /** A version vector holds at most this many entries (only a key's replicas issue dots). */
+  clockEntriesMax: 64,
+  /** Anti-entropy: default period between exchanges with each peer (jittered by +-20%). */
+  antiEntropyIntervalMsDefault: 30_000,
+  /** The longest anti-entropy period a cluster may configure (a day). */
+  antiEntropyIntervalMsMax: 86_400_000,
+  /** Anti-entropy: hash tree leaves (segments) per peer tree; a power of two. */
+  aeSegments: 1024,
+  /** Anti-entropy: leaves under each top-level group of the tree. */
+  aeSegmentsPerGroup: 32,
+  /** Anti-entropy: groups, segments or keys one request may name. */
+  aeItemsPerMessageMax: 1024,
+  /** Anti-entropy: differing keys repaired per exchange; the rest wait for the next one. */
+  aeKeysPerExchangeMax: 10_000,
+  /** Anti-entropy: one request of an exchange gives up after this. */
+  aeRequestTimeoutMs: 10_000,
+  /** Tombstones are purged this long after the delete (default), once every replica holds them. */
+  tombstoneGraceMsDefault: 86_400_000,
+  /** How often each node looks for tombstones it may purge (keys it is first replica of). */
+  tombstoneSweepIntervalMs: 5_000,
+  /** Tombstones one sweep examines, so a mass delete does not stall a node. */
+  tombstoneSweepKeysMax: 1_000,
   /** Test-only clock skew (`serve --clock-offset-ms`) is bounded by a day. */
   clockOffsetMsMax: 86_400_000,
 });
@@ -111,6 +144,14 @@ export interface ClusterConfig {
   readonly valueBytesMax: number;
   readonly fsync: boolean;
   readonly nodes: readonly NodeAddress[];
+  /** Siblings mode: concurrent values a key may hold before writes are refused (409). */
+  readonly siblingsMax: number;
+  /** Tombstones older than this are purged once every replica of the key holds them. */
+  readonly tombstoneGraceMs: number;
+  /** Period of anti-entropy exchanges with each peer; 0 turns the schedule off (repair on demand). */
+  readonly antiEntropyIntervalMs: number;
+  /** Test switch: false stops hints (and so sloppy quorum), to show anti-entropy alone converges. */
+  readonly hintedHandoff: boolean;
 }
 
 export class ConfigError extends Error {
@@ -172,9 +213,9 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
   const conflicts = (o.conflicts ?? 'lww') as ConflictMode;
   if (!CONFLICT_MODES.includes(conflicts))
     fail(`conflicts must be one of ${CONFLICT_MODES.join(', ')}`);
-  // Refused until implemented: accepting it would promise "no acknowledged write is lost"
-  // while the coordinator still resolves by last write wins.
-  if (conflicts === 'siblings') fail('conflicts "siblings" is not implemented yet; use "lww"');
+  // Linearizability is defined for a register with one value; siblings are several.
+  if (conflicts === 'siblings' && profile === 'cp')
+    fail('profile "cp" needs conflicts "lww": a linearizable register has one value, not siblings');
   const n = o.n ?? Math.min(3, nodes.length);
   if (
     !Number.isInteger(n) ||
@@ -207,6 +248,29 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     fail('cluster must be a name of 1-128 characters');
   const data = o.data ?? './data';
   if (typeof data !== 'string') fail('data must be a directory path');
+  const siblingsMax = intIn(
+    o.siblingsMax,
+    LIMITS.siblingsMaxDefault,
+    1,
+    LIMITS.siblingsMaxCeiling,
+    'siblingsMax',
+  );
+  const tombstoneGraceMs = intIn(
+    o.tombstoneGraceMs,
+    LIMITS.tombstoneGraceMsDefault,
+    0,
+    Number.MAX_SAFE_INTEGER,
+    'tombstoneGraceMs',
+  );
+  const antiEntropyIntervalMs = intIn(
+    o.antiEntropyIntervalMs,
+    LIMITS.antiEntropyIntervalMsDefault,
+    0,
+    LIMITS.antiEntropyIntervalMsMax,
+    'antiEntropyIntervalMs',
+  );
+  const hintedHandoff = o.hintedHandoff ?? true;
+  if (typeof hintedHandoff !== 'boolean') fail('hintedHandoff must be true or false');
   return {
     cluster,
     profile,
@@ -217,5 +281,16 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     valueBytesMax: valueBytesMax as number,
     fsync,
     nodes,
+    siblingsMax,
+    tombstoneGraceMs,
+    antiEntropyIntervalMs,
+    hintedHandoff,
   };
+}
+
+function intIn(x: unknown, dflt: number, min: number, max: number, what: string): number {
+  const v = x ?? dflt;
+  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max)
+    fail(`${what} must be an integer from ${min} to ${max}`);
+  return v as number;
 }

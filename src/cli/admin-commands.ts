@@ -114,3 +114,28 @@ export const healCommand: Command<typeof ADMIN_FLAGS> = {
     finish('heal', await askAdmin(() => adminClient(values).heal()));
   },
 };
+
+export const repairCommand: Command<typeof ADMIN_FLAGS> = {
+  name: 'repair',
+  synopsis: 'kvorum repair [flags]',
+  summary: 'run anti-entropy from one node with every peer now (POST /admin/repair)',
+  details: [
+    "Compares the node's Merkle trees with each peer's and merges the keys that differ, both",
+    'ways. Prints what each exchange found; exits 1 if an exchange with a peer failed.',
+  ].join('\n'),
+  flags: ADMIN_FLAGS,
+  async run({ values, positionals }) {
+    expectPositionals(positionals, 0, 0, this.synopsis);
+    const result = await askAdmin(() => adminClient(values).repair());
+    const failed: string[] = [];
+    for (const [peer, r] of Object.entries(result.peers)) {
+      if (r.error !== undefined) failed.push(`${peer} (${r.error})`);
+      else
+        process.stdout.write(
+          `${peer}: ${r.keysDiffering} keys differed, ${r.keysRepaired} repaired in ${r.durationMs} ms${r.truncated ? ' (more left for the next exchange)' : ''}\n`,
+        );
+    }
+    if (Object.keys(result.peers).length === 0) process.stdout.write('no peer is up\n');
+    if (failed.length > 0) throw new CommandError(`repair failed with ${failed.join(', ')}`);
+  },
+};

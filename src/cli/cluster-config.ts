@@ -4,6 +4,7 @@
 
 import {
   CONFLICT_MODES,
+  ConfigError,
   LIMITS,
   parseClusterConfig,
   PROFILE_NAMES,
@@ -72,6 +73,33 @@ export const CLUSTER_FLAGS = {
     help: 'concurrent writes: last-writer-wins or siblings',
   },
   fsync: { kind: 'boolean', help: 'acknowledge writes only once they are on disk' },
+  'siblings-max': {
+    kind: 'integer',
+    min: 1,
+    max: LIMITS.siblingsMaxCeiling,
+    default: LIMITS.siblingsMaxDefault,
+    help: 'siblings mode: concurrent values per key before writes get 409',
+  },
+  'tombstone-grace-ms': {
+    kind: 'integer',
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    default: LIMITS.tombstoneGraceMsDefault,
+    help: 'tombstones are purged this long after a delete, once every replica holds them',
+  },
+  'anti-entropy-interval-ms': {
+    kind: 'integer',
+    min: 0,
+    max: LIMITS.antiEntropyIntervalMsMax,
+    default: LIMITS.antiEntropyIntervalMsDefault,
+    help: 'Merkle-tree exchange with each peer this often, jittered (0: only on POST /admin/repair)',
+  },
+  'hinted-handoff': {
+    kind: 'choice',
+    choices: ['on', 'off'],
+    default: 'on',
+    help: 'off (for tests) keeps no hints, so only anti-entropy repairs missed writes',
+  },
   'timeout-ms': {
     kind: 'integer',
     min: 1,
@@ -163,17 +191,36 @@ export function planClusterConfig(
   const n = pick('n', values.n ?? Math.min(3, count), existing?.n);
   if (n > nMax) throw new UsageError(`--n must be an integer from 1 to ${nMax} (the node count)`);
 
-  const config = parseClusterConfig({
-    cluster: existing?.cluster ?? 'kvorum',
-    profile: pick('profile', values.profile, existing?.profile),
-    conflicts: pick('conflicts', values.conflicts, existing?.conflicts),
-    n,
-    data: dataDir,
-    timeoutMs: pick('timeout-ms', values['timeout-ms'], existing?.timeoutMs),
-    valueBytesMax: pick('value-bytes-max', values['value-bytes-max'], existing?.valueBytesMax),
-    fsync: pick('fsync', values.fsync, existing?.fsync),
-    nodes,
-  });
+  const config = asUsage(() =>
+    parseClusterConfig({
+      cluster: existing?.cluster ?? 'kvorum',
+      profile: pick('profile', values.profile, existing?.profile),
+      conflicts: pick('conflicts', values.conflicts, existing?.conflicts),
+      n,
+      data: dataDir,
+      timeoutMs: pick('timeout-ms', values['timeout-ms'], existing?.timeoutMs),
+      valueBytesMax: pick('value-bytes-max', values['value-bytes-max'], existing?.valueBytesMax),
+      fsync: pick('fsync', values.fsync, existing?.fsync),
+      nodes,
+      siblingsMax: pick('siblings-max', values['siblings-max'], existing?.siblingsMax),
+      tombstoneGraceMs: pick(
+        'tombstone-grace-ms',
+        values['tombstone-grace-ms'],
+        existing?.tombstoneGraceMs,
+      ),
+      antiEntropyIntervalMs: pick(
+        'anti-entropy-interval-ms',
+        values['anti-entropy-interval-ms'],
+        existing?.antiEntropyIntervalMs,
+      ),
+      hintedHandoff:
+        pick(
+          'hinted-handoff',
+          values['hinted-handoff'],
+          existing === undefined ? undefined : existing.hintedHandoff ? 'on' : 'off',
+        ) === 'on',
+    }),
+  );
   if (existing === undefined) return { config, reused: false, changes: [] };
 
   if (identity(existing) !== identity(config)) {
@@ -186,9 +233,29 @@ export function planClusterConfig(
   return { config, reused: changes.length === 0, changes };
 }
 
+/** A config the flags make invalid is the user's to fix: one line, exit 2. */
+function asUsage<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 function describeChanges(before: ClusterConfig, after: ClusterConfig): string[] {
   const changes: string[] = [];
-  const settings = ['profile', 'timeoutMs', 'valueBytesMax', 'fsync', 'data'] as const;
+  const settings = [
+    'profile',
+    'timeoutMs',
+    'valueBytesMax',
+    'fsync',
+    'data',
+    'siblingsMax',
+    'tombstoneGraceMs',
+    'antiEntropyIntervalMs',
+    'hintedHandoff',
+  ] as const;
   for (const key of settings) {
     if (before[key] !== after[key])
       changes.push(`${key} ${String(before[key])} → ${String(after[key])}`);

@@ -47,6 +47,14 @@ const SERVE_FLAGS = {
     default: 0,
     help: "test only: shift this node's wall clock, to exercise clock skew",
   },
+  'unsafe-no-read-write-back': {
+    kind: 'boolean',
+    help: 'test only, breaks linearizability: reads skip the write-back before answering',
+  },
+  'unsafe-no-write-read-phase': {
+    kind: 'boolean',
+    help: 'test only, breaks linearizability: writes skip reading the highest version first',
+  },
 } as const satisfies FlagSpecs;
 
 function errnoText(err: unknown): string {
@@ -162,6 +170,10 @@ export const serveCommand: Command<typeof SERVE_FLAGS> = {
         clusterSecret: values['cluster-secret'],
         logLevel: values['log-level'],
         clockOffsetMs: values['clock-offset-ms'],
+        unsafe: {
+          noReadWriteBack: values['unsafe-no-read-write-back'],
+          noWriteReadPhase: values['unsafe-no-write-read-phase'],
+        },
       });
     } catch (err) {
       if (err instanceof ConfigError)

@@ -51,7 +51,30 @@ export interface WriteResult {
 
 /** The body of a 300 answer with `--conflicts siblings`. */
 export interface SiblingsBody {
-  readonly siblings: readonly { readonly value: string; readonly contentType: string }[];
+  readonly siblings: readonly {
+    readonly value: string;
+    readonly contentType: string;
+    /** A concurrent delete (value and contentType are empty). */
+    readonly deleted?: boolean;
+  }[];
+}
+
+/** `POST /admin/repair`: per peer, what this node's anti-entropy exchange found and repaired. */
+export interface RepairResult {
+  readonly keysRepaired: number;
+  readonly peers: Readonly<
+    Record<
+      string,
+      {
+        readonly at: string;
+        readonly durationMs: number;
+        readonly keysDiffering: number;
+        readonly keysRepaired: number;
+        readonly truncated: boolean;
+        readonly error?: string;
+      }
+    >
+  >;
 }
 
 export interface ErrorBody {
@@ -220,6 +243,11 @@ export class KvorumClient {
   /** Cluster-wide: clears every node's faults. */
   async heal(): Promise<ClusterFaultResult> {
     return (await this.admin('POST', '/admin/heal', {})) as ClusterFaultResult;
+  }
+
+  /** Anti-entropy with every peer the node sees up, now. */
+  async repair(): Promise<RepairResult> {
+    return (await this.admin('POST', '/admin/repair', {})) as RepairResult;
   }
 
   private async write(

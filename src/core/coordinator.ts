@@ -1,15 +1,25 @@
-// The coordinator's read and write protocols (DESIGN 2.2 and 2.4). It decides; ReplicaLinks
+// The coordinator's read and write protocols (DESIGN 2.2-2.4). It decides; ReplicaLinks
 // carries the messages and HintSink keeps what a replica missed. Time comes from Clock and
 // HybridClock, so the same code runs over TCP and over a simulated network.
+//
+// Writes in lww mode are stamped here with the HLC; in siblings mode one replica of the key
+// issues the write (gives it a dot against its own state) and the coordinator spreads the set
+// that replica now holds. Either way the other replicas merge what they are sent, so a write
+// and every repair of it are the same operation.
 
 import type { Clock } from './clock.js';
+import { newestVersion, single, type ConflictPolicy } from './conflicts.js';
+import type { ParsedContext } from './context.js';
 import { TimeoutError, UnavailableError, PeerError } from './errors.js';
 import { HLC_ZERO, compareHlc, type Hlc, type HybridClock } from './hlc.js';
 import { majority, type RequestOptions } from './quorum.js';
-import type { HintSink, ReplicaLinks } from './replica-links.js';
+import type { HintSink, NewContent, ReplicaLinks } from './replica-links.js';
 import type { Ring } from './ring.js';
 import { ReadTally, WriteTally, type ReplyStatus } from './tally.js';
 import type { Version } from './version.js';
+import { EMPTY_CLOCK, type VersionSet } from './version-set.js';
+
+export type { NewContent } from './replica-links.js';
 
 export type TimingDesc = ReplyStatus | 'pending' | 'down';
 
@@ -21,20 +31,15 @@ export interface ReplicaTiming {
 }
 
 export interface ReadResult {
-  /** The newest version the read quorum holds; a tombstone means "deleted". */
-  readonly version: Version | undefined;
+  /** Every replied set merged; undefined when no replica holds the key. */
+  readonly set: VersionSet | undefined;
   readonly timings: readonly ReplicaTiming[];
 }
 
 export interface WriteResult {
-  readonly version: Version;
+  /** What the write made: the stamped version (lww) or the issuing replica's new set. */
+  readonly set: VersionSet;
   readonly timings: readonly ReplicaTiming[];
-}
-
-export interface NewContent {
-  readonly value: Uint8Array;
-  readonly contentType: string;
-  readonly tombstone: boolean;
 }
 
 export interface CoordinatorOptions {
@@ -44,14 +49,25 @@ export interface CoordinatorOptions {
   readonly hints: HintSink;
   readonly hlc: HybridClock;
   readonly clock: Clock;
+  readonly policy: ConflictPolicy;
   /** 'before': a read repairs stale replicas among its quorum before answering (cp profile). */
   readonly readRepair: 'before' | 'after';
+  /** Writes for a home replica that is down go to the next healthy node as a hint, and count. */
+  readonly sloppyQuorum?: boolean;
   /** Test-only switches to show that the checker catches the bugs they cause. */
   readonly unsafe?: { readonly noReadWriteBack?: boolean; readonly noWriteReadPhase?: boolean };
-  /** Called for every stale replica a read sends the newest version to. */
+  /** Called for every stale replica a read sends the merged state to. */
   readonly onReadRepair?: (node: string) => void;
   /** Called when a background repair or hint fails; the coordinator never throws from background work. */
   readonly onBackgroundError?: (what: string, err: unknown) => void;
+}
+
+/** Where a key's replicas are right now: its home replicas, and stand-ins for those down. */
+interface Placement {
+  readonly pref: readonly string[];
+  readonly up: readonly string[];
+  /** home replica that is down -> the healthy node that takes its writes as hints. */
+  readonly fallbacks: ReadonlyMap<string, string>;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -83,7 +99,7 @@ export class Coordinator {
     );
     await decided;
     if (!tally.succeeded()) throw new TimeoutError(opts.r, tally.replied, false, opts.timeoutMs);
-    const best = tally.newest();
+    const best = tally.merged();
     const repaired = new Set<string>();
     if (best !== undefined && repairFirst && !this.o.unsafe?.noReadWriteBack) {
       // ABD's second phase: the answer must be held by a quorum before anyone sees it, or a
@@ -109,31 +125,38 @@ export class Coordinator {
     if (best !== undefined) {
       // Read repair of everything else happens once every asked replica has answered.
       void complete.then(() => {
-        // Replies that came in after the answer may hold something newer than `best`.
-        const latest = tally.newest() as Version;
+        // Replies that came in after the answer may hold more than `best`.
+        const latest = tally.merged() as VersionSet;
         for (const node of tally.stale()) {
           if (!repaired.has(node)) this.repairInBackground(node, key, latest, opts.timeoutMs);
         }
       });
     }
-    return { version: best, timings: this.snapshot(timings, start) };
+    return { set: best, timings: this.snapshot(timings, start) };
   }
 
   /**
-   * `seen` is the timestamp of the version the client's context names: the new version is
-   * stamped above it, so a write that carries a read's context supersedes what that read saw
-   * even when this coordinator's clock is behind the one that stamped it.
+   * `context` is what the client's read saw. In lww mode the new version is stamped above it,
+   * so a write that carries a read's context supersedes what that read saw even when this
+   * coordinator's clock is behind the one that stamped it. In siblings mode it is the clock
+   * whose siblings the write supersedes.
    */
   async write(
     key: string,
     content: NewContent,
     opts: RequestOptions,
-    seen?: Hlc,
+    context?: ParsedContext,
   ): Promise<WriteResult> {
-    const pref = this.preferenceList(key);
-    const up = pref.filter((id) => this.o.links.isUp(id));
-    if (up.length < opts.w) throw new UnavailableError(opts.w, up.length, 'write');
+    const placement = this.place(key);
+    const reachable = placement.up.length + placement.fallbacks.size;
+    if (reachable < opts.w) throw new UnavailableError(opts.w, reachable, 'write');
     const deadline = this.o.clock.monotonicMs() + opts.timeoutMs;
+    if (this.o.policy.mode === 'siblings') {
+      const clock = context?.kind === 'clock' ? context.clock : EMPTY_CLOCK;
+      return this.writeIssued(key, content, clock, placement, opts, deadline);
+    }
+    const seen = context?.kind === 'lww' ? context.ts : undefined;
+    const { pref, up } = placement;
     let ts: Hlc;
     if (opts.linearizable && !this.o.unsafe?.noWriteReadPhase) {
       // ABD's first phase: learn the highest version a quorum holds, then write above it, so
@@ -144,7 +167,7 @@ export class Coordinator {
       await phase.decided;
       if (!phase.tally.succeeded())
         throw new TimeoutError(q, phase.tally.replied, false, opts.timeoutMs);
-      const highest = phase.tally.newest()?.ts ?? HLC_ZERO;
+      const highest = newestVersion(phase.tally.merged())?.ts ?? HLC_ZERO;
       ts = this.o.hlc.above(seen !== undefined && compareHlc(seen, highest) > 0 ? seen : highest);
     } else {
       ts = seen !== undefined ? this.o.hlc.above(seen) : this.o.hlc.now();
@@ -155,37 +178,148 @@ export class Coordinator {
       contentType: content.tombstone ? '' : content.contentType,
       value: content.tombstone ? EMPTY : content.value,
     };
-    // Hints for replicas known to be down are durable before the write is acknowledged.
+    return this.replicate(key, single(version), placement, opts, deadline, undefined);
+  }
+
+  /**
+   * Siblings mode: the first reachable replica of the key (this node, when it is one) issues
+   * the write, then the coordinator spreads the set it returned. Only a replica may issue: its
+   * state holds every dot it gave out, which is what lets a clock stand for what it covers.
+   */
+  private async writeIssued(
+    key: string,
+    content: NewContent,
+    context: VersionSet['clock'],
+    placement: Placement,
+    opts: RequestOptions,
+    deadline: number,
+  ): Promise<WriteResult> {
+    const self = this.o.links.self;
+    const candidates = placement.up.includes(self)
+      ? [self, ...placement.up.filter((n) => n !== self)]
+      : placement.up;
+    if (candidates.length === 0) throw new UnavailableError(1, 0, 'write');
+    const start = this.o.clock.monotonicMs();
+    for (const issuer of candidates) {
+      let set: VersionSet;
+      try {
+        set = await this.o.links.update(
+          issuer,
+          key,
+          { context, content },
+          this.remaining(deadline),
+        );
+      } catch (err) {
+        // Unreachable means the request never left: the next replica may issue it instead.
+        // Anything else (a timeout, the sibling cap) leaves the outcome to the caller.
+        if (err instanceof PeerError && err.reason === 'unreachable') continue;
+        if (err instanceof PeerError) throw new TimeoutError(opts.w, 0, true, opts.timeoutMs);
+        throw err;
+      }
+      const issued: ReplicaTiming = {
+        node: issuer,
+        durMs: this.o.clock.monotonicMs() - start,
+        desc: 'ok',
+      };
+      return this.replicate(key, set, placement, opts, deadline, issued);
+    }
+    throw new UnavailableError(1, 0, 'write');
+  }
+
+  /**
+   * Sends `set` to every home replica that is up (but the issuer, which holds it already), to
+   * fallbacks for those that are down, and keeps hints for the rest; settles at W acks.
+   */
+  private async replicate(
+    key: string,
+    set: VersionSet,
+    placement: Placement,
+    opts: RequestOptions,
+    deadline: number,
+    issued: ReplicaTiming | undefined,
+  ): Promise<WriteResult> {
+    const { pref, up, fallbacks } = placement;
+    // Hints for replicas with no stand-in are durable before the write is acknowledged.
     const downHints = pref
-      .filter((node) => !up.includes(node))
-      .map((node) => this.o.hints.addHint(node, key, version));
+      .filter((node) => !up.includes(node) && !fallbacks.has(node))
+      .map((node) => this.o.hints.addHint(node, key, set));
 
     const start = this.o.clock.monotonicMs();
-    const tally = new WriteTally(up.length, opts.w);
+    const targets = up.filter((n) => n !== issued?.node);
+    const tally = new WriteTally(targets.length + fallbacks.size + (issued ? 1 : 0), opts.w);
     const timings = this.initialTimings(pref, up);
-    await new Promise<void>((resolve) => {
-      for (const node of up) {
-        const settle = (desc: ReplyStatus): void => {
+    for (const fallback of fallbacks.values())
+      timings.push({ node: fallback, durMs: 0, desc: 'pending' });
+    if (issued !== undefined) {
+      const t = timings.find((x) => x.node === issued.node) as ReplicaTiming;
+      t.durMs = issued.durMs;
+      t.desc = issued.desc;
+      tally.addAck(issued.node);
+    }
+    if (!tally.isDecided()) {
+      await new Promise<void>((resolve) => {
+        const settle = (node: string, desc: ReplyStatus, onFail: () => void): void => {
           const t = timings.find((x) => x.node === node) as ReplicaTiming;
           t.durMs = this.o.clock.monotonicMs() - start;
           t.desc = desc;
           if (desc === 'ok') tally.addAck(node);
           else {
             tally.addFailure();
-            // The replica may or may not have applied it; a hint is idempotent either way.
-            void this.o.hints.addHint(node, key, version);
+            onFail();
           }
           if (tally.isDecided()) resolve();
         };
-        this.o.links.write(node, key, version, this.remaining(deadline)).then(
-          () => settle('ok'),
-          (err: unknown) => settle(statusOf(err)),
-        );
+        for (const node of targets) {
+          // The replica may or may not have applied it; a hint is idempotent either way.
+          const onFail = (): void => void this.o.hints.addHint(node, key, set);
+          this.o.links.write(node, key, set, this.remaining(deadline)).then(
+            () => settle(node, 'ok', onFail),
+            (err: unknown) => settle(node, statusOf(err), onFail),
+          );
+        }
+        for (const [home, fallback] of fallbacks) {
+          const onFail = (): void => void this.o.hints.addHint(home, key, set);
+          this.o.links.handoff(fallback, home, key, set, this.remaining(deadline)).then(
+            () => settle(fallback, 'ok', onFail),
+            (err: unknown) => settle(fallback, statusOf(err), onFail),
+          );
+        }
+      });
+    } else {
+      // Decided by the issuer alone (W=1): the others still get it, in the background.
+      for (const node of targets) this.sendInBackground(node, key, set, opts.timeoutMs);
+      for (const [home, fallback] of fallbacks) {
+        this.o.links.handoff(fallback, home, key, set, opts.timeoutMs).catch(() => {
+          void this.o.hints.addHint(home, key, set);
+        });
       }
-    });
+    }
     await Promise.all(downHints);
     if (!tally.succeeded()) throw new TimeoutError(opts.w, tally.ackCount, true, opts.timeoutMs);
-    return { version, timings: this.snapshot(timings, start) };
+    return { set, timings: this.snapshot(timings, start) };
+  }
+
+  /** The key's home replicas, which are up, and (sloppy quorum) stand-ins for those down. */
+  private place(key: string): Placement {
+    const pref = this.preferenceList(key);
+    const up = pref.filter((id) => this.o.links.isUp(id));
+    const fallbacks = new Map<string, string>();
+    const total = this.o.ring.nodes.length;
+    if (this.o.sloppyQuorum && up.length < pref.length && total > this.o.n) {
+      // The next healthy nodes clockwise, as in Dynamo: the same key always falls back to the
+      // same nodes while the same replicas are down.
+      const spare = this.o.ring
+        .preferenceList(key, total)
+        .slice(this.o.n)
+        .filter((id) => this.o.links.isUp(id));
+      for (const home of pref) {
+        if (up.includes(home)) continue;
+        const fallback = spare.shift();
+        if (fallback === undefined) break;
+        fallbacks.set(home, fallback);
+      }
+    }
+    return { pref, up, fallbacks };
   }
 
   private collectReads(
@@ -196,37 +330,37 @@ export class Coordinator {
     timeoutMs: number,
   ) {
     const start = this.o.clock.monotonicMs();
-    const tally = new ReadTally(up.length, needed);
+    const tally = new ReadTally(up.length, needed, this.o.policy);
     const timings = this.initialTimings(pref, up);
     let onDecided!: () => void;
     let onComplete!: () => void;
     const decided = new Promise<void>((r) => (onDecided = r));
     const complete = new Promise<void>((r) => (onComplete = r));
     for (const node of up) {
-      const settle = (desc: ReplyStatus, v?: Version): void => {
+      const settle = (desc: ReplyStatus, set?: VersionSet): void => {
         const t = timings.find((x) => x.node === node) as ReplicaTiming;
         t.durMs = this.o.clock.monotonicMs() - start;
         t.desc = desc;
         if (desc === 'ok') {
-          tally.addReply(node, v);
+          tally.addReply(node, set);
           // Later writes from this node must stamp above what its reads have seen.
-          if (v !== undefined) this.o.hlc.observe(v.ts);
+          if (set !== undefined) for (const s of set.siblings) this.o.hlc.observe(s.ts);
         } else tally.addFailure();
         if (tally.isDecided()) onDecided();
         if (tally.isComplete()) onComplete();
       };
       this.o.links.read(node, key, timeoutMs).then(
-        (v) => settle('ok', v),
+        (set) => settle('ok', set),
         (err: unknown) => settle(statusOf(err)),
       );
     }
     return { tally, timings, decided, complete, start };
   }
 
-  /** Writes `version` back to stale replicas; settles as soon as `needed` acks are in (or cannot be). */
+  /** Sends `set` to stale replicas; settles as soon as `needed` acks are in (or cannot be). */
   private writeBack(
     key: string,
-    version: Version,
+    set: VersionSet,
     nodes: readonly string[],
     needed: number,
     timeoutMs: number,
@@ -235,14 +369,14 @@ export class Coordinator {
       let acks = 0;
       let failures = 0;
       for (const node of nodes) {
-        this.o.links.write(node, key, version, timeoutMs).then(
+        this.o.links.write(node, key, set, timeoutMs).then(
           () => {
             acks += 1;
             if (acks >= needed || acks + failures === nodes.length) resolve(acks);
           },
           () => {
             failures += 1;
-            void this.o.hints.addHint(node, key, version);
+            void this.o.hints.addHint(node, key, set);
             if (nodes.length - failures < needed || acks + failures === nodes.length) resolve(acks);
           },
         );
@@ -254,9 +388,15 @@ export class Coordinator {
     return Math.max(1, Math.ceil(deadline - this.o.clock.monotonicMs()));
   }
 
-  private repairInBackground(node: string, key: string, version: Version, timeoutMs: number): void {
+  private sendInBackground(node: string, key: string, set: VersionSet, timeoutMs: number): void {
+    this.o.links.write(node, key, set, timeoutMs).catch(() => {
+      void this.o.hints.addHint(node, key, set);
+    });
+  }
+
+  private repairInBackground(node: string, key: string, set: VersionSet, timeoutMs: number): void {
     this.o.onReadRepair?.(node);
-    this.o.links.write(node, key, version, timeoutMs).catch((err: unknown) => {
+    this.o.links.write(node, key, set, timeoutMs).catch((err: unknown) => {
       this.o.onBackgroundError?.(`read repair of ${node}`, err);
     });
   }

@@ -35,6 +35,24 @@ export class KeyTooLongError extends KvorumError {
   readonly status = 414;
 }
 
+/** Siblings mode: the key holds as many siblings as the cap allows; resolve them first. */
+export class TooManySiblingsError extends KvorumError {
+  readonly code = 'too_many_siblings';
+  readonly status = 409;
+  constructor(
+    readonly siblings: number,
+    readonly limit: number,
+  ) {
+    super(
+      `this key already holds ${siblings} concurrent values (the limit is ${limit}); read it and ` +
+        'write the resolved value with the X-Kvorum-Context of that read',
+    );
+  }
+  override details(): Record<string, unknown> {
+    return { siblings: this.siblings, limit: this.limit };
+  }
+}
+
 /** Too few replicas reachable: answered at once, and nothing was written. */
 export class UnavailableError extends KvorumError {
   readonly code = 'unavailable';

@@ -2,22 +2,24 @@
 // in one at a time, the tally says when the request is decided and how, and which replicas
 // need repair. The coordinator does the messaging around them.
 
-import { newest, sameVersion, type Version } from './version.js';
+import type { ConflictPolicy } from './conflicts.js';
+import type { VersionSet } from './version-set.js';
 
 export type ReplyStatus = 'ok' | 'timeout' | 'unreachable' | 'error';
 
 export class ReadTally {
-  private readonly replies = new Map<string, Version | undefined>();
+  private readonly replies = new Map<string, VersionSet | undefined>();
   private failures = 0;
 
   /** `asked` replicas were sent the read; `needed` (R) replies decide it. */
   constructor(
     private readonly asked: number,
     private readonly needed: number,
+    private readonly policy: ConflictPolicy,
   ) {}
 
-  addReply(node: string, version: Version | undefined): void {
-    this.replies.set(node, version);
+  addReply(node: string, set: VersionSet | undefined): void {
+    this.replies.set(node, set);
   }
 
   addFailure(): void {
@@ -40,16 +42,20 @@ export class ReadTally {
     return this.replies.size + this.failures >= this.asked;
   }
 
-  newest(): Version | undefined {
-    return newest(this.replies.values());
+  /** Every reply merged: the newest version in lww mode, all live siblings in siblings mode. */
+  merged(): VersionSet | undefined {
+    let acc: VersionSet | undefined;
+    for (const set of this.replies.values())
+      if (set !== undefined) acc = this.policy.merge(acc, set);
+    return acc;
   }
 
-  /** Replicas that replied with something other than the newest version. */
+  /** Replicas that replied with less than the merged state. */
   stale(): string[] {
-    const best = this.newest();
+    const best = this.merged();
     if (best === undefined) return [];
     const out: string[] = [];
-    for (const [node, v] of this.replies) if (!sameVersion(v, best)) out.push(node);
+    for (const [node, set] of this.replies) if (!this.policy.equals(set, best)) out.push(node);
     return out;
   }
 }

@@ -6,6 +6,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LIMITS } from '../config.js';
 import { UnauthorizedError } from '../core/errors.js';
 import type { HttpBackend } from './backend.js';
+import { errorBody } from './error-mapping.js';
+import { keyFromUrl } from './kv-routes.js';
+
+const ADMIN_KEYS_PREFIX = '/admin/keys/';
 
 function tokenMatches(header: string | undefined, token: string): boolean {
   if (header === undefined || !header.startsWith('Bearer ')) return false;
@@ -46,5 +50,30 @@ export async function adminRoutes(
     secured.put('/admin/faults', jsonLimit, async (req) => backend.setFaults(req.body ?? {}));
     secured.post('/admin/partition', jsonLimit, async (req) => backend.partition(req.body));
     secured.post('/admin/heal', jsonLimit, async () => backend.heal());
+    secured.post('/admin/repair', jsonLimit, async () => backend.repair());
+    // This replica's own copy of a key, as stored: how an operator sees divergence.
+    secured.get('/admin/keys/*', async (req, reply) => {
+      const key = keyFromUrl(req.url, ADMIN_KEYS_PREFIX);
+      const set = await backend.localKey(key);
+      if (set === undefined) {
+        return reply
+          .code(404)
+          .send(errorBody('not_found', `${backend.id} holds nothing for this key`));
+      }
+      return {
+        key,
+        node: backend.id,
+        clock: Object.fromEntries(set.clock),
+        siblings: set.siblings.map((s) => ({
+          dot: s.dot === null ? null : `${s.dot.node}.${s.dot.counter}`,
+          ts: `${s.ts.wallMs}.${s.ts.logical}.${s.ts.node}`,
+          tombstone: s.tombstone,
+          contentType: s.contentType,
+          value: Buffer.from(s.value.buffer, s.value.byteOffset, s.value.byteLength).toString(
+            'base64',
+          ),
+        })),
+      };
+    });
   });
 }

@@ -2,7 +2,9 @@
 // can implement it in memory.
 
 import type { ReadResult, WriteResult } from '../core/coordinator.js';
+import type { ConflictMode } from '../config.js';
 import type { FaultSpec } from '../core/faults.js';
+import type { VersionSet } from '../core/version-set.js';
 import type { RequestParams } from '../core/quorum.js';
 
 export interface PartitionResult {
@@ -13,6 +15,7 @@ export interface PartitionResult {
 export interface HttpBackend {
   readonly id: string;
   readonly valueBytesMax: number;
+  readonly conflicts: ConflictMode;
   readonly adminToken: string | undefined;
   get(key: string, params: RequestParams): Promise<ReadResult>;
   put(
@@ -29,5 +32,9 @@ export interface HttpBackend {
   setFaults(raw: unknown): FaultSpec;
   partition(raw: unknown): Promise<PartitionResult>;
   heal(): Promise<PartitionResult>;
+  /** What this node itself stores for `key`, bypassing the coordinator (for operators and tests). */
+  localKey(key: string): Promise<VersionSet | undefined>;
+  /** Runs an anti-entropy exchange with every peer that is up, now; answers what each repaired. */
+  repair(): Promise<Record<string, unknown>>;
   metrics(): Promise<{ contentType: string; body: string }>;
 }

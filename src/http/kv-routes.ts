@@ -4,7 +4,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LIMITS } from '../config.js';
 import type { ReplicaTiming } from '../core/coordinator.js';
-import { encodeContext } from '../core/context.js';
+import { newestVersion } from '../core/conflicts.js';
+import { encodeClockContext, encodeLwwContext } from '../core/context.js';
+import { compareHlc } from '../core/hlc.js';
+import type { Version } from '../core/version.js';
+import { EMPTY_CLOCK, type VersionSet } from '../core/version-set.js';
 import { InvalidArgumentError, KeyTooLongError } from '../core/errors.js';
 import type { RequestParams } from '../core/quorum.js';
 import type { HttpBackend } from './backend.js';
@@ -15,9 +19,9 @@ const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const CONTEXT_HEADER = 'x-kvorum-context';
 
 /** The key is everything after /kv/ up to the query, percent-decoded, so slashes may be literal or %2F. */
-export function keyFromUrl(url: string): string {
+export function keyFromUrl(url: string, prefix = KV_PREFIX): string {
   const q = url.indexOf('?');
-  const raw = q === -1 ? url.slice(KV_PREFIX.length) : url.slice(KV_PREFIX.length, q);
+  const raw = q === -1 ? url.slice(prefix.length) : url.slice(prefix.length, q);
   let key: string;
   try {
     key = decodeURIComponent(raw);
@@ -66,6 +70,36 @@ export function serverTiming(timings: readonly ReplicaTiming[]): string {
   return s;
 }
 
+function bytesOf(value: Uint8Array): Buffer {
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+function notFound(reply: FastifyReply): FastifyReply {
+  return reply
+    .code(404)
+    .type('application/json')
+    .send(errorBody('not_found', 'no value is stored under this key'));
+}
+
+function sendValue(reply: FastifyReply, v: Version): FastifyReply {
+  return reply.code(200).type(v.contentType).send(bytesOf(v.value));
+}
+
+/**
+ * What a siblings-mode read shows, oldest first: every live value, and one "deleted" entry if
+ * a delete is among the concurrent writes (several concurrent deletes say the same thing).
+ * Only tombstones: the key reads as deleted.
+ */
+export function presentSiblings(set: VersionSet | undefined): Version[] {
+  if (set === undefined) return [];
+  const live = set.siblings.filter((s) => !s.tombstone);
+  if (live.length === 0) return [];
+  const shown: Version[] = [...live];
+  const tomb = set.siblings.find((s) => s.tombstone);
+  if (tomb !== undefined) shown.push(tomb);
+  return shown.sort((a, b) => compareHlc(a.ts, b.ts));
+}
+
 export async function kvRoutes(
   app: FastifyInstance,
   opts: { backend: HttpBackend },
@@ -83,19 +117,30 @@ export async function kvRoutes(
   app.get('/kv/*', async (req: FastifyRequest, reply: FastifyReply) => {
     const key = keyFromUrl(req.url);
     const result = await backend.get(key, paramsOf(req));
-    const v = result.version;
+    const set = result.set;
     reply.header('Server-Timing', serverTiming(result.timings));
-    reply.header('X-Kvorum-Context', encodeContext(v?.ts));
-    if (v === undefined || v.tombstone) {
-      return reply
-        .code(404)
-        .type('application/json')
-        .send(errorBody('not_found', 'no value is stored under this key'));
+    if (backend.conflicts === 'siblings') {
+      reply.header('X-Kvorum-Context', encodeClockContext(set?.clock ?? EMPTY_CLOCK));
+      const shown = presentSiblings(set);
+      if (shown.length === 0) return notFound(reply);
+      if (shown.length > 1) {
+        return reply
+          .code(300)
+          .type('application/json')
+          .send({
+            siblings: shown.map((s) => ({
+              value: s.tombstone ? '' : bytesOf(s.value).toString('base64'),
+              contentType: s.contentType,
+              ...(s.tombstone ? { deleted: true } : {}),
+            })),
+          });
+      }
+      return sendValue(reply, shown[0] as Version);
     }
-    return reply
-      .code(200)
-      .type(v.contentType)
-      .send(Buffer.from(v.value.buffer, v.value.byteOffset, v.value.byteLength));
+    const v = newestVersion(set);
+    reply.header('X-Kvorum-Context', encodeLwwContext(v?.ts));
+    if (v === undefined || v.tombstone) return notFound(reply);
+    return sendValue(reply, v);
   });
 
   app.put('/kv/*', async (req: FastifyRequest, reply: FastifyReply) => {

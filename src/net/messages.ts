@@ -2,9 +2,11 @@
 // from the array form that goes on the wire. Numeric type ids are part of the protocol:
 // ONLY APPEND TO MSG, never renumber. PROTOCOL_VERSION is checked in the handshake.
 
-import type { Version } from '../core/version.js';
+import type { Sibling, VClock, VersionSet } from '../core/version-set.js';
+import { LIMITS } from '../config.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: version sets (dotted version vectors) replaced single versions; anti-entropy. */
+export const PROTOCOL_VERSION = 2;
 
 export const MSG = Object.freeze({
   hello: 1,
@@ -16,6 +18,19 @@ export const MSG = Object.freeze({
   write: 7,
   writeReply: 8,
   error: 9,
+  update: 10,
+  updateReply: 11,
+  handoff: 12,
+  purge: 13,
+  purgeReply: 14,
+  aeGroups: 15,
+  aeGroupsReply: 16,
+  aeLeaves: 17,
+  aeLeavesReply: 18,
+  aeKeys: 19,
+  aeKeysReply: 20,
+  aeFetch: 21,
+  aeFetchReply: 22,
 } as const);
 
 export interface Hello {
@@ -51,19 +66,102 @@ export interface ReadRequest {
 export interface ReadReply {
   readonly type: 'readReply';
   readonly id: number;
-  readonly version: Version | null;
+  readonly set: VersionSet | null;
 }
+/** Merge `set` into what the replica holds for `key` (writes, repairs, hint replay). */
 export interface WriteRequest {
   readonly type: 'write';
   readonly id: number;
   readonly key: string;
-  readonly version: Version;
+  readonly set: VersionSet;
 }
 export interface WriteReply {
   readonly type: 'writeReply';
   readonly id: number;
-  /** False when the replica already held a newer version (still a success). */
+  /** False when the replica already held everything in the set (still a success). */
   readonly applied: boolean;
+}
+/** Siblings mode: issue a write (give it a dot) against the replica's own state. */
+export interface UpdateRequest {
+  readonly type: 'update';
+  readonly id: number;
+  readonly key: string;
+  readonly context: VClock;
+  readonly tombstone: boolean;
+  readonly contentType: string;
+  readonly value: Uint8Array;
+}
+export interface UpdateReply {
+  readonly type: 'updateReply';
+  readonly id: number;
+  /** The set the replica now holds, or null when the sibling cap refused the write. */
+  readonly set: VersionSet | null;
+  readonly siblings: number;
+  readonly limit: number;
+}
+/** Sloppy quorum: keep `set` as a hint for `home`, which is down. Answered with writeReply. */
+export interface HandoffRequest {
+  readonly type: 'handoff';
+  readonly id: number;
+  readonly home: string;
+  readonly key: string;
+  readonly set: VersionSet;
+}
+/** Tombstone GC: drop `key` if it still holds exactly `set`, and hints `set` covers. */
+export interface PurgeRequest {
+  readonly type: 'purge';
+  readonly id: number;
+  readonly key: string;
+  readonly set: VersionSet;
+}
+export interface PurgeReply {
+  readonly type: 'purgeReply';
+  readonly id: number;
+  readonly purged: boolean;
+}
+/** Anti-entropy: the top level of the sender's hash tree for the keys both nodes replicate. */
+export interface AeGroupsRequest {
+  readonly type: 'aeGroups';
+  readonly id: number;
+}
+export interface AeGroupsReply {
+  readonly type: 'aeGroupsReply';
+  readonly id: number;
+  /** 8 bytes per group. */
+  readonly hashes: Uint8Array;
+}
+export interface AeLeavesReply {
+  readonly type: 'aeLeavesReply';
+  readonly id: number;
+  /** 8 bytes per leaf, the asked groups' leaves in the order asked. */
+  readonly hashes: Uint8Array;
+}
+export interface AeLeavesRequest {
+  readonly type: 'aeLeaves';
+  readonly id: number;
+  readonly groups: readonly number[];
+}
+export interface AeKeysRequest {
+  readonly type: 'aeKeys';
+  readonly id: number;
+  readonly segments: readonly number[];
+}
+export interface AeKeysReply {
+  readonly type: 'aeKeysReply';
+  readonly id: number;
+  readonly keys: readonly string[];
+  /** 8 bytes per key: the digest of the set held for it. */
+  readonly digests: Uint8Array;
+}
+export interface AeFetchRequest {
+  readonly type: 'aeFetch';
+  readonly id: number;
+  readonly keys: readonly string[];
+}
+export interface AeFetchReply {
+  readonly type: 'aeFetchReply';
+  readonly id: number;
+  readonly sets: readonly (VersionSet | null)[];
 }
 export interface ErrorReply {
   readonly type: 'error';
@@ -71,22 +169,35 @@ export interface ErrorReply {
   readonly message: string;
 }
 
-export type PeerRequest = Ping | ReadRequest | WriteRequest;
-export type PeerReply = Pong | ReadReply | WriteReply | ErrorReply;
+export type PeerRequest =
+  | Ping
+  | ReadRequest
+  | WriteRequest
+  | UpdateRequest
+  | HandoffRequest
+  | PurgeRequest
+  | AeGroupsRequest
+  | AeLeavesRequest
+  | AeKeysRequest
+  | AeFetchRequest;
+export type PeerReply =
+  | Pong
+  | ReadReply
+  | WriteReply
+  | UpdateReply
+  | PurgeReply
+  | AeGroupsReply
+  | AeLeavesReply
+  | AeKeysReply
+  | AeFetchReply
+  | ErrorReply;
 export type PeerMessage = Hello | HelloAck | PeerRequest | PeerReply;
 
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 /** Replies without their id: what a request handler returns. */
-export type PeerReplyBody =
-  | { readonly type: 'pong' }
-  | { readonly type: 'readReply'; readonly version: Version | null }
-  | { readonly type: 'writeReply'; readonly applied: boolean }
-  | { readonly type: 'error'; readonly message: string };
-
+export type PeerReplyBody = WithoutId<PeerReply>;
 /** Requests without their id: what callers of the transport pass in. */
-export type PeerRequestBody =
-  | { readonly type: 'ping' }
-  | { readonly type: 'read'; readonly key: string }
-  | { readonly type: 'write'; readonly key: string; readonly version: Version };
+export type PeerRequestBody = WithoutId<PeerRequest>;
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
@@ -95,10 +206,36 @@ export class ProtocolError extends Error {
 /** The storage format keeps wall time in 48 bits. */
 const WALL_MS_MAX = 2 ** 48 - 1;
 
-type WireVersion = [number, number, string, boolean, string, Uint8Array];
+/** Anti-entropy requests name at most this many groups, segments or keys. */
+const AE_ITEMS_MAX = LIMITS.aeItemsPerMessageMax;
+const CLOCK_ENTRIES_MAX = LIMITS.clockEntriesMax;
+const SIBLINGS_WIRE_MAX = LIMITS.siblingsWireMax;
 
-function versionToWire(v: Version): WireVersion {
-  return [v.ts.wallMs, v.ts.logical, v.ts.node, v.tombstone, v.contentType, v.value];
+// A set on the wire: [[node, counter, node, counter, ...], [sibling, ...]], each sibling
+// [dotNode | null, dotCounter, wallMs, logical, tsNode, tombstone, contentType, value].
+type WireSibling = [string | null, number, number, number, string, boolean, string, Uint8Array];
+type WireSet = [(string | number)[], WireSibling[]];
+
+function clockToWire(clock: VClock): (string | number)[] {
+  const flat: (string | number)[] = [];
+  for (const [node, counter] of clock) flat.push(node, counter);
+  return flat;
+}
+
+function setToWire(set: VersionSet): WireSet {
+  return [
+    clockToWire(set.clock),
+    set.siblings.map((s) => [
+      s.dot === null ? null : s.dot.node,
+      s.dot === null ? 0 : s.dot.counter,
+      s.ts.wallMs,
+      s.ts.logical,
+      s.ts.node,
+      s.tombstone,
+      s.contentType,
+      s.value,
+    ]),
+  ];
 }
 
 function bad(what: string): never {
@@ -109,9 +246,30 @@ const isUint = (x: unknown): x is number => typeof x === 'number' && Number.isIn
 const isStr = (x: unknown, max: number): x is string => typeof x === 'string' && x.length <= max;
 const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
 
-function versionFromWire(x: unknown): Version {
-  if (!Array.isArray(x) || x.length !== 6) bad('version');
-  const [wallMs, logical, node, tombstone, contentType, value] = x as unknown[];
+const COUNTER_MAX = 2 ** 48 - 1;
+
+function clockFromWire(x: unknown): VClock {
+  if (!Array.isArray(x) || x.length % 2 !== 0 || x.length > 2 * CLOCK_ENTRIES_MAX) bad('clock');
+  const out: [string, number][] = [];
+  for (let i = 0; i < x.length; i += 2) {
+    const node: unknown = x[i];
+    const counter: unknown = x[i + 1];
+    if (!isStr(node, 64) || !isUint(counter) || counter === 0 || counter > COUNTER_MAX)
+      bad('clock');
+    const prev = out[out.length - 1];
+    if (prev !== undefined && prev[0] >= node) bad('clock');
+    out.push([node, counter]);
+  }
+  return out;
+}
+
+function siblingFromWire(x: unknown): Sibling {
+  if (!Array.isArray(x) || x.length !== 8) bad('sibling');
+  const [dotNode, dotCounter, wallMs, logical, node, tombstone, contentType, value] =
+    x as unknown[];
+  if (dotNode !== null && (!isStr(dotNode, 64) || !isUint(dotCounter) || dotCounter === 0))
+    bad('sibling');
+  if (dotNode !== null && (dotCounter as number) > COUNTER_MAX) bad('sibling');
   if (
     !isUint(wallMs) ||
     wallMs > WALL_MS_MAX ||
@@ -120,9 +278,36 @@ function versionFromWire(x: unknown): Version {
     !isStr(node, 64) ||
     typeof tombstone !== 'boolean'
   )
-    bad('version');
-  if (!isStr(contentType, 1024) || !isBytes(value)) bad('version');
-  return { ts: { wallMs, logical, node }, tombstone, contentType, value };
+    bad('sibling');
+  if (!isStr(contentType, 1024) || !isBytes(value)) bad('sibling');
+  if (tombstone && value.length !== 0) bad('sibling');
+  return {
+    dot: dotNode === null ? null : { node: dotNode, counter: dotCounter as number },
+    ts: { wallMs, logical, node },
+    tombstone,
+    contentType,
+    value,
+  };
+}
+
+function setFromWire(x: unknown): VersionSet {
+  if (!Array.isArray(x) || x.length !== 2) bad('version set');
+  const [clock, siblings] = x as unknown[];
+  if (!Array.isArray(siblings) || siblings.length === 0 || siblings.length > SIBLINGS_WIRE_MAX)
+    bad('version set');
+  return { clock: clockFromWire(clock), siblings: siblings.map(siblingFromWire) };
+}
+
+const setOrNull = (x: unknown): VersionSet | null => (x === null ? null : setFromWire(x));
+
+function uintList(x: unknown, what: string): number[] {
+  if (!Array.isArray(x) || x.length > AE_ITEMS_MAX || !x.every(isUint)) bad(what);
+  return x as number[];
+}
+
+function keyList(x: unknown, what: string): string[] {
+  if (!Array.isArray(x) || x.length > AE_ITEMS_MAX || !x.every((k) => isStr(k, 4096))) bad(what);
+  return x as string[];
 }
 
 export function toWire(m: PeerMessage): unknown[] {
@@ -138,11 +323,37 @@ export function toWire(m: PeerMessage): unknown[] {
     case 'read':
       return [MSG.read, m.id, m.key];
     case 'readReply':
-      return [MSG.readReply, m.id, m.version === null ? null : versionToWire(m.version)];
+      return [MSG.readReply, m.id, m.set === null ? null : setToWire(m.set)];
     case 'write':
-      return [MSG.write, m.id, m.key, versionToWire(m.version)];
+      return [MSG.write, m.id, m.key, setToWire(m.set)];
     case 'writeReply':
       return [MSG.writeReply, m.id, m.applied];
+    case 'update':
+      return [MSG.update, m.id, m.key, clockToWire(m.context), m.tombstone, m.contentType, m.value];
+    case 'updateReply':
+      return [MSG.updateReply, m.id, m.set === null ? null : setToWire(m.set), m.siblings, m.limit];
+    case 'handoff':
+      return [MSG.handoff, m.id, m.home, m.key, setToWire(m.set)];
+    case 'purge':
+      return [MSG.purge, m.id, m.key, setToWire(m.set)];
+    case 'purgeReply':
+      return [MSG.purgeReply, m.id, m.purged];
+    case 'aeGroups':
+      return [MSG.aeGroups, m.id];
+    case 'aeGroupsReply':
+      return [MSG.aeGroupsReply, m.id, m.hashes];
+    case 'aeLeaves':
+      return [MSG.aeLeaves, m.id, m.groups];
+    case 'aeLeavesReply':
+      return [MSG.aeLeavesReply, m.id, m.hashes];
+    case 'aeKeys':
+      return [MSG.aeKeys, m.id, m.segments];
+    case 'aeKeysReply':
+      return [MSG.aeKeysReply, m.id, m.keys, m.digests];
+    case 'aeFetch':
+      return [MSG.aeFetch, m.id, m.keys];
+    case 'aeFetchReply':
+      return [MSG.aeFetchReply, m.id, m.sets.map((x) => (x === null ? null : setToWire(x)))];
     case 'error':
       return [MSG.error, m.id, m.message];
     default: {
@@ -184,12 +395,85 @@ export function fromWire(x: unknown): PeerMessage {
     case MSG.readReply: {
       const [, id, v] = a;
       if (!isUint(id)) bad('readReply');
-      return { type: 'readReply', id, version: v === null ? null : versionFromWire(v) };
+      return { type: 'readReply', id, set: setOrNull(v) };
     }
     case MSG.write: {
       const [, id, key, v] = a;
       if (!isUint(id) || !isStr(key, 4096)) bad('write');
-      return { type: 'write', id, key, version: versionFromWire(v) };
+      return { type: 'write', id, key, set: setFromWire(v) };
+    }
+    case MSG.update: {
+      const [, id, key, context, tombstone, contentType, value] = a;
+      if (!isUint(id) || !isStr(key, 4096) || typeof tombstone !== 'boolean') bad('update');
+      if (!isStr(contentType, 1024) || !isBytes(value)) bad('update');
+      return {
+        type: 'update',
+        id,
+        key,
+        context: clockFromWire(context),
+        tombstone,
+        contentType,
+        value,
+      };
+    }
+    case MSG.updateReply: {
+      const [, id, set, siblings, limit] = a;
+      if (!isUint(id) || !isUint(siblings) || !isUint(limit)) bad('updateReply');
+      return { type: 'updateReply', id, set: setOrNull(set), siblings, limit };
+    }
+    case MSG.handoff: {
+      const [, id, home, key, set] = a;
+      if (!isUint(id) || !isStr(home, 64) || !isStr(key, 4096)) bad('handoff');
+      return { type: 'handoff', id, home, key, set: setFromWire(set) };
+    }
+    case MSG.purge: {
+      const [, id, key, set] = a;
+      if (!isUint(id) || !isStr(key, 4096)) bad('purge');
+      return { type: 'purge', id, key, set: setFromWire(set) };
+    }
+    case MSG.purgeReply: {
+      const [, id, purged] = a;
+      if (!isUint(id) || typeof purged !== 'boolean') bad('purgeReply');
+      return { type: 'purgeReply', id, purged };
+    }
+    case MSG.aeGroups: {
+      if (!isUint(a[1])) bad('aeGroups');
+      return { type: 'aeGroups', id: a[1] };
+    }
+    case MSG.aeGroupsReply:
+    case MSG.aeLeavesReply: {
+      const [, id, hashes] = a;
+      if (!isUint(id) || !isBytes(hashes) || hashes.length % 8 !== 0) bad('hashes');
+      return t === MSG.aeGroupsReply
+        ? { type: 'aeGroupsReply', id, hashes }
+        : { type: 'aeLeavesReply', id, hashes };
+    }
+    case MSG.aeLeaves: {
+      const [, id, groups] = a;
+      if (!isUint(id)) bad('aeLeaves');
+      return { type: 'aeLeaves', id, groups: uintList(groups, 'aeLeaves') };
+    }
+    case MSG.aeKeys: {
+      const [, id, segments] = a;
+      if (!isUint(id)) bad('aeKeys');
+      return { type: 'aeKeys', id, segments: uintList(segments, 'aeKeys') };
+    }
+    case MSG.aeKeysReply: {
+      const [, id, keys, digests] = a;
+      if (!isUint(id) || !Array.isArray(keys) || !keys.every((k) => isStr(k, 4096)))
+        bad('aeKeysReply');
+      if (!isBytes(digests) || digests.length !== keys.length * 8) bad('aeKeysReply');
+      return { type: 'aeKeysReply', id, keys: keys as string[], digests };
+    }
+    case MSG.aeFetch: {
+      const [, id, keys] = a;
+      if (!isUint(id)) bad('aeFetch');
+      return { type: 'aeFetch', id, keys: keyList(keys, 'aeFetch') };
+    }
+    case MSG.aeFetchReply: {
+      const [, id, sets] = a;
+      if (!isUint(id) || !Array.isArray(sets) || sets.length > AE_ITEMS_MAX) bad('aeFetchReply');
+      return { type: 'aeFetchReply', id, sets: sets.map(setOrNull) };
     }
     case MSG.writeReply: {
       const [, id, applied] = a;

@@ -26,8 +26,6 @@ import type {
   PeerReplyBody,
   PeerRequest,
   PeerRequestBody,
-  ReadRequest,
-  WriteRequest,
 } from './messages.js';
 
 /** Heartbeat pings use this id and are never tracked: any frame from the peer proves liveness. */
@@ -294,10 +292,23 @@ export class PeerConnection {
         return this.send({ type: 'pong', id: m.id });
       case 'read':
       case 'write':
+      case 'update':
+      case 'handoff':
+      case 'purge':
+      case 'aeGroups':
+      case 'aeLeaves':
+      case 'aeKeys':
+      case 'aeFetch':
         return this.serve(m);
       case 'pong':
       case 'readReply':
       case 'writeReply':
+      case 'updateReply':
+      case 'purgeReply':
+      case 'aeGroupsReply':
+      case 'aeLeavesReply':
+      case 'aeKeysReply':
+      case 'aeFetchReply':
       case 'error':
         return this.settle(m);
       default: {
@@ -307,7 +318,7 @@ export class PeerConnection {
     }
   }
 
-  private serve(req: ReadRequest | WriteRequest): void {
+  private serve(req: Exclude<PeerRequest, { type: 'ping' }>): void {
     let result: PeerReplyBody | Promise<PeerReplyBody>;
     try {
       result = this.host.onRequest(this.peer as string, req);

@@ -61,7 +61,7 @@ export class HintReplayer {
       await Promise.all(
         hints.slice(i, i + LIMITS.hintsInFlightMax).map(async (hint) => {
           try {
-            await this.o.links.write(target, hint.key, hint.version, this.o.timeoutMs);
+            await this.o.links.write(target, hint.key, hint.set, this.o.timeoutMs);
             await this.o.store.deleteHint(hint);
             delivered += 1;
           } catch {

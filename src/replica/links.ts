@@ -1,16 +1,17 @@
-// ReplicaLinks over the real peer transport: requests to this node go straight to its store,
-// requests to others go over TCP.
+// ReplicaLinks over the real peer transport: requests to this node go straight to its local
+// replica, requests to others go over TCP.
 
-import { PeerError } from '../core/errors.js';
-import type { ReplicaLinks } from '../core/replica-links.js';
-import type { Version } from '../core/version.js';
+import { PeerError, TooManySiblingsError } from '../core/errors.js';
+import type { ReplicaLinks, UpdateRequest } from '../core/replica-links.js';
+import type { VersionSet } from '../core/version-set.js';
+import type { PeerReplyBody } from '../net/messages.js';
 import type { TcpTransport } from '../net/tcp-transport.js';
-import type { ReplicaStore } from '../storage/replica-store.js';
+import type { LocalReplica } from './local-replica.js';
 
 export class TransportLinks implements ReplicaLinks {
   constructor(
     readonly self: string,
-    private readonly store: ReplicaStore,
+    private readonly local: LocalReplica,
     private readonly transport: TcpTransport,
   ) {}
 
@@ -18,21 +19,64 @@ export class TransportLinks implements ReplicaLinks {
     return node === this.self || this.transport.isUp(node);
   }
 
-  async read(node: string, key: string, timeoutMs: number): Promise<Version | undefined> {
-    if (node === this.self) return this.store.get(key);
+  async read(node: string, key: string, timeoutMs: number): Promise<VersionSet | undefined> {
+    if (node === this.self) return this.local.read(key);
     const reply = await this.transport.request(node, { type: 'read', key }, timeoutMs);
-    if (reply.type !== 'readReply')
-      throw new PeerError(node, 'remote', `peer ${node} answered a read with ${reply.type}`);
-    return reply.version ?? undefined;
+    if (reply.type !== 'readReply') throw unexpected(node, 'a read', reply);
+    return reply.set ?? undefined;
   }
 
-  async write(node: string, key: string, version: Version, timeoutMs: number): Promise<void> {
+  async write(node: string, key: string, set: VersionSet, timeoutMs: number): Promise<void> {
     if (node === this.self) {
-      await this.store.apply(key, version);
+      await this.local.merge(key, set);
       return;
     }
-    const reply = await this.transport.request(node, { type: 'write', key, version }, timeoutMs);
-    if (reply.type !== 'writeReply')
-      throw new PeerError(node, 'remote', `peer ${node} answered a write with ${reply.type}`);
+    const reply = await this.transport.request(node, { type: 'write', key, set }, timeoutMs);
+    if (reply.type !== 'writeReply') throw unexpected(node, 'a write', reply);
   }
+
+  async update(
+    node: string,
+    key: string,
+    req: UpdateRequest,
+    timeoutMs: number,
+  ): Promise<VersionSet> {
+    if (node === this.self) return this.local.update(key, req);
+    const { context, content } = req;
+    const reply = await this.transport.request(
+      node,
+      { type: 'update', key, context, ...content },
+      timeoutMs,
+    );
+    if (reply.type !== 'updateReply') throw unexpected(node, 'an update', reply);
+    if (reply.set === null) throw new TooManySiblingsError(reply.siblings, reply.limit);
+    return reply.set;
+  }
+
+  async handoff(
+    node: string,
+    home: string,
+    key: string,
+    set: VersionSet,
+    timeoutMs: number,
+  ): Promise<void> {
+    if (node === this.self) return this.local.handoff(home, key, set);
+    const reply = await this.transport.request(
+      node,
+      { type: 'handoff', home, key, set },
+      timeoutMs,
+    );
+    if (reply.type !== 'writeReply') throw unexpected(node, 'a handoff', reply);
+  }
+
+  async purge(node: string, key: string, set: VersionSet, timeoutMs: number): Promise<boolean> {
+    if (node === this.self) return this.local.purge(key, set);
+    const reply = await this.transport.request(node, { type: 'purge', key, set }, timeoutMs);
+    if (reply.type !== 'purgeReply') throw unexpected(node, 'a purge', reply);
+    return reply.purged;
+  }
+}
+
+function unexpected(node: string, what: string, reply: PeerReplyBody): PeerError {
+  return new PeerError(node, 'remote', `peer ${node} answered ${what} with ${reply.type}`);
 }

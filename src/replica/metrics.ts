@@ -10,6 +10,9 @@ export class ReplicaMetrics {
   readonly latency: Histogram<'op'>;
   readonly readRepairs: Counter;
   readonly hintsReplayed: Counter;
+  readonly keysRepaired: Counter;
+  readonly tombstonesPurged: Counter;
+  readonly siblingCapRefusals: Counter;
 
   constructor(probe: { pendingHints: () => number; peersUp: () => number }) {
     collectDefaultMetrics({ register: this.registry });
@@ -34,6 +37,21 @@ export class ReplicaMetrics {
     this.hintsReplayed = new Counter({
       name: 'kvorum_hints_replayed_total',
       help: 'Hints delivered to replicas that had missed writes',
+      registers: [this.registry],
+    });
+    this.keysRepaired = new Counter({
+      name: 'kvorum_anti_entropy_keys_repaired_total',
+      help: 'Keys anti-entropy found different on a peer and merged on either side',
+      registers: [this.registry],
+    });
+    this.tombstonesPurged = new Counter({
+      name: 'kvorum_tombstones_purged_total',
+      help: 'Tombstones purged after their grace period, once every replica held them',
+      registers: [this.registry],
+    });
+    this.siblingCapRefusals = new Counter({
+      name: 'kvorum_sibling_cap_refusals_total',
+      help: 'Writes refused (409) because the key already held the maximum number of siblings',
       registers: [this.registry],
     });
     new Gauge({

@@ -1,23 +1,66 @@
-// Serves the peer protocol's requests against this replica's store.
+// Serves the peer protocol's requests: replica operations against the local replica, and the
+// serving side of anti-entropy exchanges.
 
-import type { HybridClock } from '../core/hlc.js';
+import { TooManySiblingsError } from '../core/errors.js';
+import type { VersionSet } from '../core/version-set.js';
 import type { PeerReplyBody, PeerRequest } from '../net/messages.js';
-import type { ReplicaStore } from '../storage/replica-store.js';
+import type { LocalReplica } from './local-replica.js';
 
 const PONG: PeerReplyBody = Object.freeze({ type: 'pong' });
 
-export function makePeerHandler(store: ReplicaStore, hlc: HybridClock) {
-  return async function handlePeerRequest(_from: string, req: PeerRequest): Promise<PeerReplyBody> {
+/** The serving side of anti-entropy: this node's tree for the asking peer, and its keys. */
+export interface AntiEntropyServer {
+  groups(peer: string): Uint8Array;
+  leaves(peer: string, groups: readonly number[]): Uint8Array;
+  keys(
+    peer: string,
+    segments: readonly number[],
+  ): Promise<{ keys: readonly string[]; digests: Uint8Array }>;
+  fetch(keys: readonly string[]): Promise<readonly (VersionSet | null)[]>;
+}
+
+export function makePeerHandler(
+  local: LocalReplica,
+  ae: AntiEntropyServer,
+  onSiblingCap?: (key: string, siblings: number) => void,
+) {
+  return async function handlePeerRequest(from: string, req: PeerRequest): Promise<PeerReplyBody> {
     switch (req.type) {
       case 'ping':
         return PONG;
       case 'read':
-        return { type: 'readReply', version: (await store.get(req.key)) ?? null };
-      case 'write': {
-        // Later local writes must stamp above anything this replica has stored.
-        hlc.observe(req.version.ts);
-        return { type: 'writeReply', applied: await store.apply(req.key, req.version) };
+        return { type: 'readReply', set: (await local.read(req.key)) ?? null };
+      case 'write':
+        return { type: 'writeReply', applied: await local.merge(req.key, req.set) };
+      case 'update': {
+        const { key, context, tombstone, contentType, value } = req;
+        try {
+          const set = await local.update(key, {
+            context,
+            content: { tombstone, contentType, value },
+          });
+          return { type: 'updateReply', set, siblings: set.siblings.length, limit: 0 };
+        } catch (err) {
+          if (!(err instanceof TooManySiblingsError)) throw err;
+          onSiblingCap?.(key, err.siblings);
+          return { type: 'updateReply', set: null, siblings: err.siblings, limit: err.limit };
+        }
       }
+      case 'handoff':
+        await local.handoff(req.home, req.key, req.set);
+        return { type: 'writeReply', applied: true };
+      case 'purge':
+        return { type: 'purgeReply', purged: await local.purge(req.key, req.set) };
+      case 'aeGroups':
+        return { type: 'aeGroupsReply', hashes: ae.groups(from) };
+      case 'aeLeaves':
+        return { type: 'aeLeavesReply', hashes: ae.leaves(from, req.groups) };
+      case 'aeKeys': {
+        const { keys, digests } = await ae.keys(from, req.segments);
+        return { type: 'aeKeysReply', keys, digests };
+      }
+      case 'aeFetch':
+        return { type: 'aeFetchReply', sets: await ae.fetch(req.keys) };
       default: {
         const never: never = req;
         throw new Error(`unhandled peer request ${JSON.stringify(never)}`);

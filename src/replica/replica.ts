@@ -13,27 +13,33 @@ import {
   type NodeAddress,
 } from '../config.js';
 import type { Clock } from '../core/clock.js';
-import { parseContext } from '../core/context.js';
+import { policyFor } from '../core/conflicts.js';
+import { parseContext, type ParsedContext } from '../core/context.js';
 import { Coordinator, type ReadResult, type WriteResult } from '../core/coordinator.js';
 import { parseFaultSpec, type FaultSpec } from '../core/faults.js';
-import { HybridClock, type Hlc } from '../core/hlc.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { HybridClock } from '../core/hlc.js';
+import { InvalidArgumentError, TooManySiblingsError } from '../core/errors.js';
 import {
   resolveRequestOptions,
   type ConsistencyDefaults,
   type RequestParams,
 } from '../core/quorum.js';
 import { Ring } from '../core/ring.js';
+import type { VersionSet } from '../core/version-set.js';
 import type { HttpBackend, PartitionResult } from '../http/backend.js';
 import { buildHttpApp } from '../http/app.js';
 import { TcpTransport } from '../net/tcp-transport.js';
 import { openDiskStore } from '../storage/level-store.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
+import { AntiEntropy } from './anti-entropy.js';
 import { ClusterFaults } from './cluster-faults.js';
 import { HintReplayer } from './hint-replayer.js';
 import { TransportLinks } from './links.js';
+import { DotCounter } from './dot-counter.js';
+import { LocalReplica } from './local-replica.js';
 import { ReplicaMetrics } from './metrics.js';
 import { makePeerHandler } from './peer-handler.js';
+import { TombstoneGc } from './tombstone-gc.js';
 
 export interface ReplicaOptions {
   readonly config: ClusterConfig;
@@ -47,6 +53,8 @@ export interface ReplicaOptions {
   readonly logLevel?: string;
   /** Test-only: shifts this node's wall clock, to exercise clock skew. */
   readonly clockOffsetMs?: number;
+  /** Test-only protocol breakages, to show the checker catches what they cause. */
+  readonly unsafe?: { readonly noReadWriteBack?: boolean; readonly noWriteReadPhase?: boolean };
   /** Where logs go; defaults to stdout. */
   readonly logger?: Logger;
 }
@@ -57,9 +65,16 @@ export interface RunningReplica {
   close(): Promise<void>;
 }
 
+interface Background {
+  readonly antiEntropy: AntiEntropy;
+  readonly tombstones: TombstoneGc;
+}
+
 class ReplicaBackend implements HttpBackend {
   readonly valueBytesMax: number;
+  readonly conflicts: ClusterConfig['conflicts'];
   private readonly defaults: ConsistencyDefaults;
+  private readonly nodeIds: ReadonlySet<string>;
 
   constructor(
     readonly id: string,
@@ -70,8 +85,12 @@ class ReplicaBackend implements HttpBackend {
     private readonly store: ReplicaStore,
     private readonly clusterFaults: ClusterFaults,
     private readonly meter: ReplicaMetrics,
+    private readonly background: Background,
+    private readonly logger: Logger,
   ) {
     this.valueBytesMax = config.valueBytesMax;
+    this.conflicts = config.conflicts;
+    this.nodeIds = new Set(config.nodes.map((n) => n.id));
     const profile = PROFILES[config.profile];
     this.defaults = {
       n: config.n,
@@ -84,9 +103,7 @@ class ReplicaBackend implements HttpBackend {
   }
 
   get(key: string, params: RequestParams): Promise<ReadResult> {
-    return this.measure('get', () =>
-      this.coordinator.read(key, resolveRequestOptions(params, this.defaults)),
-    );
+    return this.measure('get', () => this.coordinator.read(key, this.options(params)));
   }
 
   put(
@@ -96,36 +113,76 @@ class ReplicaBackend implements HttpBackend {
     params: RequestParams,
     context: string | undefined,
   ): Promise<WriteResult> {
-    return this.measure('put', () => {
-      const opts = resolveRequestOptions(params, this.defaults);
-      return this.coordinator.write(
+    return this.measure('put', () =>
+      this.written(
         key,
-        { value, contentType, tombstone: false },
-        opts,
-        this.seenBy(context),
-      );
-    });
+        this.coordinator.write(
+          key,
+          { value, contentType, tombstone: false },
+          this.options(params),
+          this.seenBy(context),
+        ),
+      ),
+    );
   }
 
   del(key: string, params: RequestParams, context: string | undefined): Promise<WriteResult> {
-    return this.measure('delete', () => {
-      const opts = resolveRequestOptions(params, this.defaults);
-      return this.coordinator.write(
+    return this.measure('delete', () =>
+      this.written(
         key,
-        { value: new Uint8Array(0), contentType: '', tombstone: true },
-        opts,
-        this.seenBy(context),
-      );
-    });
+        this.coordinator.write(
+          key,
+          { value: new Uint8Array(0), contentType: '', tombstone: true },
+          this.options(params),
+          this.seenBy(context),
+        ),
+      ),
+    );
   }
 
-  /** In lww mode a context names the version a read saw; the write is stamped above it. */
-  private seenBy(context: string | undefined): Hlc | undefined {
+  private options(params: RequestParams) {
+    const opts = resolveRequestOptions(params, this.defaults);
+    if (opts.linearizable && this.config.conflicts === 'siblings') {
+      throw new InvalidArgumentError(
+        'consistency=linearizable needs conflicts lww: a linearizable register has one value, not siblings',
+      );
+    }
+    return opts;
+  }
+
+  /** Says which key hit the sibling cap, in the log and the metrics, before answering 409. */
+  private async written(key: string, write: Promise<WriteResult>): Promise<WriteResult> {
+    try {
+      return await write;
+    } catch (err) {
+      if (err instanceof TooManySiblingsError) {
+        this.meter.siblingCapRefusals.inc();
+        this.logger.warn(
+          { key, siblings: err.siblings, limit: err.limit },
+          'write refused: key is at its sibling cap',
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * lww: the version a read saw; the write is stamped above it. siblings: the clock a read saw;
+   * the write supersedes what it covers. A context of the other mode is accepted and ignored.
+   */
+  private seenBy(context: string | undefined): ParsedContext | undefined {
     if (context === undefined) return undefined;
     const seen = parseContext(context);
-    if (seen.wallMs > Date.now() + LIMITS.clockAheadMsMax) {
+    if (seen.kind === 'lww' && seen.ts.wallMs > Date.now() + LIMITS.clockAheadMsMax) {
       throw new InvalidArgumentError(
         'X-Kvorum-Context names a time too far in the future; send back the context a GET returned',
+      );
+    }
+    // Only this cluster's nodes issue dots: a clock naming others did not come from a read here
+    // (and would be refused by peers, as their clocks are bounded).
+    if (seen.kind === 'clock' && seen.clock.some(([node]) => !this.nodeIds.has(node))) {
+      throw new InvalidArgumentError(
+        'X-Kvorum-Context names nodes that are not in this cluster; send back the context a GET of this cluster returned',
       );
     }
     return seen;
@@ -155,8 +212,21 @@ class ReplicaBackend implements HttpBackend {
         state: node.id === this.id || this.transport.isUp(node.id) ? 'up' : 'down',
       })),
       faults: this.transport.faults(),
-      hints: { pending: total, byTarget: pending },
+      hints: { pending: total, byTarget: pending, handoff: this.config.hintedHandoff },
+      antiEntropy: this.background.antiEntropy.status(),
+      tombstones: this.background.tombstones.status(),
     };
+  }
+
+  localKey(key: string): Promise<VersionSet | undefined> {
+    return this.store.get(key);
+  }
+
+  async repair(): Promise<Record<string, unknown>> {
+    const results = await this.background.antiEntropy.repairNow();
+    let keysRepaired = 0;
+    for (const r of results.values()) keysRepaired += r.keysRepaired;
+    return { keysRepaired, peers: Object.fromEntries(results) };
   }
 
   getFaults(): FaultSpec {
@@ -215,41 +285,102 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   const offsetMs = opts.clockOffsetMs ?? 0;
   const clock: Clock = { nowMs: () => Date.now() + offsetMs, monotonicMs: () => performance.now() };
   const hlc = new HybridClock(id, clock, LIMITS.clockAheadMsMax);
-  const store = openDiskStore(opts.dataDir, { fsync: config.fsync });
+  const policy = policyFor(config.conflicts);
+  const store = openDiskStore(opts.dataDir, { fsync: config.fsync, policy });
   await store.open();
+  const ring = new Ring(
+    config.nodes.map((n) => n.id),
+    LIMITS.vnodesPerNode,
+  );
+  const dots = new DotCounter(store, LIMITS.dotCounterBlock, () => clock.nowMs());
+  await dots.open();
+  const local = new LocalReplica({
+    self: id,
+    store,
+    hlc,
+    policy,
+    siblingsMax: config.siblingsMax,
+    dots,
+  });
 
   const peerAddr = peerHostPort(self);
   const httpAddr = httpHostPort(self);
-  const transport = new TcpTransport({
+  const metrics = new ReplicaMetrics({
+    pendingHints: () => [...store.pendingHints().values()].reduce((a, b) => a + b, 0),
+    peersUp: () => transport.peerStates().filter((p) => p.up).length,
+  });
+  const ae: AntiEntropy = new AntiEntropy({
+    self: id,
+    ring,
+    n: config.n,
+    store,
+    local,
+    policy,
+    request: (peer, body, timeoutMs) => transport.request(peer, body, timeoutMs),
+    isUp: (peer) => transport.isUp(peer),
+    logger,
+    intervalMs: config.antiEntropyIntervalMs,
+    random: Math.random,
+    nowMs: () => clock.nowMs(),
+    onRepaired: (_peer, keys) => metrics.keysRepaired.inc(keys),
+  });
+  const transport: TcpTransport = new TcpTransport({
     self: id,
     cluster: config.cluster,
     listen: { host: opts.listenHost ?? peerAddr.host, port: peerAddr.port },
     peers: config.nodes.filter((n) => n.id !== id).map((n) => ({ id: n.id, ...peerHostPort(n) })),
     ...(opts.clusterSecret !== undefined ? { secret: opts.clusterSecret } : {}),
     logger,
-    onRequest: makePeerHandler(store, hlc),
-  });
-  const links = new TransportLinks(id, store, transport);
-  const metrics = new ReplicaMetrics({
-    pendingHints: () => [...store.pendingHints().values()].reduce((a, b) => a + b, 0),
-    peersUp: () => transport.peerStates().filter((p) => p.up).length,
-  });
-  const coordinator = new Coordinator({
-    ring: new Ring(
-      config.nodes.map((n) => n.id),
-      LIMITS.vnodesPerNode,
+    // The coordinator that asked counts and logs the refusal; the issuer only notes it.
+    onRequest: makePeerHandler(local, ae, (key, siblings) =>
+      logger.debug({ key, siblings }, 'refused to issue a write past the sibling cap'),
     ),
+  });
+  const links = new TransportLinks(id, local, transport);
+  const tombstones = new TombstoneGc({
+    self: id,
+    ring,
+    n: config.n,
+    store,
+    policy,
+    links,
+    graceMs: config.tombstoneGraceMs,
+    timeoutMs: config.timeoutMs,
+    nowMs: () => clock.nowMs(),
+    logger,
+    onPurged: (count) => metrics.tombstonesPurged.inc(count),
+  });
+  // One pass over the data builds the anti-entropy trees and the tombstone index; from then
+  // on the store's change feed keeps both current.
+  for await (const [key, set] of store.entries()) {
+    ae.track(key, undefined, set);
+    tombstones.track(key, undefined, set);
+  }
+  store.onListenerError = (err) => logger.error({ err }, 'store change listener failed');
+  store.onChange((key, before, after) => {
+    ae.track(key, before, after);
+    tombstones.track(key, before, after);
+  });
+
+  const hints = config.hintedHandoff
+    ? {
+        addHint: (target: string, key: string, set: VersionSet) =>
+          store
+            .addHint(target, key, set)
+            .catch((err: unknown) => logger.error({ err, target }, 'could not store hint')),
+      }
+    : { addHint: async () => undefined };
+  const coordinator = new Coordinator({
+    ring,
     n: config.n,
     links,
-    hints: {
-      addHint: (target, key, version) =>
-        store
-          .addHint(target, key, version)
-          .catch((err: unknown) => logger.error({ err, target }, 'could not store hint')),
-    },
+    hints,
     hlc,
     clock,
+    policy,
     readRepair: PROFILES[config.profile].readRepair,
+    sloppyQuorum: PROFILES[config.profile].sloppyQuorum && config.hintedHandoff,
+    ...(opts.unsafe ? { unsafe: opts.unsafe } : {}),
     onReadRepair: () => metrics.readRepairs.inc(),
     onBackgroundError: (what, err) => logger.debug({ err, what }, 'background repair failed'),
   });
@@ -278,6 +409,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     store,
     clusterFaults,
     metrics,
+    { antiEntropy: ae, tombstones },
+    logger,
   );
   const app = await buildHttpApp(backend, logger);
 
@@ -291,6 +424,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     throw err;
   }
   replayer.start();
+  ae.start();
+  tombstones.start();
   logger.info(
     {
       id,
@@ -298,9 +433,13 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
       http: self.http,
       peer: self.peer,
       profile: config.profile,
+      conflicts: config.conflicts,
       n: config.n,
       fsync: config.fsync,
       dataDir: opts.dataDir,
+      ...(opts.unsafe?.noReadWriteBack || opts.unsafe?.noWriteReadPhase
+        ? { unsafe: opts.unsafe }
+        : {}),
     },
     'replica started',
   );
@@ -312,6 +451,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     close() {
       closing ??= (async () => {
         replayer.stop();
+        ae.stop();
+        tombstones.stop();
         await app.close();
         await transport.stop();
         await store.close();

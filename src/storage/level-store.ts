@@ -10,9 +10,11 @@ import type {
   AbstractSublevel,
 } from 'abstract-level';
 import { Level } from 'level';
-import { isNewer, sameVersion, type Version } from '../core/version.js';
-import type { Hint, ReplicaStore } from './replica-store.js';
-import { decodeVersion, encodeVersion } from './version-codec.js';
+import { LWW, type ConflictPolicy } from '../core/conflicts.js';
+import { keyPrefix, prefixHex } from '../core/merkle.js';
+import type { VersionSet } from '../core/version-set.js';
+import type { ChangeListener, Hint, ReplicaStore } from './replica-store.js';
+import { decodeSet, encodeSet } from './version-codec.js';
 import { LIMITS } from '../config.js';
 
 type StoreFormat = string | Buffer | Uint8Array;
@@ -30,6 +32,13 @@ export interface LevelReplicaStoreOptions {
   readonly db: StoreDb;
   /** Sync each batch to disk before answering its writers. */
   readonly fsync: boolean;
+  /** How sets merge; a store refuses to open data written under the other mode. */
+  readonly policy?: ConflictPolicy;
+}
+
+/** A data directory this version cannot use as it is (older format, other conflict mode). */
+export class StoreFormatError extends Error {
+  override readonly name = 'StoreFormatError';
 }
 
 /** Writes per database batch; a longer queue is split so one batch stays bounded in size. */
@@ -37,33 +46,38 @@ export const BATCH_WRITES_MAX = LIMITS.storeBatchWritesMax;
 /** Hint keys are `${target}\0${key}`: node ids never hold \0, so a target's hints are one range. */
 const HINT_KEY_SEPARATOR = '\u0000';
 const HINT_RANGE_END = '\u0001';
+/** Data keys are `${4 hex digits of the key's hash prefix}${key}`: an anti-entropy segment is a range. */
+const PREFIX_CHARS = 4;
+const FORMAT = '2';
 
 interface Settle<T> {
   resolve(value: T): void;
   reject(error: unknown): void;
 }
 
-type Write =
-  | ({ kind: 'apply'; key: string; version: Version; encoded: Buffer } & Settle<boolean>)
+type DataWrite =
+  | ({ kind: 'merge'; key: string; set: VersionSet } & Settle<boolean>)
   | ({
-      kind: 'addHint';
-      target: string;
-      hintKey: string;
-      version: Version;
-      encoded: Buffer;
-    } & Settle<void>)
-  | ({ kind: 'deleteHint'; target: string; hintKey: string; version: Version } & Settle<void>)
-  | ({ kind: 'putMeta'; name: string; value: string } & Settle<void>);
-type ApplyWrite = Extract<Write, { kind: 'apply' }>;
-type HintWrite = Extract<Write, { kind: 'addHint' | 'deleteHint' }>;
+      kind: 'update';
+      key: string;
+      fn: (stored: VersionSet | undefined) => VersionSet;
+    } & Settle<VersionSet>)
+  | ({ kind: 'purge'; key: string; set: VersionSet } & Settle<boolean>);
+type HintWrite =
+  | ({ kind: 'addHint'; target: string; hintKey: string; set: VersionSet } & Settle<void>)
+  | ({ kind: 'deleteHint'; target: string; hintKey: string; set: VersionSet } & Settle<void>)
+  | ({ kind: 'dropHint'; target: string; hintKey: string; set: VersionSet } & Settle<boolean>);
+type Write =
+  DataWrite | HintWrite | ({ kind: 'putMeta'; name: string; value: string } & Settle<void>);
 
-/** What one batch will change, worked out from the writes and the versions stored now. */
+/** What one batch will change, worked out from the writes and the sets stored now. */
 interface BatchPlan {
   readonly ops: BatchOp[];
-  /** Apply writes whose version is the one the batch stores. */
-  readonly winners: Set<ApplyWrite>;
+  /** Settles each writer once the batch is written. */
+  readonly settlements: Array<() => void>;
   /** Change in hint count per target once the batch is written. */
   readonly hintDelta: Map<string, number>;
+  readonly changes: Array<[string, VersionSet | undefined, VersionSet | undefined]>;
 }
 
 export class LevelReplicaStore implements ReplicaStore {
@@ -71,8 +85,13 @@ export class LevelReplicaStore implements ReplicaStore {
   private readonly data: Sublevel<Buffer>;
   private readonly hints: Sublevel<Buffer>;
   private readonly meta: Sublevel<string>;
+  private readonly policy: ConflictPolicy;
   private readonly batchOptions: AbstractBatchOptions<string, Buffer | string> & { sync: boolean };
   private readonly hintCounts = new Map<string, number>();
+  private readonly listeners: ChangeListener[] = [];
+  /** Failures of change listeners, which must not fail writes that are already committed. */
+  listenerErrors = 0;
+  onListenerError: ((err: unknown) => void) | undefined;
   private queue: Write[] = [];
   /** The running flush loop; at most one, so batches never overlap and reads see prior writes. */
   private flushing: Promise<void> | undefined;
@@ -80,6 +99,7 @@ export class LevelReplicaStore implements ReplicaStore {
 
   constructor(options: LevelReplicaStoreOptions) {
     this.db = options.db as RootDb;
+    this.policy = options.policy ?? LWW;
     this.data = this.db.sublevel<string, Buffer>('data', {
       keyEncoding: 'utf8',
       valueEncoding: 'buffer',
@@ -98,7 +118,13 @@ export class LevelReplicaStore implements ReplicaStore {
   async open(): Promise<void> {
     await this.db.open();
     this.closing = false;
-    await this.rebuildHintCounts();
+    try {
+      await this.checkFormat();
+      await this.rebuildHintCounts();
+    } catch (err) {
+      await this.db.close();
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
@@ -107,24 +133,33 @@ export class LevelReplicaStore implements ReplicaStore {
     await this.db.close();
   }
 
-  async get(key: string): Promise<Version | undefined> {
-    const bytes = await this.data.get(key);
-    return bytes === undefined ? undefined : decodeVersion(bytes);
+  async get(key: string): Promise<VersionSet | undefined> {
+    const bytes = await this.data.get(dataKeyOf(key));
+    return bytes === undefined ? undefined : decodeSet(bytes);
   }
 
-  apply(key: string, version: Version): Promise<boolean> {
+  merge(key: string, set: VersionSet): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      // Encoding here rejects a malformed version alone instead of failing its whole batch.
-      const encoded = encodeVersion(version);
-      this.enqueue({ kind: 'apply', key, version, encoded, resolve, reject });
+      this.enqueue({ kind: 'merge', key, set, resolve, reject });
     });
   }
 
-  addHint(target: string, key: string, version: Version): Promise<void> {
+  update(key: string, fn: (stored: VersionSet | undefined) => VersionSet): Promise<VersionSet> {
+    return new Promise<VersionSet>((resolve, reject) => {
+      this.enqueue({ kind: 'update', key, fn, resolve, reject });
+    });
+  }
+
+  purge(key: string, set: VersionSet): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.enqueue({ kind: 'purge', key, set, resolve, reject });
+    });
+  }
+
+  addHint(target: string, key: string, set: VersionSet): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const hintKey = hintKeyOf(target, key);
-      const encoded = encodeVersion(version);
-      this.enqueue({ kind: 'addHint', target, hintKey, version, encoded, resolve, reject });
+      this.enqueue({ kind: 'addHint', target, hintKey, set, resolve, reject });
     });
   }
 
@@ -135,11 +170,26 @@ export class LevelReplicaStore implements ReplicaStore {
         kind: 'deleteHint',
         target: hint.target,
         hintKey,
-        version: hint.version,
+        set: hint.set,
         resolve,
         reject,
       });
     });
+  }
+
+  async dropHintsCoveredBy(key: string, set: VersionSet): Promise<number> {
+    // Targets with committed hints, and any whose first hint for this key is still queued.
+    const targets = new Set(this.hintCounts.keys());
+    for (const w of this.queue)
+      if (w.kind === 'addHint' && hintKeyOf(w.target, key) === w.hintKey) targets.add(w.target);
+    const drops = [...targets].map(
+      (target) =>
+        new Promise<boolean>((resolve, reject) => {
+          const hintKey = hintKeyOf(target, key);
+          this.enqueue({ kind: 'dropHint', target, hintKey, set, resolve, reject });
+        }),
+    );
+    return (await Promise.all(drops)).filter(Boolean).length;
   }
 
   async hintsFor(target: string, limit: number): Promise<Hint[]> {
@@ -153,12 +203,28 @@ export class LevelReplicaStore implements ReplicaStore {
     return entries.map(([hintKey, bytes]) => ({
       target,
       key: hintKey.slice(prefix.length),
-      version: decodeVersion(bytes),
+      set: decodeSet(bytes),
     }));
   }
 
   pendingHints(): ReadonlyMap<string, number> {
     return this.hintCounts;
+  }
+
+  async *entries(): AsyncIterable<[string, VersionSet]> {
+    for await (const [k, bytes] of this.data.iterator()) {
+      yield [k.slice(PREFIX_CHARS), decodeSet(bytes)];
+    }
+  }
+
+  async scanPrefixRange(gte: string, lt: string | undefined): Promise<Array<[string, VersionSet]>> {
+    const range = lt === undefined ? { gte } : { gte, lt };
+    const entries = await this.data.iterator(range).all();
+    return entries.map(([k, bytes]) => [k.slice(PREFIX_CHARS), decodeSet(bytes)]);
+  }
+
+  onChange(listener: ChangeListener): void {
+    this.listeners.push(listener);
   }
 
   getMeta(name: string): Promise<string | undefined> {
@@ -169,6 +235,35 @@ export class LevelReplicaStore implements ReplicaStore {
     return new Promise<void>((resolve, reject) => {
       this.enqueue({ kind: 'putMeta', name, value, resolve, reject });
     });
+  }
+
+  /** Refuses data it would misread: an older format, or sets merged under the other mode. */
+  private async checkFormat(): Promise<void> {
+    const [format, mode] = await Promise.all([this.meta.get('format'), this.meta.get('conflicts')]);
+    if (format === undefined) {
+      const [anyData] = await this.data.keys({ limit: 1 }).all();
+      const [anyHint] = await this.hints.keys({ limit: 1 }).all();
+      if (anyData !== undefined || anyHint !== undefined) {
+        throw new StoreFormatError(
+          'this data directory was written by an older kvorum (single versions, not version sets); move it aside or delete it',
+        );
+      }
+      await this.meta.batch([
+        { type: 'put', key: 'format', value: FORMAT },
+        { type: 'put', key: 'conflicts', value: this.policy.mode },
+      ]);
+      return;
+    }
+    if (format !== FORMAT) {
+      throw new StoreFormatError(
+        `this data directory has format ${format}; this kvorum reads ${FORMAT}`,
+      );
+    }
+    if (mode !== this.policy.mode) {
+      throw new StoreFormatError(
+        `this data directory holds ${mode ?? 'unknown'}-mode data but the cluster runs conflicts ${this.policy.mode}; use the mode it was written with, or a fresh data directory`,
+      );
+    }
   }
 
   private enqueue(write: Write): void {
@@ -192,109 +287,180 @@ export class LevelReplicaStore implements ReplicaStore {
       } else {
         this.queue = [];
       }
-      await this.writeBatch(writes);
+      try {
+        await this.writeBatch(writes);
+      } catch (err) {
+        // writeBatch settles every writer itself; nothing may stop the loop.
+        this.onListenerError?.(err);
+      }
     }
     this.flushing = undefined;
   }
 
   /** Writes one batch and settles its writers; never throws, so the loop survives a failure. */
   private async writeBatch(writes: Write[]): Promise<void> {
-    let winners: Set<ApplyWrite>;
+    let plan: BatchPlan;
     try {
-      const plan = await this.plan(writes);
+      plan = await this.plan(writes);
       if (plan.ops.length > 0) await this.db.batch(plan.ops, this.batchOptions);
       for (const [target, delta] of plan.hintDelta) this.addHintCount(target, delta);
-      winners = plan.winners;
     } catch (error) {
       for (const w of writes) w.reject(error);
       return;
     }
-    for (const w of writes) {
-      if (w.kind === 'apply') w.resolve(winners.has(w));
-      else w.resolve();
+    for (const settle of plan.settlements) settle();
+    for (const [key, before, after] of plan.changes) {
+      for (const listener of this.listeners) {
+        // A listener's failure is its own (it is told nothing new); it must not stop the store.
+        try {
+          listener(key, before, after);
+        } catch (err) {
+          this.listenerErrors += 1;
+          this.onListenerError?.(err);
+        }
+      }
     }
   }
 
   private async plan(writes: Write[]): Promise<BatchPlan> {
-    const plan: BatchPlan = { ops: [], winners: new Set(), hintDelta: new Map() };
-    const applies = new Map<string, ApplyWrite[]>();
+    const plan: BatchPlan = { ops: [], settlements: [], hintDelta: new Map(), changes: [] };
+    const dataWrites = new Map<string, DataWrite[]>();
     const hintWrites = new Map<string, HintWrite[]>();
     for (const w of writes) {
-      if (w.kind === 'apply') pushTo(applies, w.key, w);
-      else if (w.kind === 'putMeta')
+      if (w.kind === 'merge' || w.kind === 'update' || w.kind === 'purge')
+        pushTo(dataWrites, w.key, w);
+      else if (w.kind === 'putMeta') {
         plan.ops.push({ type: 'put', sublevel: this.meta, key: w.name, value: w.value });
-      else pushTo(hintWrites, w.hintKey, w);
+        plan.settlements.push(() => w.resolve());
+      } else pushTo(hintWrites, w.hintKey, w);
     }
     // Both reads see every earlier batch: flushes are serialized, so nothing can slip between
     // this read and the write that follows it.
     const [dataNow, hintsNow] = await Promise.all([
-      applies.size > 0 ? this.data.getMany([...applies.keys()]) : [],
+      dataWrites.size > 0 ? this.data.getMany([...dataWrites.keys()].map(dataKeyOf)) : [],
       hintWrites.size > 0 ? this.hints.getMany([...hintWrites.keys()]) : [],
     ]);
     let i = 0;
-    for (const [key, group] of applies)
-      this.planApply(plan, key, decodeStored(dataNow[i++]), group);
+    for (const [key, group] of dataWrites) this.planData(plan, key, dataNow[i++], group);
     i = 0;
-    for (const [hintKey, group] of hintWrites)
-      this.planHint(plan, hintKey, decodeStored(hintsNow[i++]), group);
+    for (const [hintKey, group] of hintWrites) this.planHint(plan, hintKey, hintsNow[i++], group);
     return plan;
   }
 
-  /** Same-key writes in one batch collapse to the newest; only it is stored and told true. */
-  private planApply(
+  /**
+   * Applies one key's writes in arrival order to what it stores. A write that cannot be
+   * applied (its update throws, the stored record is corrupt) fails alone, not its batch.
+   */
+  private planData(
     plan: BatchPlan,
     key: string,
-    stored: Version | undefined,
-    group: ApplyWrite[],
+    bytes: Buffer | undefined,
+    group: DataWrite[],
   ): void {
-    let best = stored;
-    let winner: ApplyWrite | undefined;
+    let stored: VersionSet | undefined;
+    try {
+      stored = bytes === undefined ? undefined : decodeSet(bytes);
+    } catch (err) {
+      for (const w of group) w.reject(err);
+      return;
+    }
+    let state = stored;
+    let encoded: Buffer | undefined;
+    const results: Array<() => void> = [];
     for (const w of group) {
-      if (isNewer(w.version, best)) {
-        best = w.version;
-        winner = w;
+      // Each write is worked out, and encoded, on its own: one that cannot be applied (a merge
+      // the policy refuses, an update that throws, a set too large to encode) fails alone.
+      try {
+        if (w.kind === 'merge') {
+          const next = this.policy.merge(state, w.set);
+          const changed = !this.policy.equals(next, state);
+          if (changed) {
+            encoded = encodeSet(next);
+            state = next;
+          }
+          results.push(() => w.resolve(changed));
+        } else if (w.kind === 'update') {
+          const next = w.fn(state);
+          encoded = encodeSet(next);
+          state = next;
+          results.push(() => w.resolve(next));
+        } else {
+          const match = state !== undefined && this.policy.equals(state, w.set);
+          if (match) {
+            state = undefined;
+            encoded = undefined;
+          }
+          results.push(() => w.resolve(match));
+        }
+      } catch (err) {
+        results.push(() => w.reject(err));
       }
     }
-    if (winner === undefined) return;
-    plan.winners.add(winner);
-    plan.ops.push({ type: 'put', sublevel: this.data, key, value: winner.encoded });
+    if (state !== stored) {
+      if (state === undefined || encoded === undefined) {
+        plan.ops.push({ type: 'del', sublevel: this.data, key: dataKeyOf(key) });
+      } else {
+        plan.ops.push({ type: 'put', sublevel: this.data, key: dataKeyOf(key), value: encoded });
+      }
+      plan.changes.push([key, stored, state]);
+    }
+    plan.settlements.push(...results);
   }
 
   /**
-   * Replays one hint's writes in arrival order, so a delete removes only the version it names,
+   * Replays one hint's writes in arrival order, so a delete removes only the set it names,
    * even when an add for the same (target, key) shares the batch.
    */
   private planHint(
     plan: BatchPlan,
     hintKey: string,
-    stored: Version | undefined,
+    bytes: Buffer | undefined,
     group: HintWrite[],
   ): void {
+    let stored: VersionSet | undefined;
+    try {
+      stored = bytes === undefined ? undefined : decodeSet(bytes);
+    } catch {
+      // A corrupt hint is worth less than the writes queued behind it: replace it.
+      stored = undefined;
+    }
     let current = stored;
-    let currentWrite: Extract<HintWrite, { kind: 'addHint' }> | undefined;
+    let encoded: Buffer | undefined;
+    const results: Array<() => void> = [];
     for (const w of group) {
-      if (w.kind === 'addHint') {
-        if (isNewer(w.version, current)) {
-          current = w.version;
-          currentWrite = w;
+      try {
+        if (w.kind === 'addHint') {
+          const next = this.policy.merge(current, w.set);
+          encoded = encodeSet(next);
+          current = next;
+          results.push(() => w.resolve());
+        } else if (w.kind === 'deleteHint') {
+          if (current !== undefined && this.policy.equals(current, w.set)) current = undefined;
+          results.push(() => w.resolve());
+        } else {
+          const drop = current !== undefined && this.policy.dominates(w.set, current);
+          if (drop) current = undefined;
+          results.push(() => w.resolve(drop));
         }
-      } else if (current !== undefined && sameVersion(current, w.version)) {
-        current = undefined;
-        currentWrite = undefined;
+      } catch (err) {
+        results.push(() => w.reject(err));
       }
     }
-    if (current === stored) return;
-    if (currentWrite !== undefined) {
+    plan.settlements.push(...results);
+    // Unchanged, and not a corrupt record that should be replaced or removed.
+    if (current === stored && (stored !== undefined || bytes === undefined)) return;
+    if (current !== undefined) {
+      // A hint kept from before the batch and not re-encoded is the stored bytes themselves.
       plan.ops.push({
         type: 'put',
         sublevel: this.hints,
         key: hintKey,
-        value: currentWrite.encoded,
+        value: encoded ?? (bytes as Buffer),
       });
     } else {
       plan.ops.push({ type: 'del', sublevel: this.hints, key: hintKey });
     }
-    const delta = (current === undefined ? 0 : 1) - (stored === undefined ? 0 : 1);
+    const delta = (current === undefined ? 0 : 1) - (bytes === undefined ? 0 : 1);
     const target = group[0]!.target;
     if (delta !== 0) plan.hintDelta.set(target, (plan.hintDelta.get(target) ?? 0) + delta);
   }
@@ -315,12 +481,19 @@ export class LevelReplicaStore implements ReplicaStore {
 }
 
 /** A store in LevelDB under `dir` (created if missing); call `open()` before use. */
-export function openDiskStore(dir: string, opts: { fsync: boolean }): LevelReplicaStore {
+export function openDiskStore(
+  dir: string,
+  opts: { fsync: boolean; policy?: ConflictPolicy },
+): LevelReplicaStore {
   mkdirSync(dir, { recursive: true });
   const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   // abstract-level types its hooks with `typeof this`, so a subclass that adds members (Level
   // adds `location`) is not assignable to AbstractLevel although it is one at run time.
-  return new LevelReplicaStore({ db: db as unknown as RootDb, fsync: opts.fsync });
+  return new LevelReplicaStore({
+    db: db as unknown as RootDb,
+    fsync: opts.fsync,
+    ...(opts.policy ? { policy: opts.policy } : {}),
+  });
 }
 
 // memory-level is a devDependency: load it only when a memory store is asked for, so a
@@ -328,10 +501,10 @@ export function openDiskStore(dir: string, opts: { fsync: boolean }): LevelRepli
 const requireDev = createRequire(import.meta.url);
 
 /** A store in memory (for tests and simulation); call `open()` before use. */
-export function memoryStore(): LevelReplicaStore {
+export function memoryStore(policy: ConflictPolicy = LWW): LevelReplicaStore {
   const { MemoryLevel } = requireDev('memory-level') as typeof import('memory-level');
   const db = new MemoryLevel<string, Buffer>({ keyEncoding: 'utf8', valueEncoding: 'buffer' });
-  return new LevelReplicaStore({ db, fsync: false });
+  return new LevelReplicaStore({ db, fsync: false, policy });
 }
 
 function hintKeyOf(target: string, key: string): string {
@@ -340,8 +513,9 @@ function hintKeyOf(target: string, key: string): string {
   return target + HINT_KEY_SEPARATOR + key;
 }
 
-function decodeStored(bytes: Buffer | undefined): Version | undefined {
-  return bytes === undefined ? undefined : decodeVersion(bytes);
+/** The storage key of `key`: its hash prefix first, so anti-entropy can scan one segment. */
+export function dataKeyOf(key: string): string {
+  return prefixHex(keyPrefix(key)) + key;
 }
 
 function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {

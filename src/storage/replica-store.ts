@@ -1,32 +1,56 @@
-// The replica's durable state: versions by key, hints for other replicas, and node metadata.
-// An interface with two backends (LevelDB on disk, memory-level in tests) that pass one suite.
+// The replica's durable state: a version set per key, hints for other replicas, and node
+// metadata. An interface with two backends (LevelDB on disk, memory-level in tests) that pass
+// one suite. Every change of a key's set goes through the conflict policy's merge (or an
+// update computed from the stored set), inside the store's batch pipeline, so concurrent
+// writers of one key never lose each other's changes.
 
-import type { Version } from '../core/version.js';
+import type { VersionSet } from '../core/version-set.js';
 
 export interface Hint {
   readonly target: string;
   readonly key: string;
-  readonly version: Version;
+  readonly set: VersionSet;
 }
+
+/** Called after a batch commits, once per key whose set it changed (after undefined: purged). */
+export type ChangeListener = (
+  key: string,
+  before: VersionSet | undefined,
+  after: VersionSet | undefined,
+) => void;
 
 export interface ReplicaStore {
   open(): Promise<void>;
   close(): Promise<void>;
-  get(key: string): Promise<Version | undefined>;
+  get(key: string): Promise<VersionSet | undefined>;
   /**
-   * Stores `version` if it is newer than what the key holds (last write wins by HLC) and
-   * resolves true, or resolves false and changes nothing. Writes that arrive in the same tick
-   * go to the database as one batch; with fsync on, the promise resolves only once it is synced.
+   * Merges `set` into what the key holds and resolves true if that changed anything. Writes
+   * that arrive in the same tick go to the database as one batch; with fsync on, the promise
+   * resolves only once it is synced.
    */
-  apply(key: string, version: Version): Promise<boolean>;
-  /** Keeps (durably, same batching) a version for a replica that did not acknowledge it. One hint per (target, key): the newest. */
-  addHint(target: string, key: string, version: Version): Promise<void>;
+  merge(key: string, set: VersionSet): Promise<boolean>;
+  /**
+   * Replaces the key's set with `fn(stored)`, atomically with respect to every other write of
+   * the key, and resolves with the new set. If `fn` throws, only this write fails.
+   */
+  update(key: string, fn: (stored: VersionSet | undefined) => VersionSet): Promise<VersionSet>;
+  /** Deletes the key if it still holds exactly `set`; resolves whether it did. */
+  purge(key: string, set: VersionSet): Promise<boolean>;
+  /** Keeps (durably, same batching) a set for a replica that did not acknowledge it, merged into any earlier hint for the same (target, key). */
+  addHint(target: string, key: string, set: VersionSet): Promise<void>;
   /** Up to `limit` hints for `target`, oldest keys first. */
   hintsFor(target: string, limit: number): Promise<Hint[]>;
-  /** Removes the hint, unless it was replaced by a newer version meanwhile. */
+  /** Removes the hint, unless more was merged into it meanwhile. */
   deleteHint(hint: Hint): Promise<void>;
+  /** Removes every hint for `key` that `set` dominates (tombstone GC); resolves how many. */
+  dropHintsCoveredBy(key: string, set: VersionSet): Promise<number>;
   /** Hints waiting, per target (kept in memory, rebuilt on open). */
   pendingHints(): ReadonlyMap<string, number>;
+  /** Every key and set, in storage order (startup indexes). */
+  entries(): AsyncIterable<[string, VersionSet]>;
+  /** Keys and sets whose storage prefix is in [gte, lt): one anti-entropy segment. */
+  scanPrefixRange(gte: string, lt: string | undefined): Promise<Array<[string, VersionSet]>>;
+  onChange(listener: ChangeListener): void;
   getMeta(name: string): Promise<string | undefined>;
   putMeta(name: string, value: string): Promise<void>;
 }

@@ -7,6 +7,7 @@
 // to mark itself without breaking stores written by this one. The value runs to the end.
 
 import type { Version } from '../core/version.js';
+import type { Sibling, VersionSet } from '../core/version-set.js';
 
 const FLAG_TOMBSTONE = 0x01;
 const FLAGS_KNOWN = FLAG_TOMBSTONE;
@@ -102,4 +103,106 @@ export function decodeVersion(bytes: Uint8Array): Version {
 
 function corrupt(detail: string): VersionCodecError {
   return new VersionCodecError(`corrupt stored version: ${detail}`);
+}
+
+// A version set, as the store keeps it per key and per hint. Layout, big-endian:
+//   [u8 0xD5 marker][u8 clockLen]([u8 nodeLen][node][u48 counter])*
+//   [u32 siblingCount]([u8 dotNodeLen, 0 = no dot][dot node][u48 counter if dotted]
+//                      [u32 versionLen][version as encodeVersion writes it])*
+// The marker cannot start a single version (its flag bits must be 0), so a store written by
+// the single-version format is recognised instead of misread.
+const SET_MARKER = 0xd5;
+const CLOCK_ENTRIES_MAX = 255;
+
+export function encodeSet(set: VersionSet): Buffer {
+  if (set.clock.length > CLOCK_ENTRIES_MAX) {
+    throw new VersionCodecError(`a clock of ${set.clock.length} entries does not fit`);
+  }
+  const parts: Buffer[] = [];
+  const head = Buffer.allocUnsafe(2);
+  head.writeUInt8(SET_MARKER, 0);
+  head.writeUInt8(set.clock.length, 1);
+  parts.push(head);
+  for (const [node, counter] of set.clock) parts.push(encodeDotLike(node, counter));
+  const count = Buffer.allocUnsafe(4);
+  count.writeUInt32BE(set.siblings.length, 0);
+  parts.push(count);
+  for (const s of set.siblings) {
+    if (s.dot === null) parts.push(Buffer.from([0]));
+    else parts.push(encodeDotLike(s.dot.node, s.dot.counter));
+    const body = encodeVersion(s);
+    const len = Buffer.allocUnsafe(4);
+    len.writeUInt32BE(body.length, 0);
+    parts.push(len, body);
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeSet(bytes: Uint8Array): VersionSet {
+  const buf = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  const need = (n: number, what: string): void => {
+    if (at + n > buf.length) throw corrupt(`${what} runs past the end (${buf.length} bytes)`);
+  };
+  need(2, 'header');
+  if (buf.readUInt8(0) !== SET_MARKER) {
+    throw corrupt('not a version set (was this store written by an older kvorum?)');
+  }
+  const clockLen = buf.readUInt8(1);
+  at = 2;
+  const readNodeCounter = (what: string): [string, number] => {
+    need(1, what);
+    const len = buf.readUInt8(at);
+    at += 1;
+    if (len === 0) throw corrupt(`${what} has an empty node id`);
+    need(len + 6, what);
+    const node = buf.toString('utf8', at, at + len);
+    at += len;
+    const counter = buf.readUIntBE(at, 6);
+    at += 6;
+    if (counter === 0) throw corrupt(`${what} has a zero counter`);
+    return [node, counter];
+  };
+  const clock: [string, number][] = [];
+  for (let i = 0; i < clockLen; i++) clock.push(readNodeCounter('clock entry'));
+  need(4, 'sibling count');
+  const count = buf.readUInt32BE(at);
+  at += 4;
+  const siblings: Sibling[] = [];
+  for (let i = 0; i < count; i++) {
+    need(1, 'sibling');
+    let dot: Sibling['dot'] = null;
+    if (buf.readUInt8(at) === 0) at += 1;
+    else {
+      const [node, counter] = readNodeCounter('dot');
+      dot = { node, counter };
+    }
+    need(4, 'sibling length');
+    const len = buf.readUInt32BE(at);
+    at += 4;
+    need(len, 'sibling');
+    const v = decodeVersion(buf.subarray(at, at + len));
+    at += len;
+    siblings.push({ ...v, dot });
+  }
+  if (at !== buf.length) throw corrupt(`${buf.length - at} bytes after the last sibling`);
+  if (siblings.length === 0) throw corrupt('a version set with no siblings');
+  return { clock, siblings };
+}
+
+function encodeDotLike(node: string, counter: number): Buffer {
+  const nodeBytes = Buffer.byteLength(node, 'utf8');
+  if (nodeBytes === 0 || nodeBytes > NODE_BYTES_MAX) {
+    throw new VersionCodecError(`node id is ${nodeBytes} bytes, 1 to ${NODE_BYTES_MAX} fit`);
+  }
+  if (!Number.isInteger(counter) || counter < 1 || counter > WALL_MS_MAX) {
+    throw new VersionCodecError(`counter must be an integer from 1 to 2^48-1, got ${counter}`);
+  }
+  const out = Buffer.allocUnsafe(1 + nodeBytes + 6);
+  out.writeUInt8(nodeBytes, 0);
+  out.write(node, 1, 'utf8');
+  out.writeUIntBE(counter, 1 + nodeBytes, 6);
+  return out;
 }

@@ -1,19 +1,25 @@
 // The TCP peer transport on real loopback sockets: every test owns its transports, ports and raw
 // sockets, and afterEach closes them all.
 
+import { createHash } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Packr } from 'msgpackr';
 import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/config.js';
+import { single } from '../../src/core/conflicts.js';
 import { PeerError } from '../../src/core/errors.js';
 import type { FaultSpec } from '../../src/core/faults.js';
 import type { Version } from '../../src/core/version.js';
+import { updateDotted, type VersionSet } from '../../src/core/version-set.js';
 import { encodeFrame, FrameDecoder } from '../../src/net/frame-codec.js';
 import {
+  MSG,
   PROTOCOL_VERSION,
   type PeerMessage,
   type PeerReplyBody,
   type PeerRequest,
+  type PeerRequestBody,
 } from '../../src/net/messages.js';
 import { TcpTransport } from '../../src/net/tcp-transport.js';
 
@@ -32,7 +38,9 @@ interface Node {
   readonly id: string;
   readonly port: number;
   readonly transport: TcpTransport;
-  readonly store: Map<string, Version>;
+  readonly store: Map<string, VersionSet>;
+  /** Handoff hints held for other nodes, by `home/key`. */
+  readonly hints: Map<string, VersionSet>;
   readonly logs: LogLine[];
   readonly states: Array<[string, boolean]>;
 }
@@ -83,7 +91,47 @@ function recordingLogger(lines: LogLine[]): Logger {
   return pino({ level: 'debug' }, { write: (s: string) => lines.push(JSON.parse(s) as LogLine) });
 }
 
-function storeHandler(store: Map<string, Version>) {
+/** The fake store's sibling cap: an update past it is refused with a null set. */
+const SIBLINGS_LIMIT = 3;
+/** Top-level groups in the fake hash tree, and leaves under each. */
+const AE_GROUPS = 32;
+const AE_LEAVES_PER_GROUP = 2;
+
+function hash8(text: string): Buffer {
+  return createHash('sha256').update(text).digest().subarray(0, 8);
+}
+
+/** What the fake tree hashes for a set: enough to tell sets of different siblings apart. */
+function digestOf(key: string, set: VersionSet): Buffer {
+  return hash8(`${key}|${JSON.stringify(set.clock)}|${set.siblings.length}`);
+}
+
+/** The fake tree puts a key in the segment numbered by its length. */
+const segmentOf = (key: string): number => key.length;
+
+function groupHashes(node: string): Buffer {
+  return Buffer.concat(Array.from({ length: AE_GROUPS }, (_, g) => hash8(`${node}/group/${g}`)));
+}
+
+function leafHashes(node: string, groups: readonly number[]): Buffer {
+  return Buffer.concat(
+    groups.flatMap((g) =>
+      Array.from({ length: AE_LEAVES_PER_GROUP }, (_, l) => hash8(`${node}/leaf/${g}/${l}`)),
+    ),
+  );
+}
+
+/** Same clock and the same siblings (by dot and timestamp): what a purge must still find. */
+function sameSet(a: VersionSet, b: VersionSet): boolean {
+  const shape = (x: VersionSet) => JSON.stringify([x.clock, x.siblings.map((s) => [s.dot, s.ts])]);
+  return shape(a) === shape(b);
+}
+
+function storeHandler(
+  self: string,
+  store: Map<string, VersionSet>,
+  hints: Map<string, VersionSet>,
+) {
   return (_from: string, req: PeerRequest): PeerReplyBody | Promise<PeerReplyBody> => {
     switch (req.type) {
       case 'ping':
@@ -91,13 +139,57 @@ function storeHandler(store: Map<string, Version>) {
       case 'read':
         if (req.key === 'throw') throw new Error('handler threw');
         if (req.key === 'reject') return Promise.reject(new Error('handler rejected'));
-        return { type: 'readReply', version: store.get(req.key) ?? null };
+        return { type: 'readReply', set: store.get(req.key) ?? null };
       case 'write':
-        store.set(req.key, req.version);
+        store.set(req.key, req.set);
         // Answer on a later tick, as a real store does.
         return new Promise((resolve) =>
           setImmediate(() => resolve({ type: 'writeReply', applied: true })),
         );
+      case 'update': {
+        const local = store.get(req.key);
+        const before = local?.siblings.length ?? 0;
+        const next = updateDotted(local, req.context, self, {
+          ts: { wallMs: Date.now(), logical: 0, node: self },
+          tombstone: req.tombstone,
+          contentType: req.contentType,
+          value: req.value,
+        });
+        if (next.siblings.length > SIBLINGS_LIMIT && next.siblings.length > before)
+          return { type: 'updateReply', set: null, siblings: before, limit: SIBLINGS_LIMIT };
+        store.set(req.key, next);
+        return {
+          type: 'updateReply',
+          set: next,
+          siblings: next.siblings.length,
+          limit: SIBLINGS_LIMIT,
+        };
+      }
+      case 'handoff':
+        hints.set(`${req.home}/${req.key}`, req.set);
+        return { type: 'writeReply', applied: true };
+      case 'purge': {
+        const held = store.get(req.key);
+        const purged = held !== undefined && sameSet(held, req.set);
+        if (purged) store.delete(req.key);
+        return { type: 'purgeReply', purged };
+      }
+      case 'aeGroups':
+        return { type: 'aeGroupsReply', hashes: groupHashes(self) };
+      case 'aeLeaves':
+        return { type: 'aeLeavesReply', hashes: leafHashes(self, req.groups) };
+      case 'aeKeys': {
+        const keys = [...store.keys()].filter((k) => req.segments.includes(segmentOf(k))).sort();
+        const digests = Buffer.concat(keys.map((k) => digestOf(k, store.get(k) as VersionSet)));
+        // Answer on a later tick, as a real tree walk does.
+        return Promise.resolve({ type: 'aeKeysReply', keys, digests });
+      }
+      case 'aeFetch':
+        return { type: 'aeFetchReply', sets: req.keys.map((k) => store.get(k) ?? null) };
+      default: {
+        const never: never = req;
+        throw new Error(`fake store has no handler for ${JSON.stringify(never)}`);
+      }
     }
   };
 }
@@ -111,13 +203,34 @@ function version(value: string, wallMs = 1): Version {
   };
 }
 
+/** An lww set holding one version of `value`. */
+function lww(value: string, wallMs = 1): VersionSet {
+  return single(version(value, wallMs));
+}
+
+/** The first sibling's value as text, or undefined when there is no set. */
+function textOf(set: VersionSet | null | undefined): string | undefined {
+  const v = set?.siblings[0]?.value;
+  return v === undefined ? undefined : Buffer.from(v).toString();
+}
+
+/** Binary fields decode as Buffers; compare them as plain bytes. */
+function plain(x: unknown): unknown {
+  if (x instanceof Uint8Array) return [...x];
+  if (Array.isArray(x)) return x.map(plain);
+  if (typeof x === 'object' && x !== null)
+    return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, plain(v)]));
+  return x;
+}
+
 async function startNode(
   id: string,
   all: Array<{ id: string; port: number }>,
   o: NodeOptions = {},
 ): Promise<Node> {
   const self = all.find((n) => n.id === id) as { id: string; port: number };
-  const store = new Map<string, Version>();
+  const store = new Map<string, VersionSet>();
+  const hints = new Map<string, VersionSet>();
   const logs: LogLine[] = [];
   const states: Array<[string, boolean]> = [];
   const transport = new TcpTransport({
@@ -129,12 +242,12 @@ async function startNode(
       .map((n) => ({ id: n.id, host: HOST, port: n.port })),
     ...(o.secret !== undefined ? { secret: o.secret } : {}),
     logger: recordingLogger(logs),
-    onRequest: storeHandler(store),
+    onRequest: storeHandler(id, store, hints),
     onPeerState: (peer, up) => states.push([peer, up]),
   });
   transports.push(transport);
   await transport.start();
-  return { id, port: self.port, transport, store, logs, states };
+  return { id, port: self.port, transport, store, hints, logs, states };
 }
 
 async function cluster(
@@ -200,6 +313,36 @@ async function handPlayedDialer(
   return { socket, received };
 }
 
+/** Any array as a frame, whatever toWire would make of it: how a broken or hostile peer sends. */
+const rawPackr = new Packr({ useRecords: false });
+function rawFrame(wire: unknown): Buffer {
+  const body: Buffer = rawPackr.pack(wire);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length, 0);
+  return Buffer.concat([header, body]);
+}
+
+const WALL = 1_790_000_000_000;
+/** A sibling in wire form: [dotNode, dotCounter, wallMs, logical, tsNode, tombstone, type, value]. */
+function wireSib(node: string | null, counter: number, tombstone = false, value = [1]): unknown[] {
+  return [node, counter, WALL, 0, node ?? 'n1', tombstone, 'text/plain', new Uint8Array(value)];
+}
+const goodWireSet = (): unknown[] => [['n1', 1], [wireSib('n1', 1)]];
+/** A sorted clock of `n` entries, in wire form. */
+const wireClock = (n: number): unknown[] =>
+  Array.from({ length: n }, (_, i) => [`n${String(i).padStart(3, '0')}`, 1]).flat();
+
+/** A raw socket that plays `node` through the whole handshake; resolves once `to` sees it up. */
+async function handPlayedPeer(
+  to: Node,
+  node: string,
+): Promise<{ socket: Socket; received: PeerMessage[] }> {
+  const fake = await handPlayedDialer(to.port, node);
+  fake.socket.write(encodeFrame(hello(node)));
+  await until(`${to.id} sees the hand-played ${node}`, () => to.transport.isUp(node));
+  return fake;
+}
+
 function refusals(n: Node): LogLine[] {
   return n.logs.filter((l) => l.msg === 'peer connection refused');
 }
@@ -215,24 +358,15 @@ describe('TcpTransport', () => {
     ]);
     // n1 dialed n3, and n3 asks n1 over that same connection.
     expect(
-      await n1.transport.request(
-        'n3',
-        { type: 'write', key: 'a', version: version('from n1') },
-        1000,
-      ),
+      await n1.transport.request('n3', { type: 'write', key: 'a', set: lww('from n1') }, 1000),
     ).toEqual(expect.objectContaining({ type: 'writeReply', applied: true }));
-    expect(n3.store.get('a')?.value).toEqual(Buffer.from('from n1'));
-    await n3.transport.request(
-      'n1',
-      { type: 'write', key: 'b', version: version('from n3') },
-      1000,
-    );
+    expect(textOf(n3.store.get('a'))).toBe('from n1');
+    await n3.transport.request('n1', { type: 'write', key: 'b', set: lww('from n3') }, 1000);
     const read = await n2.transport.request('n1', { type: 'read', key: 'b' }, 1000);
-    expect(read.type === 'readReply' && Buffer.from(read.version?.value ?? []).toString()).toBe(
-      'from n3',
-    );
+    expect(read.type === 'readReply' && textOf(read.set)).toBe('from n3');
+    expect(plain(read.type === 'readReply' ? read.set : undefined)).toEqual(plain(lww('from n3')));
     const missing = await n2.transport.request('n3', { type: 'read', key: 'nope' }, 1000);
-    expect(missing).toEqual(expect.objectContaining({ type: 'readReply', version: null }));
+    expect(missing).toEqual(expect.objectContaining({ type: 'readReply', set: null }));
     expect(await n3.transport.request('n2', { type: 'ping' }, 1000)).toEqual(
       expect.objectContaining({ type: 'pong' }),
     );
@@ -245,6 +379,119 @@ describe('TcpTransport', () => {
       ).toEqual(nodes.filter((o) => o !== n).map((o) => o.id));
       expect(n.states.every(([, up]) => up)).toBe(true);
     }
+  });
+
+  it('serves every new request kind over a real link, and each reply arrives intact', async () => {
+    const [n1, n2] = (await cluster(2)) as [Node, Node];
+    await until('up', () => n1.transport.isUp('n2') && n2.transport.isUp('n1'));
+    const ask = (from: Node, to: Node, body: PeerRequestBody) =>
+      from.transport.request(to.id, body, 2000);
+    const content = (value: string) => ({
+      tombstone: false,
+      contentType: 'text/plain',
+      value: Buffer.from(value),
+    });
+
+    // Siblings-mode updates: n2 issues the dots, and its replies carry the whole set.
+    const u1 = await ask(n1, n2, { type: 'update', key: 'cart', context: [], ...content('apple') });
+    expect(u1).toMatchObject({ type: 'updateReply', siblings: 1, limit: SIBLINGS_LIMIT });
+    const s1 = (u1 as PeerReplyBody & { type: 'updateReply' }).set;
+    expect(s1?.clock).toEqual([['n2', 1]]);
+    expect(s1?.siblings.map((s) => [s.dot, textOf({ clock: [], siblings: [s] })])).toEqual([
+      [{ node: 'n2', counter: 1 }, 'apple'],
+    ]);
+    const u2 = await ask(n1, n2, { type: 'update', key: 'cart', context: [], ...content('pear') });
+    const s2 = (u2 as PeerReplyBody & { type: 'updateReply' }).set as VersionSet;
+    expect(s2.clock).toEqual([['n2', 2]]);
+    expect(s2.siblings.map((s) => s.dot?.counter)).toEqual([1, 2]);
+    // A context carrying the clock it read resolves both siblings into one.
+    const u3 = await ask(n1, n2, {
+      type: 'update',
+      key: 'cart',
+      context: s2.clock,
+      ...content('both'),
+    });
+    const s3 = (u3 as PeerReplyBody & { type: 'updateReply' }).set as VersionSet;
+    expect(s3.siblings.map((s) => s.dot)).toEqual([{ node: 'n2', counter: 3 }]);
+    expect(textOf(s3)).toBe('both');
+    const read = await ask(n1, n2, { type: 'read', key: 'cart' });
+    expect(plain(read.type === 'readReply' && read.set)).toEqual(plain(s3));
+
+    // Past the sibling cap the reply has no set, and says why.
+    for (let i = 0; i < SIBLINGS_LIMIT; i++)
+      await ask(n1, n2, { type: 'update', key: 'full', context: [], ...content(`v${i}`) });
+    expect(
+      await ask(n1, n2, { type: 'update', key: 'full', context: [], ...content('one more') }),
+    ).toEqual({
+      type: 'updateReply',
+      id: expect.any(Number),
+      set: null,
+      siblings: SIBLINGS_LIMIT,
+      limit: SIBLINGS_LIMIT,
+    });
+
+    // A delete is an update with a tombstone.
+    const del = await ask(n1, n2, {
+      type: 'update',
+      key: 'cart',
+      context: s3.clock,
+      tombstone: true,
+      contentType: '',
+      value: new Uint8Array(0),
+    });
+    const gone = (del as PeerReplyBody & { type: 'updateReply' }).set as VersionSet;
+    expect(gone.siblings).toHaveLength(1);
+    expect(gone.siblings[0]).toMatchObject({ tombstone: true, dot: { node: 'n2', counter: 4 } });
+    expect(gone.siblings[0]?.value).toHaveLength(0);
+
+    // Handoff, the other way round: n1 keeps the set as a hint for n3.
+    expect(await ask(n2, n1, { type: 'handoff', home: 'n3', key: 'cart', set: gone })).toEqual({
+      type: 'writeReply',
+      id: expect.any(Number),
+      applied: true,
+    });
+    expect(plain(n1.hints.get('n3/cart'))).toEqual(plain(gone));
+
+    // Anti-entropy: hashes, keys with digests, and sets come back byte for byte.
+    const groups = await ask(n1, n2, { type: 'aeGroups' });
+    expect(groups.type).toBe('aeGroupsReply');
+    expect(groups.type === 'aeGroupsReply' && [...groups.hashes]).toEqual([...groupHashes('n2')]);
+    const leaves = await ask(n1, n2, { type: 'aeLeaves', groups: [31, 0, 5] });
+    expect(leaves.type === 'aeLeavesReply' && [...leaves.hashes]).toEqual([
+      ...leafHashes('n2', [31, 0, 5]),
+    ]);
+    await ask(n1, n2, { type: 'write', key: 'a', set: lww('A') });
+    await ask(n1, n2, { type: 'write', key: 'bb', set: lww('BB') });
+    const keys = await ask(n1, n2, { type: 'aeKeys', segments: [1, 2] });
+    expect(keys.type === 'aeKeysReply' && keys.keys).toEqual(['a', 'bb']);
+    expect(keys.type === 'aeKeysReply' && [...keys.digests]).toEqual([
+      ...digestOf('a', lww('A')),
+      ...digestOf('bb', lww('BB')),
+    ]);
+    expect(plain(await ask(n1, n2, { type: 'aeKeys', segments: [] }))).toMatchObject({
+      type: 'aeKeysReply',
+      keys: [],
+      digests: [],
+    });
+    const fetched = await ask(n1, n2, { type: 'aeFetch', keys: ['a', 'missing', 'cart'] });
+    expect(plain(fetched.type === 'aeFetchReply' && fetched.sets)).toEqual(
+      plain([lww('A'), null, gone]),
+    );
+
+    // Purge drops the key only while it still holds exactly the set named.
+    expect(await ask(n1, n2, { type: 'purge', key: 'cart', set: s3 })).toMatchObject({
+      type: 'purgeReply',
+      purged: false,
+    });
+    expect(n2.store.has('cart')).toBe(true);
+    expect(await ask(n1, n2, { type: 'purge', key: 'cart', set: gone })).toMatchObject({
+      type: 'purgeReply',
+      purged: true,
+    });
+    expect(n2.store.has('cart')).toBe(false);
+    expect(await ask(n1, n2, { type: 'purge', key: 'cart', set: gone })).toMatchObject({
+      purged: false,
+    });
   });
 
   it("answers a handler's throw or rejection with an error reply, which rejects as 'remote'", async () => {
@@ -286,7 +533,7 @@ describe('TcpTransport', () => {
     const [n1, n2, n3] = nodes as [Node, Node, Node];
     // Either n2 answers before it stops, or the request fails as unreachable, never as a timeout.
     const pending = n1.transport
-      .request('n2', { type: 'write', key: 'slow', version: version('x') }, 5000)
+      .request('n2', { type: 'write', key: 'slow', set: lww('x') }, 5000)
       .catch((err: PeerError) => expect(err.reason).toBe('unreachable'));
     await n2.transport.stop();
     await until(
@@ -302,12 +549,8 @@ describe('TcpTransport', () => {
     const n2b = await startNode('n2', all);
     const again = [n1, n2b, n3];
     await until('the restarted n2 is up everywhere', () => allUp(again));
-    await n1.transport.request(
-      'n2',
-      { type: 'write', key: 'k', version: version('after restart') },
-      1000,
-    );
-    expect(n2b.store.get('k')?.value).toEqual(Buffer.from('after restart'));
+    await n1.transport.request('n2', { type: 'write', key: 'k', set: lww('after restart') }, 1000);
+    expect(textOf(n2b.store.get('k'))).toBe('after restart');
     await n2b.transport.request('n3', { type: 'read', key: 'k' }, 1000);
   });
 
@@ -467,6 +710,205 @@ describe('TcpTransport', () => {
     );
   });
 
+  it('closes only the established connection that sends a malformed set or ae list, failing its pending requests at once', async () => {
+    const ports = await freePorts(4);
+    const all = ports.slice(0, 3).map((port, i) => ({ id: `n${i + 1}`, port }));
+    // n2 also knows n0, which nothing runs: a raw socket plays it. n0 sorts first, so it dials.
+    const n0 = { id: 'n0', port: ports[3] as number };
+    const nodes = await Promise.all([
+      startNode('n1', all),
+      startNode('n2', all, { peers: [n0, ...all] }),
+      startNode('n3', all),
+    ]);
+    await until('all up', () => allUp(nodes));
+    const n2 = nodes[1] as Node;
+    const AE = LIMITS.aeItemsPerMessageMax;
+    const SIBS = LIMITS.siblingsWireMax;
+    // [what, the reason n2 logs, the frame; `rid` is the id of n2's read pending at the fake].
+    const bad: Array<[string, RegExp, (rid: number) => Buffer]> = [
+      [
+        'a write with unsorted clock nodes',
+        /malformed clock/,
+        () => rawFrame([MSG.write, 90, 'k', [['n2', 1, 'n1', 1], [wireSib('n1', 1)]]]),
+      ],
+      [
+        'a write with duplicate clock nodes',
+        /malformed clock/,
+        () => rawFrame([MSG.write, 90, 'k', [['n1', 1, 'n1', 2], [wireSib('n1', 1)]]]),
+      ],
+      [
+        'a handoff with a zero clock counter',
+        /malformed clock/,
+        () => rawFrame([MSG.handoff, 90, 'n3', 'k', [['n1', 0], [wireSib('n1', 1)]]]),
+      ],
+      [
+        'a purge with a clock counter past 2^48-1',
+        /malformed clock/,
+        () => rawFrame([MSG.purge, 90, 'k', [['n1', 2 ** 48], [wireSib('n1', 1)]]]),
+      ],
+      [
+        'a write with an odd-length clock array',
+        /malformed clock/,
+        () => rawFrame([MSG.write, 90, 'k', [['n1', 1, 'n2'], [wireSib('n1', 1)]]]),
+      ],
+      [
+        `a write with a clock of ${LIMITS.clockEntriesMax + 1} entries`,
+        /malformed clock/,
+        () =>
+          rawFrame([
+            MSG.write,
+            90,
+            'k',
+            [wireClock(LIMITS.clockEntriesMax + 1), [wireSib('n000', 1)]],
+          ]),
+      ],
+      [
+        `an update whose context has ${LIMITS.clockEntriesMax + 1} entries`,
+        /malformed clock/,
+        () =>
+          rawFrame([
+            MSG.update,
+            90,
+            'k',
+            wireClock(LIMITS.clockEntriesMax + 1),
+            false,
+            'text/plain',
+            new Uint8Array([1]),
+          ]),
+      ],
+      [
+        'a write of a set with zero siblings',
+        /malformed version set/,
+        () => rawFrame([MSG.write, 90, 'k', [[], []]]),
+      ],
+      [
+        `a write of a set with ${SIBS + 1} siblings`,
+        /malformed version set/,
+        () =>
+          rawFrame([
+            MSG.write,
+            90,
+            'k',
+            [[], Array.from({ length: SIBS + 1 }, () => wireSib(null, 0))],
+          ]),
+      ],
+      [
+        'a write of a tombstone sibling with value bytes',
+        /malformed sibling/,
+        () => rawFrame([MSG.write, 90, 'k', [[], [wireSib(null, 0, true, [1])]]]),
+      ],
+      [
+        'a handoff of a dotted sibling with counter 0',
+        /malformed sibling/,
+        () => rawFrame([MSG.handoff, 90, 'n3', 'k', [['n1', 1], [wireSib('n1', 0)]]]),
+      ],
+      [
+        `aeLeaves naming ${AE + 1} groups`,
+        /malformed aeLeaves/,
+        () => rawFrame([MSG.aeLeaves, 90, Array.from({ length: AE + 1 }, (_, i) => i)]),
+      ],
+      [
+        `aeKeys naming ${AE + 1} segments`,
+        /malformed aeKeys/,
+        () => rawFrame([MSG.aeKeys, 90, Array.from({ length: AE + 1 }, (_, i) => i)]),
+      ],
+      [
+        `aeFetch naming ${AE + 1} keys`,
+        /malformed aeFetch/,
+        () => rawFrame([MSG.aeFetch, 90, Array.from({ length: AE + 1 }, (_, i) => `k${i}`)]),
+      ],
+      [
+        'a readReply whose set has unsorted clock nodes',
+        /malformed clock/,
+        (rid) => rawFrame([MSG.readReply, rid, [['n2', 1, 'n1', 1], [wireSib('n1', 1)]]]),
+      ],
+      [
+        'a readReply whose dotted sibling has counter 0',
+        /malformed sibling/,
+        (rid) => rawFrame([MSG.readReply, rid, [['n1', 1], [wireSib('n1', 0)]]]),
+      ],
+      [
+        'an updateReply whose set has zero siblings',
+        /malformed version set/,
+        (rid) => rawFrame([MSG.updateReply, rid, [[], []], 0, 100]),
+      ],
+      [
+        'an aeKeysReply with 15 digest bytes for 2 keys',
+        /malformed aeKeysReply/,
+        (rid) => rawFrame([MSG.aeKeysReply, rid, ['a', 'b'], new Uint8Array(15)]),
+      ],
+      [
+        'an aeGroupsReply with 12 hash bytes',
+        /malformed hashes/,
+        (rid) => rawFrame([MSG.aeGroupsReply, rid, new Uint8Array(12)]),
+      ],
+      [
+        'an aeLeavesReply with 7 hash bytes',
+        /malformed hashes/,
+        (rid) => rawFrame([MSG.aeLeavesReply, rid, new Uint8Array(7)]),
+      ],
+      [
+        `an aeFetchReply with ${AE + 1} sets`,
+        /malformed aeFetchReply/,
+        (rid) => rawFrame([MSG.aeFetchReply, rid, Array(AE + 1).fill(null)]),
+      ],
+      [
+        'an aeFetchReply with a set of 3 parts',
+        /malformed version set/,
+        (rid) => rawFrame([MSG.aeFetchReply, rid, [null, [...goodWireSet(), []]]]),
+      ],
+    ];
+    for (const [i, [what, reason, frame]] of bad.entries()) {
+      const fake = await handPlayedPeer(n2, 'n0');
+      // The link works: a valid siblings-mode write on it is served.
+      fake.socket.write(rawFrame([MSG.write, 1, `ok${i}`, goodWireSet()]));
+      await until(`${what}: the valid write is answered`, () =>
+        fake.received.some((m) => m.type === 'writeReply' && m.id === 1),
+      );
+      expect(n2.store.get(`ok${i}`)?.clock, what).toEqual([['n1', 1]]);
+      // n2 waits on the fake for a read, and would for 30 s.
+      const pending = rejection(
+        n2.transport.request('n0', { type: 'read', key: 'pending' }, 30_000),
+      );
+      await until(`${what}: the read reaches the fake`, () =>
+        fake.received.some((m) => m.type === 'read'),
+      );
+      const rid = (fake.received.find((m) => m.type === 'read') as PeerMessage & { id: number }).id;
+      const before = refusals(n2).length;
+      const t0 = performance.now();
+      fake.socket.write(frame(rid));
+      await closed(fake.socket);
+      const err = await pending;
+      expect(err.reason, what).toBe('unreachable');
+      expect(performance.now() - t0, what).toBeLessThan(5_000);
+      const lines = refusals(n2).slice(before);
+      expect(lines, what).toHaveLength(1);
+      expect(lines[0]?.reason, what).toMatch(/^malformed frame: /);
+      expect(lines[0]?.reason, what).toMatch(reason);
+      expect(n2.transport.isUp('n0'), what).toBe(false);
+      expect(allUp(nodes), what).toBe(true);
+    }
+    expect(refusals(n2)).toHaveLength(bad.length);
+    // Every real link still carries traffic both ways, including the sets that were refused.
+    await Promise.all(
+      nodes.flatMap((a) =>
+        nodes
+          .filter((b) => b !== a)
+          .map((b) =>
+            a.transport.request(
+              b.id,
+              { type: 'write', key: `${a.id}>${b.id}`, set: lww('x') },
+              1000,
+            ),
+          ),
+      ),
+    );
+    expect([...n2.store.keys()].filter((k) => k.endsWith('>n2')).sort()).toEqual([
+      'n1>n2',
+      'n3>n2',
+    ]);
+  });
+
   it('closes a connection that never finishes its handshake', async () => {
     const [, n2] = (await cluster(2)) as [Node, Node];
     const s = await rawConnect(n2.port);
@@ -489,21 +931,17 @@ describe('TcpTransport', () => {
       fake.received.some((m) => m.type === 'read'),
     );
     const read = fake.received.find((m) => m.type === 'read') as PeerMessage & { type: 'read' };
-    fake.socket.write(encodeFrame({ type: 'readReply', id: read.id, version: version('old n1') }));
+    fake.socket.write(encodeFrame({ type: 'readReply', id: read.id, set: lww('old n1') }));
     const reply = await req;
-    expect(reply.type === 'readReply' && Buffer.from(reply.version?.value ?? []).toString()).toBe(
-      'old n1',
-    );
+    expect(reply.type === 'readReply' && textOf(reply.set)).toBe('old n1');
 
     // The real n1 starts and dials: n2 drops the old connection for the new one.
     const n1 = await startNode('n1', all);
-    n1.store.set('who', version('new n1'));
+    n1.store.set('who', lww('new n1'));
     await closed(fake.socket);
     await until('n2 sees the new n1', () => n2.transport.isUp('n1') && n1.transport.isUp('n2'));
     const fresh = await n2.transport.request('n1', { type: 'read', key: 'who' }, 2000);
-    expect(fresh.type === 'readReply' && Buffer.from(fresh.version?.value ?? []).toString()).toBe(
-      'new n1',
-    );
+    expect(fresh.type === 'readReply' && textOf(fresh.set)).toBe('new n1');
   });
 
   it('serves a large request that shares a packet with the last hello', async () => {
@@ -511,17 +949,17 @@ describe('TcpTransport', () => {
     const all = ports.map((port, i) => ({ id: `n${i + 1}`, port }));
     const n2 = await startNode('n2', all);
     const fake = await handPlayedDialer(n2.port, 'n1');
-    const big = version('v'.repeat(256 * 1024));
+    const big = lww('v'.repeat(256 * 1024));
     fake.socket.write(
       Buffer.concat([
         encodeFrame(hello('n1')),
-        encodeFrame({ type: 'write', id: 1, key: 'big', version: big }),
+        encodeFrame({ type: 'write', id: 1, key: 'big', set: big }),
       ]),
     );
     await until('the write is answered', () =>
       fake.received.some((m) => m.type === 'writeReply' && m.id === 1),
     );
-    expect(n2.store.get('big')?.value.length).toBe(256 * 1024);
+    expect(n2.store.get('big')?.siblings[0]?.value.length).toBe(256 * 1024);
   });
 
   it('resolves 1000 concurrent requests on one link', async () => {
@@ -530,11 +968,7 @@ describe('TcpTransport', () => {
     const replies = await Promise.all(
       Array.from({ length: 1000 }, (_, i) =>
         i % 2 === 0
-          ? n1.transport.request(
-              'n2',
-              { type: 'write', key: `k${i}`, version: version(`v${i}`) },
-              5000,
-            )
+          ? n1.transport.request('n2', { type: 'write', key: `k${i}`, set: lww(`v${i}`) }, 5000)
           : n1.transport.request('n2', { type: 'read', key: `k${i - 1}` }, 5000),
       ),
     );

@@ -60,6 +60,25 @@ export interface ClusterOptions {
   fsync?: boolean;
   adminToken?: string;
   clusterSecret?: string;
+  conflicts?: 'lww' | 'siblings';
+  siblingsMax?: number;
+  tombstoneGraceMs?: number;
+  /** Default 0 here: tests run exchanges with POST /admin/repair, or set it to watch the schedule. */
+  antiEntropyIntervalMs?: number;
+  hintedHandoff?: boolean;
+}
+
+export interface LocalCopy {
+  key: string;
+  node: string;
+  clock: Record<string, number>;
+  siblings: Array<{
+    dot: string | null;
+    ts: string;
+    tombstone: boolean;
+    contentType: string;
+    value: string;
+  }>;
 }
 
 export class TestCluster {
@@ -86,13 +105,17 @@ export class TestCluster {
     const config = {
       cluster: 'kvorum-test',
       profile: opts.profile ?? 'quorum',
-      conflicts: 'lww',
+      conflicts: opts.conflicts ?? 'lww',
       n: opts.n ?? Math.min(3, k),
       data: dir,
       timeoutMs: opts.timeoutMs ?? 2000,
       valueBytesMax: opts.valueBytesMax ?? 1024 * 1024,
       fsync: opts.fsync ?? false,
       nodes,
+      siblingsMax: opts.siblingsMax ?? 100,
+      tombstoneGraceMs: opts.tombstoneGraceMs ?? 86_400_000,
+      antiEntropyIntervalMs: opts.antiEntropyIntervalMs ?? 0,
+      hintedHandoff: opts.hintedHandoff ?? true,
     };
     const configPath = join(dir, 'cluster.json');
     await writeFile(configPath, JSON.stringify(config, null, 2));
@@ -207,8 +230,39 @@ export class TestCluster {
     return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`);
   }
 
-  async del(id: string, key: string, query = ''): Promise<Response> {
-    return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, { method: 'DELETE' });
+  async del(
+    id: string,
+    key: string,
+    query = '',
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
+    return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, { method: 'DELETE', headers });
+  }
+
+  /** What node `id` itself stores for `key` (GET /admin/keys/<key>), or undefined. */
+  async local(id: string, key: string): Promise<LocalCopy | undefined> {
+    const res = await fetch(`${this.url(id)}/admin/keys/${keyPath(key)}`, {
+      headers: this.headers(),
+    });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new Error(`local copy on ${id}: ${res.status}`);
+    return (await res.json()) as LocalCopy;
+  }
+
+  /** The live values node `id` stores for `key`, sorted; [] when absent or only tombstones. */
+  async localValues(id: string, key: string): Promise<string[]> {
+    const copy = await this.local(id, key);
+    return (copy?.siblings ?? [])
+      .filter((s) => !s.tombstone)
+      .map((s) => Buffer.from(s.value, 'base64').toString())
+      .sort();
+  }
+
+  /** Runs an anti-entropy exchange from `id` with every peer it sees up. */
+  async repair(id: string): Promise<{ keysRepaired: number; peers: Record<string, unknown> }> {
+    const res = await this.admin(id, 'POST', '/admin/repair', {});
+    if (res.status !== 200) throw new Error(`repair on ${id}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as never;
   }
 
   async admin(id: string, method: string, path: string, body?: unknown): Promise<Response> {

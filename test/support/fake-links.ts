@@ -1,21 +1,35 @@
 // An in-memory cluster of replicas behind the coordinator's ReplicaLinks interface, for core
-// tests: each node has a Map store, and a test can mark nodes down, make them hang, or fail.
+// tests: each node has a Map store of version sets merged by the cluster's policy, and a test
+// can mark nodes down, make them hang, or fail.
 
+import {
+  issueUpdate,
+  LWW,
+  newestVersion,
+  single,
+  type ConflictPolicy,
+} from '../../src/core/conflicts.js';
 import { PeerError } from '../../src/core/errors.js';
-import type { HintSink, ReplicaLinks } from '../../src/core/replica-links.js';
-import { isNewer, type Version } from '../../src/core/version.js';
+import type { HintSink, ReplicaLinks, UpdateRequest } from '../../src/core/replica-links.js';
+import type { Version } from '../../src/core/version.js';
+import type { VersionSet } from '../../src/core/version-set.js';
 
 export type NodeMode = 'ok' | 'down' | 'hang' | 'fail';
 
 export class FakeLinks implements ReplicaLinks, HintSink {
-  readonly stores = new Map<string, Map<string, Version>>();
+  readonly stores = new Map<string, Map<string, VersionSet>>();
   readonly modes = new Map<string, NodeMode>();
-  readonly hints: Array<{ target: string; key: string; version: Version }> = [];
+  readonly hints: Array<{ target: string; key: string; set: VersionSet }> = [];
+  /** Sloppy-quorum handoffs: which fallback took a write for which home replica. */
+  readonly handoffs: Array<{ node: string; home: string; key: string; set: VersionSet }> = [];
   readonly writesSeen: string[] = [];
+  private tick = 0;
 
   constructor(
     readonly self: string,
     nodes: readonly string[],
+    private readonly policy: ConflictPolicy = LWW,
+    private readonly siblingsMax = 100,
   ) {
     for (const n of nodes) {
       this.stores.set(n, new Map());
@@ -38,23 +52,65 @@ export class FakeLinks implements ReplicaLinks, HintSink {
     }
   }
 
-  async read(node: string, key: string, timeoutMs: number): Promise<Version | undefined> {
+  async read(node: string, key: string, timeoutMs: number): Promise<VersionSet | undefined> {
     await this.reach(node, timeoutMs);
     return this.stores.get(node)!.get(key);
   }
 
-  async write(node: string, key: string, version: Version, timeoutMs: number): Promise<void> {
+  async write(node: string, key: string, set: VersionSet, timeoutMs: number): Promise<void> {
     await this.reach(node, timeoutMs);
     this.writesSeen.push(node);
     const store = this.stores.get(node)!;
-    if (isNewer(version, store.get(key))) store.set(key, version);
+    store.set(key, this.policy.merge(store.get(key), set));
   }
 
-  async addHint(target: string, key: string, version: Version): Promise<void> {
-    this.hints.push({ target, key, version });
+  async update(
+    node: string,
+    key: string,
+    req: UpdateRequest,
+    timeoutMs: number,
+  ): Promise<VersionSet> {
+    await this.reach(node, timeoutMs);
+    this.writesSeen.push(node);
+    const store = this.stores.get(node)!;
+    this.tick += 1;
+    const next = issueUpdate(
+      store.get(key),
+      req,
+      node,
+      { wallMs: 1_000 + this.tick, logical: 0, node },
+      this.siblingsMax,
+    );
+    store.set(key, next);
+    return next;
+  }
+
+  async handoff(
+    node: string,
+    home: string,
+    key: string,
+    set: VersionSet,
+    timeoutMs: number,
+  ): Promise<void> {
+    await this.reach(node, timeoutMs);
+    this.handoffs.push({ node, home, key, set });
+  }
+
+  async addHint(target: string, key: string, set: VersionSet): Promise<void> {
+    this.hints.push({ target, key, set });
   }
 
   holding(key: string): string[] {
     return [...this.stores].filter(([, s]) => s.has(key)).map(([n]) => n);
+  }
+
+  /** The newest version `node` holds for `key` (lww's view of its set). */
+  version(node: string, key: string): Version | undefined {
+    return newestVersion(this.stores.get(node)!.get(key));
+  }
+
+  /** Puts a version straight into a node's store, as if it had been written long ago. */
+  plant(node: string, key: string, version: Version): void {
+    this.stores.get(node)!.set(key, single(version));
   }
 }

@@ -18,6 +18,10 @@ describe('cluster config', () => {
       timeoutMs: LIMITS.requestTimeoutMsDefault,
       valueBytesMax: LIMITS.valueBytesMaxDefault,
       fsync: false,
+      siblingsMax: LIMITS.siblingsMaxDefault,
+      tombstoneGraceMs: LIMITS.tombstoneGraceMsDefault,
+      antiEntropyIntervalMs: LIMITS.antiEntropyIntervalMsDefault,
+      hintedHandoff: true,
     });
   });
 
@@ -43,6 +47,16 @@ describe('cluster config', () => {
       /valueBytesMax/,
     ],
     ['bad node id', { nodes: [{ ...nodes[0], id: 'n 1' }] }, /id must match/],
+    ['siblings with cp', { nodes, conflicts: 'siblings', profile: 'cp' }, /needs conflicts "lww"/],
+    ['unknown conflicts', { nodes, conflicts: 'crdt' }, /conflicts must be/],
+    ['zero sibling cap', { nodes, siblingsMax: 0 }, /siblingsMax/],
+    ['negative grace', { nodes, tombstoneGraceMs: -1 }, /tombstoneGraceMs/],
+    [
+      'anti-entropy period above a day',
+      { nodes, antiEntropyIntervalMs: LIMITS.antiEntropyIntervalMsMax + 1 },
+      /antiEntropyIntervalMs/,
+    ],
+    ['hinted handoff not a boolean', { nodes, hintedHandoff: 'off' }, /hintedHandoff/],
   ])('rejects %s with one clear line', (_name, raw, message) => {
     expect(() => parseClusterConfig(raw)).toThrow(ConfigError);
     expect(() => parseClusterConfig(raw)).toThrow(message);

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Coordinator } from '../../src/core/coordinator.js';
-import { TimeoutError, UnavailableError } from '../../src/core/errors.js';
+import { TimeoutError, TooManySiblingsError, UnavailableError } from '../../src/core/errors.js';
 import { HybridClock, compareHlc, type Hlc } from '../../src/core/hlc.js';
 import { Ring } from '../../src/core/ring.js';
+import { LWW, SIBLINGS, newestVersion } from '../../src/core/conflicts.js';
+import type { VClock, VersionSet } from '../../src/core/version-set.js';
 import { FakeLinks } from '../support/fake-links.js';
 
 const NODES = ['n1', 'n2', 'n3'];
@@ -31,13 +33,19 @@ function setup(readRepair: 'before' | 'after' = 'after', wallMs = 1_000) {
     hints: links,
     hlc: new HybridClock('n1', clock),
     clock,
+    policy: LWW,
     readRepair,
   });
   return { links, coordinator, setNow: (t: number) => (now = t) };
 }
 
 const put = (c: Coordinator, key: string, value: string, o = opts(2, 2), seen?: Hlc) =>
-  c.write(key, { value: enc(value), contentType: 'text/plain', tombstone: false }, o, seen);
+  c.write(
+    key,
+    { value: enc(value), contentType: 'text/plain', tombstone: false },
+    o,
+    seen === undefined ? undefined : { kind: 'lww', ts: seen },
+  );
 
 async function until(cond: () => boolean, ms = 1000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -90,12 +98,12 @@ describe('coordinator writes', () => {
   it('a linearizable write stamps above the highest version a quorum holds, even with a slow clock', async () => {
     const a = setup('after', 5_000);
     await put(a.coordinator, 'k', 'from-the-future', opts(2, 2));
-    const future = a.links.stores.get('n2')!.get('k')!;
+    const future = a.links.version('n2', 'k')!;
     // A second coordinator whose clock is far behind writes over the same replicas.
     const b = setup('before', 1_000);
     for (const [node, store] of a.links.stores) b.links.stores.set(node, new Map(store));
     await put(b.coordinator, 'k', 'later', opts(2, 2, { linearizable: true }));
-    const after = b.links.stores.get('n2')!.get('k')!;
+    const after = b.links.version('n2', 'k')!;
     expect(dec(after.value)).toBe('later');
     expect(compareHlc(after.ts, future.ts)).toBeGreaterThan(0);
   });
@@ -106,18 +114,18 @@ describe('contexts', () => {
     const { links, coordinator } = setup('after', 1_000);
     const seen = { wallMs: 50_000, logical: 3, node: 'n2' };
     await put(coordinator, 'k', 'after-read', opts(2, 2), seen);
-    const stored = links.stores.get('n1')!.get('k')!;
+    const stored = links.version('n1', 'k')!;
     expect(compareHlc(stored.ts, seen)).toBeGreaterThan(0);
   });
 
   it('reads feed the clock, so a later write from this node stamps above what it read', async () => {
     const { links, coordinator } = setup('after', 1_000);
     const future = { wallMs: 90_000, logical: 0, node: 'n3' };
-    for (const s of links.stores.values())
-      s.set('k', { ts: future, tombstone: false, contentType: 'x', value: enc('old') });
+    for (const node of NODES)
+      links.plant(node, 'k', { ts: future, tombstone: false, contentType: 'x', value: enc('old') });
     await coordinator.read('k', opts(2, 2));
     await put(coordinator, 'k', 'new', opts(2, 2));
-    expect(dec(links.stores.get('n2')!.get('k')!.value)).toBe('new');
+    expect(dec(links.version('n2', 'k')!.value)).toBe('new');
   });
 });
 
@@ -131,7 +139,7 @@ describe('coordinator reads', () => {
     links.modes.set('n2', 'ok');
     links.modes.set('n3', 'hang'); // the read must use n1 (new) and n2 (old)
     const r = await coordinator.read('k', opts(2, 2));
-    expect(dec(r.version?.value)).toBe('new');
+    expect(dec(newestVersion(r.set)?.value)).toBe('new');
   });
 
   it('repairs a stale replica after answering (quorum profile)', async () => {
@@ -160,7 +168,7 @@ describe('coordinator reads', () => {
     const { links, coordinator } = setup();
     links.modes.set('n3', 'down');
     const r = await coordinator.read('nope', opts(2, 2));
-    expect(r.version).toBeUndefined();
+    expect(r.set).toBeUndefined();
     expect(r.timings.map((t) => `${t.node}:${t.desc}`).sort()).toEqual([
       'n1:ok',
       'n2:ok',
@@ -173,5 +181,127 @@ describe('coordinator reads', () => {
     links.modes.set('n2', 'hang');
     links.modes.set('n3', 'hang');
     await expect(coordinator.read('k', opts(2, 2))).rejects.toBeInstanceOf(TimeoutError);
+  });
+});
+
+describe('siblings mode', () => {
+  function siblingsSetup(self = 'n1', nodes = NODES, siblingsMax = 100) {
+    const links = new FakeLinks(self, nodes, SIBLINGS, siblingsMax);
+    const clock = { nowMs: () => 1_000, monotonicMs: () => performance.now() };
+    const coordinator = new Coordinator({
+      ring: new Ring(nodes, 16),
+      n: 3,
+      links,
+      hints: links,
+      hlc: new HybridClock(self, clock),
+      clock,
+      policy: SIBLINGS,
+      readRepair: 'after',
+    });
+    return { links, coordinator };
+  }
+  const write = (c: Coordinator, value: string, clock?: VClock, o = opts(2, 2)) =>
+    c.write(
+      'k',
+      { value: enc(value), contentType: 'text/plain', tombstone: false },
+      o,
+      clock === undefined ? undefined : { kind: 'clock', clock },
+    );
+  const values = (set: VersionSet | undefined) =>
+    (set?.siblings ?? []).map((s) => dec(s.value)).sort();
+
+  it('keeps concurrent writes as siblings and resolves them with a read context', async () => {
+    const { coordinator } = siblingsSetup();
+    await write(coordinator, 'a');
+    await write(coordinator, 'b');
+    const read = await coordinator.read('k', opts(2, 2));
+    expect(values(read.set)).toEqual(['a', 'b']);
+    await write(coordinator, 'resolved', read.set!.clock);
+    expect(values((await coordinator.read('k', opts(3, 2))).set)).toEqual(['resolved']);
+  });
+
+  it('a write with an older context becomes a sibling instead of overwriting', async () => {
+    const { coordinator } = siblingsSetup();
+    await write(coordinator, 'v1');
+    const old = (await coordinator.read('k', opts(2, 2))).set!.clock;
+    await write(coordinator, 'v2', old);
+    await write(coordinator, 'v3', old);
+    expect(values((await coordinator.read('k', opts(3, 2))).set)).toEqual(['v2', 'v3']);
+  });
+
+  it('is issued by a replica of the key: the coordinator itself when it is one, else forwarded', async () => {
+    const { coordinator } = siblingsSetup();
+    const r = await write(coordinator, 'x', undefined, opts(3, 3));
+    expect(r.set.siblings[0]!.dot?.node).toBe('n1');
+    // A coordinator outside the preference list forwards to the first reachable replica.
+    const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    const ring = new Ring(five, 16);
+    const key = Array.from({ length: 200 }, (_, i) => `key${i}`).find(
+      (k) => !ring.preferenceList(k, 3).includes('n5'),
+    )!;
+    const outside = siblingsSetup('n5', five);
+    const pref = ring.preferenceList(key, 3);
+    outside.links.modes.set(pref[0]!, 'fail');
+    const res = await outside.coordinator.write(
+      key,
+      { value: enc('y'), contentType: 'text/plain', tombstone: false },
+      opts(1, 1),
+    );
+    expect(res.set.siblings[0]!.dot?.node).toBe(pref[1]);
+  });
+
+  it('refuses a write past the sibling cap with 409, and accepts the resolving write', async () => {
+    const { coordinator } = siblingsSetup('n1', NODES, 2);
+    await write(coordinator, 'a');
+    await write(coordinator, 'b');
+    const err = await write(coordinator, 'c').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TooManySiblingsError);
+    expect((err as TooManySiblingsError).status).toBe(409);
+    const read = await coordinator.read('k', opts(3, 3));
+    await write(coordinator, 'fixed', read.set!.clock, opts(3, 3));
+    expect(values((await coordinator.read('k', opts(3, 3))).set)).toEqual(['fixed']);
+  });
+});
+
+describe('sloppy quorum', () => {
+  const FIVE = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  function sloppySetup(sloppyQuorum: boolean) {
+    const ring = new Ring(FIVE, 16);
+    const key = Array.from({ length: 200 }, (_, i) => `key${i}`).find((k) =>
+      ring.preferenceList(k, 3).includes('n1'),
+    )!;
+    const links = new FakeLinks('n1', FIVE);
+    const clock = { nowMs: () => 1_000, monotonicMs: () => performance.now() };
+    const coordinator = new Coordinator({
+      ring,
+      n: 3,
+      links,
+      hints: links,
+      hlc: new HybridClock('n1', clock),
+      clock,
+      policy: LWW,
+      readRepair: 'after',
+      sloppyQuorum,
+    });
+    const pref = ring.preferenceList(key, 3);
+    const down = pref.filter((n) => n !== 'n1');
+    for (const n of down) links.modes.set(n, 'down');
+    return { links, coordinator, key, down, ring };
+  }
+  const w = (c: Coordinator, key: string, o: ReturnType<typeof opts>) =>
+    c.write(key, { value: enc('v'), contentType: 'text/plain', tombstone: false }, o);
+
+  it('counts the next healthy nodes toward W when home replicas are down', async () => {
+    const { links, coordinator, key, down, ring } = sloppySetup(true);
+    await w(coordinator, key, opts(1, 3));
+    const fallbacks = ring.preferenceList(key, 5).slice(3);
+    expect(links.handoffs.map((h) => h.home).sort()).toEqual([...down].sort());
+    expect(links.handoffs.map((h) => h.node).sort()).toEqual([...fallbacks].sort());
+    expect(links.hints).toEqual([]);
+  });
+
+  it('without sloppy quorum the same write is unavailable', async () => {
+    const { coordinator, key } = sloppySetup(false);
+    await expect(w(coordinator, key, opts(1, 3))).rejects.toBeInstanceOf(UnavailableError);
   });
 });

@@ -292,8 +292,38 @@ describe('planClusterConfig (kvorum cluster)', () => {
     ]);
   });
 
-  it('refuses --conflicts siblings until it is implemented', () => {
-    expect(() => fresh(['--conflicts', 'siblings'])).toThrowError(/not implemented yet/);
+  it('takes --conflicts siblings with its settings, but not with the cp profile', () => {
+    const { config } = fresh([
+      '--conflicts',
+      'siblings',
+      '--siblings-max',
+      '7',
+      '--tombstone-grace-ms',
+      '500',
+      '--anti-entropy-interval-ms',
+      '0',
+      '--hinted-handoff',
+      'off',
+    ]);
+    expect(config).toMatchObject({
+      conflicts: 'siblings',
+      siblingsMax: 7,
+      tombstoneGraceMs: 500,
+      antiEntropyIntervalMs: 0,
+      hintedHandoff: false,
+    });
+    expect(() => fresh(['--conflicts', 'siblings', '--profile', 'cp'])).toThrowError(
+      /profile "cp" needs conflicts "lww"/,
+    );
+  });
+
+  it('defaults: 100 siblings, a day of tombstone grace, anti-entropy every 30 s, hints on', () => {
+    expect(fresh([]).config).toMatchObject({
+      siblingsMax: 100,
+      tombstoneGraceMs: 86_400_000,
+      antiEntropyIntervalMs: 30_000,
+      hintedHandoff: true,
+    });
   });
 
   it('carries every setting flag into the config', () => {

@@ -7,6 +7,7 @@ import {
   type ConsistencyDefaults,
 } from '../../src/core/quorum.js';
 import { ReadTally, WriteTally } from '../../src/core/tally.js';
+import { LWW, newestVersion, single } from '../../src/core/conflicts.js';
 
 const v = (wallMs: number) => ({
   ts: { wallMs, logical: 0, node: 'n1' },
@@ -95,19 +96,19 @@ describe('request options', () => {
 });
 
 describe('tallies', () => {
-  it('a read is decided at R replies and picks the newest; the others are stale', () => {
-    const t = new ReadTally(3, 2);
-    t.addReply('n1', v(1));
+  it('a read is decided at R replies and merges them to the newest; the others are stale', () => {
+    const t = new ReadTally(3, 2, LWW);
+    t.addReply('n1', single(v(1)));
     expect(t.isDecided()).toBe(false);
-    t.addReply('n2', v(5));
+    t.addReply('n2', single(v(5)));
     expect(t.isDecided() && t.succeeded()).toBe(true);
     t.addReply('n3', undefined);
-    expect(t.newest()?.ts.wallMs).toBe(5);
+    expect(newestVersion(t.merged())?.ts.wallMs).toBe(5);
     expect(t.stale().sort()).toEqual(['n1', 'n3']);
   });
 
   it('a read fails as soon as R replies are out of reach', () => {
-    const t = new ReadTally(3, 2);
+    const t = new ReadTally(3, 2, LWW);
     t.addFailure();
     expect(t.isDecided()).toBe(false);
     t.addFailure();

@@ -1,20 +1,43 @@
-// One contract suite every ReplicaStore backend passes (memory-level and LevelDB on disk), plus
-// the batching and failure behaviour of the level pipeline, observed through a spied database.
+// One contract suite every ReplicaStore backend passes (memory-level and LevelDB on disk), in
+// both conflict modes, plus the batching, failure and format behaviour of the level pipeline,
+// observed through a database the test keeps a handle to.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Level } from 'level';
 import { MemoryLevel } from 'memory-level';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  LWW,
+  SIBLINGS,
+  issueUpdate,
+  single,
+  type ConflictPolicy,
+} from '../../src/core/conflicts.js';
+import { TooManySiblingsError } from '../../src/core/errors.js';
 import { compareHlc } from '../../src/core/hlc.js';
+import { hash32 } from '../../src/core/ring.js';
+import {
+  EMPTY_CLOCK,
+  compareDots,
+  updateDotted,
+  type Dot,
+  type Sibling,
+  type VClock,
+  type VersionSet,
+} from '../../src/core/version-set.js';
 import type { Version } from '../../src/core/version.js';
 import {
   BATCH_WRITES_MAX,
   LevelReplicaStore,
+  StoreFormatError,
+  dataKeyOf,
   memoryStore,
   openDiskStore,
 } from '../../src/storage/level-store.js';
 import type { ReplicaStore } from '../../src/storage/replica-store.js';
+import { encodeVersion } from '../../src/storage/version-codec.js';
 import { seededRng } from '../support/rng.js';
 
 function version(
@@ -40,15 +63,112 @@ function tombstone(wallMs: number, node = 'n1'): Version {
   };
 }
 
-function expectVersion(actual: Version | undefined, expected: Version): void {
-  expect(actual).toBeDefined();
-  expect(actual!.ts).toEqual(expected.ts);
-  expect(actual!.tombstone).toBe(expected.tombstone);
-  expect(actual!.contentType).toBe(expected.contentType);
-  expect(Buffer.from(actual!.value).equals(Buffer.from(expected.value))).toBe(true);
+/** The lww set of one version. */
+function lww(wallMs: number, logical = 0, node = 'n1', value?: string): VersionSet {
+  return single(version(wallMs, logical, node, value));
 }
 
-type MakeStore = (dir: string, opts: { fsync: boolean }) => ReplicaStore;
+/** A siblings-mode set with the given clock and dotted siblings. */
+function dotted(
+  clock: Record<string, number>,
+  siblings: ReadonlyArray<readonly [string, number, Version]>,
+): VersionSet {
+  const vclock: VClock = Object.entries(clock).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const sibs: Sibling[] = siblings.map(([node, counter, v]) => ({ ...v, dot: { node, counter } }));
+  sibs.sort((x, y) => compareDots(x.dot as Dot, y.dot as Dot));
+  return { clock: vclock, siblings: sibs };
+}
+
+/** A client write (no context unless given) issued by replica `issuer`. */
+function write(
+  local: VersionSet | undefined,
+  value: string,
+  opts: { context?: VClock; issuer?: string; wallMs?: number; max?: number } = {},
+): VersionSet {
+  const { context = EMPTY_CLOCK, issuer = 'n1', wallMs = 1, max = 10_000 } = opts;
+  return issueUpdate(
+    local,
+    {
+      context,
+      content: { value: Buffer.from(value), contentType: 'text/plain', tombstone: false },
+    },
+    issuer,
+    { wallMs, logical: 0, node: issuer },
+    max,
+  );
+}
+
+/** A set as plain data, values in hex, so two sets compare with toEqual. */
+function plain(set: VersionSet | undefined): unknown {
+  if (set === undefined) return undefined;
+  return {
+    clock: set.clock.map(([n, c]) => [n, c]),
+    siblings: set.siblings.map((s) => ({
+      dot: s.dot === null ? null : { node: s.dot.node, counter: s.dot.counter },
+      ts: { wallMs: s.ts.wallMs, logical: s.ts.logical, node: s.ts.node },
+      tombstone: s.tombstone,
+      contentType: s.contentType,
+      value: Buffer.from(s.value).toString('hex'),
+    })),
+  };
+}
+
+function expectSet(actual: VersionSet | undefined, expected: VersionSet): void {
+  expect(actual).toBeDefined();
+  expect(plain(actual)).toEqual(plain(expected));
+}
+
+function values(set: VersionSet | undefined): string[] {
+  return (set?.siblings ?? []).map((s) => Buffer.from(s.value).toString());
+}
+
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** What `open()` rejects with (a store is opened once: a failed open is not retried). */
+async function openError(store: ReplicaStore): Promise<Error> {
+  const error = await store.open().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error, 'open() should have failed').toBeInstanceOf(StoreFormatError);
+  return error as Error;
+}
+
+const tick = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * A random siblings-mode history: replicas n1..n3 issue writes against their own state with
+ * contexts taken from any replica's state (possibly stale), and merge each other's states now
+ * and then. Every state along the way is returned.
+ */
+function siblingsHistory(seed: number, steps: number): VersionSet[] {
+  const rng = seededRng(seed);
+  const nodes = ['n1', 'n2', 'n3'];
+  const state: Array<VersionSet | undefined> = [undefined, undefined, undefined];
+  const seen: VersionSet[] = [];
+  for (let i = 0; i < steps; i += 1) {
+    const r = Math.floor(rng() * 3);
+    const other = Math.floor(rng() * 3);
+    if (rng() < 0.6) {
+      const from = rng() < 0.3 ? undefined : seen[Math.floor(rng() * seen.length)];
+      const context = from?.clock ?? EMPTY_CLOCK;
+      const v = rng() < 0.15 ? tombstone(i, nodes[r]) : version(i, 0, nodes[r], `w${i}`);
+      state[r] = updateDotted(state[r], context, nodes[r]!, v);
+    } else if (state[other] !== undefined) {
+      state[r] = SIBLINGS.merge(state[r], state[other]!);
+    }
+    if (state[r] !== undefined) seen.push(state[r]!);
+  }
+  return seen;
+}
+
+interface StoreOpts {
+  fsync?: boolean;
+  policy?: ConflictPolicy;
+}
+type MakeStore = (dir: string, opts: { fsync: boolean; policy: ConflictPolicy }) => ReplicaStore;
 
 /**
  * The ReplicaStore contract. `makeStore` builds a store over `dir` (each test gets its own);
@@ -73,181 +193,595 @@ function runReplicaStoreSuite(
       await rm(dir, { recursive: true, force: true });
     });
 
-    async function openStore(opts = { fsync: false }): Promise<ReplicaStore> {
-      const store = makeStore(dir, opts);
+    function makeOne(opts: StoreOpts = {}): ReplicaStore {
+      const store = makeStore(dir, { fsync: opts.fsync ?? false, policy: opts.policy ?? LWW });
       opened.push(store);
+      return store;
+    }
+
+    async function openStore(opts: StoreOpts = {}): Promise<ReplicaStore> {
+      const store = makeOne(opts);
       await store.open();
       return store;
     }
 
-    it('reads an absent key as undefined', async () => {
-      const store = await openStore();
-      expect(await store.get('nope')).toBeUndefined();
-    });
-
-    it('stores a newer version and answers true; a get after the apply sees it', async () => {
-      const store = await openStore();
-      expect(await store.apply('k', version(10))).toBe(true);
-      expectVersion(await store.get('k'), version(10));
-      expect(await store.apply('k', version(10, 1))).toBe(true);
-      expectVersion(await store.get('k'), version(10, 1));
-      expect(await store.apply('k', version(10, 1, 'n2'))).toBe(true);
-      expectVersion(await store.get('k'), version(10, 1, 'n2'));
-    });
-
-    it('answers false to an older or identical version and changes nothing', async () => {
-      const store = await openStore();
-      await store.apply('k', version(20, 5, 'n2'));
-      for (const older of [
-        version(19, 9, 'n9'),
-        version(20, 4, 'n9'),
-        version(20, 5, 'n1'),
-        version(20, 5, 'n2', 'other'),
-      ]) {
-        expect(await store.apply('k', older)).toBe(false);
-        expectVersion(await store.get('k'), version(20, 5, 'n2'));
-      }
-    });
-
-    it('stores tombstones, which an older value cannot resurrect', async () => {
-      const store = await openStore();
-      await store.apply('k', version(1));
-      expect(await store.apply('k', tombstone(2))).toBe(true);
-      expectVersion(await store.get('k'), tombstone(2));
-      expect(await store.apply('k', version(1, 5))).toBe(false);
-      expectVersion(await store.get('k'), tombstone(2));
-      expect(await store.apply('fresh', tombstone(3))).toBe(true);
-      expectVersion(await store.get('fresh'), tombstone(3));
-    });
-
-    it('round-trips values of every byte and their content types', async () => {
-      const store = await openStore();
-      const cases: Version[] = [
-        {
-          ...version(1),
-          value: Uint8Array.from({ length: 256 }, (_, i) => i),
-          contentType: 'application/octet-stream',
-        },
-        { ...version(1), value: new Uint8Array(0), contentType: '' },
-        {
-          ...version(1),
-          value: Buffer.from('{"a":"ü"}'),
-          contentType: 'application/json; charset=utf-8',
-        },
-      ];
-      await Promise.all(cases.map((v, i) => store.apply(`bin-${i}`, v)));
-      for (const [i, v] of cases.entries()) expectVersion(await store.get(`bin-${i}`), v);
-    });
-
-    it('1000 concurrent applies of random versions to 10 keys leave the newest version of each', async () => {
-      const store = await openStore();
-      const rng = seededRng(42);
-      const writes = Array.from({ length: 1000 }, (_, i) => ({
-        key: `key-${Math.floor(rng() * 10)}`,
-        // Distinct logical counters keep every version distinct, so "newest" is one write.
-        version: version(Math.floor(rng() * 50), i, `n${Math.floor(rng() * 3)}`),
-      }));
-      const results = await Promise.all(writes.map((w) => store.apply(w.key, w.version)));
-      const newestByKey = new Map<string, { version: Version; index: number }>();
-      writes.forEach((w, index) => {
-        const best = newestByKey.get(w.key);
-        if (best === undefined || compareHlc(w.version.ts, best.version.ts) > 0)
-          newestByKey.set(w.key, { version: w.version, index });
-      });
-      expect(newestByKey.size).toBe(10);
-      for (const [key, { version: newest, index }] of newestByKey) {
-        expectVersion(await store.get(key), newest);
-        expect(results[index], `the newest write to ${key} is told it was stored`).toBe(true);
-      }
-      // Writes of one tick are one batch, which stores one version per key: ten are told true.
-      expect(results.filter(Boolean).length).toBe(10);
-    });
-
-    it.each([
-      ['older first', [version(1), version(2)], [false, true]],
-      ['newer first', [version(2), version(1)], [true, false]],
-      ['the same version twice', [version(3), version(3)], [true, false]],
-    ])(
-      'two applies of one key in the same tick, %s: only the newer is stored and told true',
-      async (_name, [a, b], expected) => {
+    describe('reads and lww merges', () => {
+      it('reads an absent key as undefined', async () => {
         const store = await openStore();
-        const results = await Promise.all([store.apply('k', a!), store.apply('k', b!)]);
+        expect(await store.get('nope')).toBeUndefined();
+      });
+
+      it('keeps the higher HLC and answers true; a get after the merge sees it', async () => {
+        const store = await openStore();
+        expect(await store.merge('k', lww(10))).toBe(true);
+        expectSet(await store.get('k'), lww(10));
+        expect(await store.merge('k', lww(10, 1))).toBe(true);
+        expectSet(await store.get('k'), lww(10, 1));
+        expect(await store.merge('k', lww(10, 1, 'n2'))).toBe(true);
+        expectSet(await store.get('k'), lww(10, 1, 'n2'));
+      });
+
+      it('answers false to an older or identical version and changes nothing', async () => {
+        const store = await openStore();
+        await store.merge('k', lww(20, 5, 'n2'));
+        for (const older of [
+          lww(19, 9, 'n9'),
+          lww(20, 4, 'n9'),
+          lww(20, 5, 'n1'),
+          lww(20, 5, 'n2', 'other'),
+          lww(20, 5, 'n2'),
+        ]) {
+          expect(await store.merge('k', older)).toBe(false);
+          expectSet(await store.get('k'), lww(20, 5, 'n2'));
+        }
+      });
+
+      it('stores tombstones, which an older value cannot resurrect', async () => {
+        const store = await openStore();
+        await store.merge('k', lww(1));
+        expect(await store.merge('k', single(tombstone(2)))).toBe(true);
+        expectSet(await store.get('k'), single(tombstone(2)));
+        expect(await store.merge('k', lww(1, 5))).toBe(false);
+        expectSet(await store.get('k'), single(tombstone(2)));
+        expect(await store.merge('fresh', single(tombstone(3)))).toBe(true);
+        expectSet(await store.get('fresh'), single(tombstone(3)));
+      });
+
+      it('round-trips values of every byte and their content types', async () => {
+        const store = await openStore();
+        const cases: Version[] = [
+          {
+            ...version(1),
+            value: Uint8Array.from({ length: 256 }, (_, i) => i),
+            contentType: 'application/octet-stream',
+          },
+          { ...version(1), value: new Uint8Array(0), contentType: '' },
+          {
+            ...version(1, 0, 'nœud-ü'),
+            value: Buffer.from('{"a":"ü"}'),
+            contentType: 'application/json; charset=utf-8',
+          },
+        ];
+        await Promise.all(cases.map((v, i) => store.merge(`bin-${i}`, single(v))));
+        for (const [i, v] of cases.entries()) expectSet(await store.get(`bin-${i}`), single(v));
+      });
+
+      it('1000 concurrent merges of random versions to 10 keys: newest wins, true exactly when it raised the key', async () => {
+        const store = await openStore();
+        const rng = seededRng(42);
+        const writes = Array.from({ length: 1000 }, (_, i) => ({
+          key: `key-${Math.floor(rng() * 10)}`,
+          // Distinct logical counters keep every version distinct, so "newest" is one write.
+          set: lww(Math.floor(rng() * 50), i, `n${Math.floor(rng() * 3)}`),
+        }));
+        const results = await Promise.all(writes.map((w) => store.merge(w.key, w.set)));
+        // Writes of one key apply in arrival order, so each is told whether it was newer than
+        // every write to its key before it.
+        const newest = new Map<string, VersionSet>();
+        const expected = writes.map((w) => {
+          const best = newest.get(w.key);
+          const raises =
+            best === undefined || compareHlc(w.set.siblings[0]!.ts, best.siblings[0]!.ts) > 0;
+          if (raises) newest.set(w.key, w.set);
+          return raises;
+        });
         expect(results).toEqual(expected);
-        expectVersion(await store.get('k'), expected[0] ? a! : b!);
-      },
-    );
+        expect(newest.size).toBe(10);
+        for (const [key, set] of newest) expectSet(await store.get(key), set);
+      });
 
-    it('keeps one hint per (target, key): a newer one replaces it, an older one does not', async () => {
-      const store = await openStore();
-      await store.addHint('n2', 'k', version(5));
-      await store.addHint('n2', 'k', version(6));
-      await store.addHint('n2', 'k', version(4));
-      await store.addHint('n3', 'k', version(1));
-      const hints = await store.hintsFor('n2', 10);
-      expect(hints).toHaveLength(1);
-      expect(hints[0]!.target).toBe('n2');
-      expect(hints[0]!.key).toBe('k');
-      expectVersion(hints[0]!.version, version(6));
-      expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1, n3: 1 });
+      it.each([
+        ['older first', [lww(1), lww(2)], [true, true], 1],
+        ['newer first', [lww(2), lww(1)], [true, false], 0],
+        ['the same version twice', [lww(3), lww(3)], [true, false], 0],
+      ] as const)(
+        'two merges of one key in the same tick, %s: applied in arrival order',
+        async (_name, [a, b], expected, winner) => {
+          const store = await openStore();
+          const results = await Promise.all([store.merge('k', a), store.merge('k', b)]);
+          expect(results).toEqual(expected);
+          expectSet(await store.get('k'), winner === 0 ? a : b);
+        },
+      );
     });
 
-    it('lists at most `limit` hints of one target, in key order, and none of other targets', async () => {
-      const store = await openStore();
-      const keys = ['b', 'a', 'c/1', 'c', 'ä', 'a\u0000b', ''];
-      await Promise.all(keys.map((key, i) => store.addHint('n2', key, version(i + 1))));
-      await store.addHint('n1', 'x', version(1));
-      await store.addHint('n22', 'x', version(1));
-      const sorted = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
-      expect((await store.hintsFor('n2', 100)).map((h) => h.key)).toEqual(sorted);
-      expect((await store.hintsFor('n2', 3)).map((h) => h.key)).toEqual(sorted.slice(0, 3));
-      expect(await store.hintsFor('n2', 0)).toEqual([]);
-      expect(await store.hintsFor('n9', 10)).toEqual([]);
-      const n2b = (await store.hintsFor('n2', 100)).find((h) => h.key === 'b');
-      expectVersion(n2b!.version, version(1));
+    describe('siblings merges', () => {
+      it('merges two concurrent sets to both siblings, and the same set twice is a no-op', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        const a = dotted({ n1: 1 }, [['n1', 1, version(1, 0, 'n1', 'a')]]);
+        const b = dotted({ n2: 1 }, [['n2', 1, version(1, 0, 'n2', 'b')]]);
+        expect(await store.merge('k', a)).toBe(true);
+        expect(await store.merge('k', b)).toBe(true);
+        const both = dotted({ n1: 1, n2: 1 }, [
+          ['n1', 1, version(1, 0, 'n1', 'a')],
+          ['n2', 1, version(1, 0, 'n2', 'b')],
+        ]);
+        expectSet(await store.get('k'), both);
+        expect(await store.merge('k', b)).toBe(false);
+        expect(await store.merge('k', a)).toBe(false);
+        expect(await store.merge('k', both)).toBe(false);
+        expectSet(await store.get('k'), both);
+      });
+
+      it('a set that saw both siblings replaces them; the superseded sets are then no-ops', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        const a = dotted({ n1: 1 }, [['n1', 1, version(1, 0, 'n1', 'a')]]);
+        const b = dotted({ n2: 1 }, [['n2', 1, version(1, 0, 'n2', 'b')]]);
+        await Promise.all([store.merge('k', a), store.merge('k', b)]);
+        const resolved = dotted({ n1: 2, n2: 1 }, [['n1', 2, version(2, 0, 'n1', 'ab')]]);
+        expect(await store.merge('k', resolved)).toBe(true);
+        expectSet(await store.get('k'), resolved);
+        expect(await store.merge('k', a)).toBe(false);
+        expect(await store.merge('k', b)).toBe(false);
+        expectSet(await store.get('k'), resolved);
+      });
+
+      it('400 concurrent merges of random histories into 5 keys equal a sequential fold', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        const pool = siblingsHistory(7, 120);
+        const rng = seededRng(99);
+        const writes = Array.from({ length: 400 }, () => ({
+          key: `k${Math.floor(rng() * 5)}`,
+          set: pool[Math.floor(rng() * pool.length)]!,
+        }));
+        const pending: Promise<boolean>[] = [];
+        for (const [i, w] of writes.entries()) {
+          pending.push(store.merge(w.key, w.set));
+          if (i % 97 === 0) await tick(); // spread the writes over several batches
+        }
+        const results = await Promise.all(pending);
+        const folded = new Map<string, VersionSet>();
+        const expected = writes.map((w) => {
+          const before = folded.get(w.key);
+          const after = SIBLINGS.merge(before, w.set);
+          folded.set(w.key, after);
+          return !SIBLINGS.equals(before, after);
+        });
+        expect(results).toEqual(expected);
+        for (const [key, set] of folded) expectSet(await store.get(key), set);
+      });
     });
 
-    it('deletes a hint it names, but not one that a newer version replaced meanwhile', async () => {
-      const store = await openStore();
-      await store.addHint('n2', 'k', version(1));
-      await store.addHint('n2', 'j', version(1));
-      const [j, k] = await store.hintsFor('n2', 10);
-      await store.addHint('n2', 'k', version(2));
-      await store.deleteHint(k!);
-      await store.deleteHint(j!);
-      const left = await store.hintsFor('n2', 10);
-      expect(left.map((h) => h.key)).toEqual(['k']);
-      expectVersion(left[0]!.version, version(2));
-      expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1 });
-      await store.deleteHint({ target: 'n2', key: 'absent', version: version(1) });
-      expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1 });
+    describe('update', () => {
+      it('hands fn the stored set (undefined when absent) and resolves with the new one', async () => {
+        const store = await openStore();
+        const seen: Array<VersionSet | undefined> = [];
+        const first = await store.update('k', (stored) => {
+          seen.push(stored);
+          return lww(5);
+        });
+        expectSet(first, lww(5));
+        const second = await store.update('k', (stored) => {
+          seen.push(stored);
+          return lww(stored!.siblings[0]!.ts.wallMs + 1);
+        });
+        expectSet(second, lww(6));
+        expect(seen[0]).toBeUndefined();
+        expectSet(seen[1], lww(5));
+        expectSet(await store.get('k'), lww(6));
+      });
+
+      it('loses none of 200 concurrent context-free writes to one key: all become siblings', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        const pending: Promise<VersionSet>[] = [];
+        for (let round = 0; round < 4; round += 1) {
+          for (let i = 0; i < 50; i += 1) {
+            const n = round * 50 + i;
+            pending.push(store.update('k', (stored) => write(stored, `w${n}`, { wallMs: n + 1 })));
+          }
+          await tick(); // later rounds gather behind the batch being written
+        }
+        const results = await Promise.all(pending);
+        // Each write saw every write before it: the i-th resolves with i + 1 siblings.
+        expect(results.map((r) => r.siblings.length)).toEqual(
+          Array.from({ length: 200 }, (_, i) => i + 1),
+        );
+        const stored = await store.get('k');
+        expect(stored!.clock).toEqual([['n1', 200]]);
+        expect(stored!.siblings.map((s) => s.dot)).toEqual(
+          Array.from({ length: 200 }, (_, i) => ({ node: 'n1', counter: i + 1 })),
+        );
+        expect(new Set(values(stored))).toEqual(
+          new Set(Array.from({ length: 200 }, (_, n) => `w${n}`)),
+        );
+      });
+
+      it('a write with the read context replaces the siblings it saw, and keeps a concurrent one', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        await store.update('k', (s) => write(s, 'a'));
+        await store.update('k', (s) => write(s, 'b'));
+        const read = await store.get('k');
+        expect(values(read)).toEqual(['a', 'b']);
+        const [resolved, concurrent] = await Promise.all([
+          store.update('k', (s) => write(s, 'ab', { context: read!.clock })),
+          store.update('k', (s) => write(s, 'c')),
+        ]);
+        expect(values(resolved)).toEqual(['ab']);
+        expect(values(concurrent)).toEqual(['ab', 'c']);
+        expect(values(await store.get('k'))).toEqual(['ab', 'c']);
+        expect((await store.get('k'))!.clock).toEqual([['n1', 4]]);
+      });
+
+      it('an fn that throws rejects only its caller; the writes beside it in the batch succeed', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        const boom = new Error('boom');
+        const outcomes = await Promise.allSettled([
+          store.update('k', (s) => write(s, 'first')),
+          store.update('k', () => {
+            throw boom;
+          }),
+          store.merge('j', dotted({ n2: 1 }, [['n2', 1, version(1, 0, 'n2', 'j')]])),
+          store.update('k', (s) => write(s, 'second')),
+          store.update('fresh', () => {
+            throw boom;
+          }),
+        ]);
+        expect(outcomes.map((o) => o.status)).toEqual([
+          'fulfilled',
+          'rejected',
+          'fulfilled',
+          'fulfilled',
+          'rejected',
+        ]);
+        expect((outcomes[1] as PromiseRejectedResult).reason).toBe(boom);
+        expect(values(await store.get('k'))).toEqual(['first', 'second']);
+        expect(values(await store.get('j'))).toEqual(['j']);
+        expect(await store.get('fresh')).toBeUndefined();
+      });
+
+      it('past the sibling cap, the writes that would grow the set are refused, one by one', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        const outcomes = await Promise.allSettled([
+          ...Array.from({ length: 5 }, (_, i) =>
+            store.update('k', (s) => write(s, `w${i}`, { max: 3 })),
+          ),
+          store.merge('other', dottedOne()),
+        ]);
+        expect(outcomes.map((o) => o.status)).toEqual([
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+          'rejected',
+          'rejected',
+          'fulfilled',
+        ]);
+        expect((outcomes[3] as PromiseRejectedResult).reason).toBeInstanceOf(TooManySiblingsError);
+        expect(values(await store.get('k'))).toEqual(['w0', 'w1', 'w2']);
+        // A resolving write may always shrink the set.
+        const read = await store.get('k');
+        const resolved = await store.update('k', (s) =>
+          write(s, 'one', { context: read!.clock, max: 3 }),
+        );
+        expect(values(resolved)).toEqual(['one']);
+      });
     });
 
-    it('orders hint writes of one tick by arrival: add, delete, newer add leaves the newer', async () => {
-      const store = await openStore();
-      await Promise.all([
-        store.addHint('n2', 'k', version(1)),
-        store.deleteHint({ target: 'n2', key: 'k', version: version(1) }),
-        store.addHint('n2', 'k', version(2)),
-        store.deleteHint({ target: 'n2', key: 'k', version: version(1) }),
-      ]);
-      const hints = await store.hintsFor('n2', 10);
-      expect(hints).toHaveLength(1);
-      expectVersion(hints[0]!.version, version(2));
-      expect(store.pendingHints().get('n2')).toBe(1);
+    describe('purge', () => {
+      it('deletes a key only while it holds exactly the set named (lww)', async () => {
+        const store = await openStore();
+        await store.merge('k', single(tombstone(5)));
+        expect(await store.purge('k', single(tombstone(4)))).toBe(false);
+        expectSet(await store.get('k'), single(tombstone(5)));
+        expect(await store.purge('k', single(tombstone(5)))).toBe(true);
+        expect(await store.get('k')).toBeUndefined();
+        expect(await store.purge('k', single(tombstone(5)))).toBe(false);
+        expect(await store.purge('absent', lww(1))).toBe(false);
+      });
+
+      it('deletes a key only while it holds exactly the set named (siblings)', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        const a = dotted({ n1: 1 }, [['n1', 1, tombstone(1, 'n1')]]);
+        const b = dotted({ n2: 1 }, [['n2', 1, tombstone(2, 'n2')]]);
+        await store.merge('k', a);
+        await store.merge('k', b);
+        expect(await store.purge('k', a)).toBe(false);
+        expect(await store.purge('k', b)).toBe(false);
+        expect((await store.get('k'))!.siblings).toHaveLength(2);
+        expect(await store.purge('k', SIBLINGS.merge(a, b))).toBe(true);
+        expect(await store.get('k')).toBeUndefined();
+      });
+
+      it('a purge queued behind a merge of the same tick sees the merge and keeps the key', async () => {
+        const store = await openStore();
+        await store.merge('k', single(tombstone(5)));
+        const [merged, purged] = await Promise.all([
+          store.merge('k', lww(6)),
+          store.purge('k', single(tombstone(5))),
+        ]);
+        expect([merged, purged]).toEqual([true, false]);
+        expectSet(await store.get('k'), lww(6));
+      });
     });
 
-    it('counts pending hints per target and drops a target at zero', async () => {
-      const store = await openStore();
-      expect(store.pendingHints().size).toBe(0);
-      await Promise.all([
-        store.addHint('n2', 'a', version(1)),
-        store.addHint('n2', 'b', version(1)),
-        store.addHint('n3', 'a', version(1)),
-        store.addHint('n2', 'a', version(2)),
-      ]);
-      expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 2, n3: 1 });
-      for (const hint of await store.hintsFor('n3', 10)) await store.deleteHint(hint);
-      expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 2 });
+    describe('hints', () => {
+      it('keeps one hint per (target, key): a newer one replaces it, an older one does not', async () => {
+        const store = await openStore();
+        await store.addHint('n2', 'k', lww(5));
+        await store.addHint('n2', 'k', lww(6));
+        await store.addHint('n2', 'k', lww(4));
+        await store.addHint('n3', 'k', lww(1));
+        const hints = await store.hintsFor('n2', 10);
+        expect(hints).toHaveLength(1);
+        expect(hints[0]!.target).toBe('n2');
+        expect(hints[0]!.key).toBe('k');
+        expectSet(hints[0]!.set, lww(6));
+        expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1, n3: 1 });
+      });
+
+      it('merges concurrent sets for one (target, key) into one hint with both siblings', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        const a = dotted({ n1: 1 }, [['n1', 1, version(1, 0, 'n1', 'a')]]);
+        const b = dotted({ n2: 1 }, [['n2', 1, version(1, 0, 'n2', 'b')]]);
+        await store.addHint('n3', 'k', a);
+        await store.addHint('n3', 'k', b);
+        await store.addHint('n3', 'k', a);
+        const hints = await store.hintsFor('n3', 10);
+        expect(hints).toHaveLength(1);
+        expectSet(hints[0]!.set, SIBLINGS.merge(a, b));
+        expect(Object.fromEntries(store.pendingHints())).toEqual({ n3: 1 });
+      });
+
+      it('lists at most `limit` hints of one target, in key order, and none of other targets', async () => {
+        const store = await openStore();
+        const keys = ['b', 'a', 'c/1', 'c', 'ä', 'a\u0000b', ''];
+        await Promise.all(keys.map((key, i) => store.addHint('n2', key, lww(i + 1))));
+        await store.addHint('n1', 'x', lww(1));
+        await store.addHint('n22', 'x', lww(1));
+        const sorted = [...keys].sort(byteOrder);
+        expect((await store.hintsFor('n2', 100)).map((h) => h.key)).toEqual(sorted);
+        expect((await store.hintsFor('n2', 3)).map((h) => h.key)).toEqual(sorted.slice(0, 3));
+        expect(await store.hintsFor('n2', 0)).toEqual([]);
+        expect(await store.hintsFor('n9', 10)).toEqual([]);
+        const n2b = (await store.hintsFor('n2', 100)).find((h) => h.key === 'b');
+        expectSet(n2b!.set, lww(1));
+        await expect(store.hintsFor('n2', -1)).rejects.toThrow(RangeError);
+        await expect(store.addHint('n\u00002', 'k', lww(1))).rejects.toThrow(RangeError);
+      });
+
+      it('deletes a hint it names, but not one that more was merged into meanwhile (lww)', async () => {
+        const store = await openStore();
+        await store.addHint('n2', 'k', lww(1));
+        await store.addHint('n2', 'j', lww(1));
+        const [j, k] = await store.hintsFor('n2', 10);
+        await store.addHint('n2', 'k', lww(2));
+        await store.deleteHint(k!);
+        await store.deleteHint(j!);
+        const left = await store.hintsFor('n2', 10);
+        expect(left.map((h) => h.key)).toEqual(['k']);
+        expectSet(left[0]!.set, lww(2));
+        expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1 });
+        await store.deleteHint({ target: 'n2', key: 'absent', set: lww(1) });
+        expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1 });
+      });
+
+      it('deletes a hint it names, but not one that more was merged into meanwhile (siblings)', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        const a = dotted({ n1: 1 }, [['n1', 1, version(1, 0, 'n1', 'a')]]);
+        const b = dotted({ n2: 1 }, [['n2', 1, version(1, 0, 'n2', 'b')]]);
+        await store.addHint('n3', 'k', a);
+        const [sent] = await store.hintsFor('n3', 10);
+        await store.addHint('n3', 'k', b);
+        await store.deleteHint(sent!);
+        const [left] = await store.hintsFor('n3', 10);
+        expectSet(left!.set, SIBLINGS.merge(a, b));
+        expect(store.pendingHints().get('n3')).toBe(1);
+        await store.deleteHint(left!);
+        expect(await store.hintsFor('n3', 10)).toEqual([]);
+        expect(store.pendingHints().size).toBe(0);
+      });
+
+      it('orders hint writes of one tick by arrival: add, delete, newer add leaves the newer', async () => {
+        const store = await openStore();
+        await Promise.all([
+          store.addHint('n2', 'k', lww(1)),
+          store.deleteHint({ target: 'n2', key: 'k', set: lww(1) }),
+          store.addHint('n2', 'k', lww(2)),
+          store.deleteHint({ target: 'n2', key: 'k', set: lww(1) }),
+        ]);
+        const hints = await store.hintsFor('n2', 10);
+        expect(hints).toHaveLength(1);
+        expectSet(hints[0]!.set, lww(2));
+        expect(store.pendingHints().get('n2')).toBe(1);
+      });
+
+      it('counts pending hints per target and drops a target at zero', async () => {
+        const store = await openStore();
+        expect(store.pendingHints().size).toBe(0);
+        await Promise.all([
+          store.addHint('n2', 'a', lww(1)),
+          store.addHint('n2', 'b', lww(1)),
+          store.addHint('n3', 'a', lww(1)),
+          store.addHint('n2', 'a', lww(2)),
+        ]);
+        expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 2, n3: 1 });
+        for (const hint of await store.hintsFor('n3', 10)) await store.deleteHint(hint);
+        expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 2 });
+      });
+
+      it('drops the hints of a key, for any target, that a set dominates, and keeps the rest (lww)', async () => {
+        const store = await openStore();
+        await Promise.all([
+          store.addHint('n2', 'k', lww(1)),
+          store.addHint('n3', 'k', lww(5)),
+          store.addHint('n4', 'k', lww(9)),
+          store.addHint('n2', 'j', lww(1)),
+        ]);
+        expect(await store.dropHintsCoveredBy('k', lww(5))).toBe(2);
+        expect(await store.hintsFor('n2', 10)).toMatchObject([{ key: 'j' }]);
+        expect(await store.hintsFor('n3', 10)).toEqual([]);
+        const [kept] = await store.hintsFor('n4', 10);
+        expectSet(kept!.set, lww(9));
+        expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1, n4: 1 });
+        expect(await store.dropHintsCoveredBy('k', lww(5))).toBe(0);
+        expect(await store.dropHintsCoveredBy('nothing', lww(100))).toBe(0);
+        expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1, n4: 1 });
+      });
+
+      it('drops the hints of a key that a set dominates, and keeps a concurrent one (siblings)', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        const a = dotted({ n1: 1 }, [['n1', 1, version(1, 0, 'n1', 'a')]]);
+        const b = dotted({ n2: 1 }, [['n2', 1, version(1, 0, 'n2', 'b')]]);
+        // Saw a and replaced it with a tombstone; never saw b.
+        const gone = dotted({ n1: 2 }, [['n1', 2, tombstone(2, 'n1')]]);
+        await store.addHint('n3', 'k', a);
+        await store.addHint('n4', 'k', b);
+        await store.addHint('n5', 'k', gone);
+        expect(await store.dropHintsCoveredBy('k', gone)).toBe(2);
+        expect(await store.hintsFor('n3', 10)).toEqual([]);
+        expect(await store.hintsFor('n5', 10)).toEqual([]);
+        const [kept] = await store.hintsFor('n4', 10);
+        expectSet(kept!.set, b);
+        expect(Object.fromEntries(store.pendingHints())).toEqual({ n4: 1 });
+      });
+    });
+
+    describe('change listeners', () => {
+      type Change = [string, unknown, unknown];
+
+      it('hears each changed key once per batch, after commit, with before and after', async () => {
+        const store = await openStore();
+        const changes: Change[] = [];
+        const readsInListener: Array<Promise<[VersionSet | undefined, VersionSet | undefined]>> =
+          [];
+        store.onChange((key, before, after) => {
+          changes.push([key, plain(before), plain(after)]);
+          // Started from inside the listener: the batch must already be in the database.
+          readsInListener.push(store.get(key).then((now) => [now, after]));
+        });
+        await Promise.all([
+          store.merge('k', lww(1)),
+          store.merge('k', lww(3)),
+          store.merge('k', lww(2)),
+          store.merge('j', lww(1)),
+          store.merge('j', lww(1)),
+        ]);
+        expect(changes).toEqual([
+          ['k', undefined, plain(lww(3))],
+          ['j', undefined, plain(lww(1))],
+        ]);
+        for (const [now, after] of await Promise.all(readsInListener))
+          expect(plain(now)).toEqual(plain(after));
+
+        changes.length = 0;
+        expect(await store.merge('k', lww(2))).toBe(false);
+        expect(await store.merge('k', lww(3))).toBe(false);
+        expect(await store.purge('k', lww(1))).toBe(false);
+        expect(changes).toEqual([]);
+
+        expect(await store.merge('k', lww(4))).toBe(true);
+        expect(await store.purge('k', lww(4))).toBe(true);
+        expect(changes).toEqual([
+          ['k', plain(lww(3)), plain(lww(4))],
+          ['k', plain(lww(4)), undefined],
+        ]);
+      });
+
+      it('tells every listener, and nothing for no-op merges, failed updates or hints (siblings)', async () => {
+        const store = await openStore({ policy: SIBLINGS });
+        const first: Change[] = [];
+        const second: Change[] = [];
+        store.onChange((key, before, after) => first.push([key, plain(before), plain(after)]));
+        store.onChange((key, before, after) => second.push([key, plain(before), plain(after)]));
+        const a = dotted({ n1: 1 }, [['n1', 1, version(1, 0, 'n1', 'a')]]);
+        const b = dotted({ n2: 1 }, [['n2', 1, version(1, 0, 'n2', 'b')]]);
+        await store.merge('k', a);
+        await Promise.all([store.merge('k', a), store.merge('k', b), store.merge('k', b)]);
+        await store.merge('k', a);
+        await store.addHint('n9', 'k', a);
+        await store
+          .update('k', () => {
+            throw new Error('no');
+          })
+          .catch(() => undefined);
+        await store.purge('k', SIBLINGS.merge(a, b));
+        const expected: Change[] = [
+          ['k', undefined, plain(a)],
+          ['k', plain(a), plain(SIBLINGS.merge(a, b))],
+          ['k', plain(SIBLINGS.merge(a, b)), undefined],
+        ];
+        expect(first).toEqual(expected);
+        expect(second).toEqual(expected);
+      });
+    });
+
+    describe('scans', () => {
+      const keys = [
+        ...Array.from({ length: 300 }, (_, i) => `key-${i}`),
+        'ä',
+        '日本',
+        '',
+        'a\u0000b',
+      ];
+
+      it('entries() yields every key with its set, in storage order', async () => {
+        const store = await openStore();
+        await Promise.all(keys.map((k, i) => store.merge(k, lww(i + 1, 0, 'n1', k))));
+        const seen: Array<[string, VersionSet]> = [];
+        for await (const entry of store.entries()) seen.push(entry);
+        expect(seen.map(([k]) => k)).toEqual(
+          [...keys].sort((a, b) => byteOrder(dataKeyOf(a), dataKeyOf(b))),
+        );
+        for (const [k, set] of seen) expectSet(set, lww(keys.indexOf(k) + 1, 0, 'n1', k));
+      });
+
+      it('scanPrefixRange(gte, lt) returns exactly the keys whose hash prefix is in [gte, lt)', async () => {
+        const store = await openStore();
+        await Promise.all(keys.map((k, i) => store.merge(k, lww(i + 1, 0, 'n1', k))));
+        const prefix = (k: string): string => dataKeyOf(k).slice(0, 4);
+        // The data key is the upper 16 bits of the key's hash, in lowercase hex, then the key.
+        for (const k of keys) {
+          expect(dataKeyOf(k)).toBe((hash32(k) >>> 16).toString(16).padStart(4, '0') + k);
+        }
+        const hexOf = (n: number): string => n.toString(16).padStart(4, '0');
+        const p0 = prefix(keys[0]!);
+        const ranges: Array<[string, string | undefined]> = [
+          ['0000', '4000'],
+          ['4000', '8000'],
+          ['8000', 'c000'],
+          ['c000', undefined],
+          ['0000', undefined],
+          [p0, parseInt(p0, 16) === 0xffff ? undefined : hexOf(parseInt(p0, 16) + 1)],
+          ['a000', 'a000'],
+          ['fffe', undefined],
+        ];
+        for (const [gte, lt] of ranges) {
+          const got = await store.scanPrefixRange(gte, lt);
+          const want = keys
+            .filter((k) => prefix(k) >= gte && (lt === undefined || prefix(k) < lt))
+            .sort((a, b) => byteOrder(dataKeyOf(a), dataKeyOf(b)));
+          expect(
+            got.map(([k]) => k),
+            `[${gte}, ${lt})`,
+          ).toEqual(want);
+          for (const [k, set] of got) expectSet(set, lww(keys.indexOf(k) + 1, 0, 'n1', k));
+        }
+        expect((await store.scanPrefixRange(p0, undefined)).map(([k]) => k)).toContain(keys[0]);
+        // Four quarters partition the keys.
+        const quarters = await Promise.all(
+          ranges.slice(0, 4).map(([g, l]) => store.scanPrefixRange(g, l)),
+        );
+        expect(quarters.flat().length).toBe(keys.length);
+      });
     });
 
     it('stores metadata; an absent name reads as undefined', async () => {
@@ -258,23 +792,34 @@ function runReplicaStoreSuite(
       expect(await store.getMeta('node-id')).toBe('n1-again');
     });
 
-    it('with fsync on, applies and hints resolve once written', async () => {
+    it('with fsync on, merges, updates and hints resolve once written', async () => {
       const store = await openStore({ fsync: true });
       const results = await Promise.all(
-        Array.from({ length: 100 }, (_, i) => store.apply(`k${i % 7}`, version(i))),
+        Array.from({ length: 100 }, (_, i) => store.merge(`k${i % 7}`, lww(i))),
       );
       expect(results.filter(Boolean).length).toBeGreaterThanOrEqual(7);
-      await store.addHint('n2', 'k', version(1));
-      expectVersion(await store.get('k6'), version(97));
+      await store.addHint('n2', 'k', lww(1));
+      expectSet(await store.update('u', () => lww(1)), lww(1));
+      expectSet(await store.get('k6'), lww(97));
+      expectSet(await store.get('u'), lww(1));
       expect(store.pendingHints().get('n2')).toBe(1);
     });
 
     it('close writes what is queued before it closes, and refuses writes after', async () => {
       const store = await openStore();
-      const queued = store.apply('k', version(1));
+      const queued = store.merge('k', lww(1));
       await store.close();
       expect(await queued).toBe(true);
-      await expect(store.apply('k', version(2))).rejects.toThrow(/closed/);
+      await expect(store.merge('k', lww(2))).rejects.toThrow(/closed/);
+      await expect(store.update('k', () => lww(2))).rejects.toThrow(/closed/);
+      await expect(store.purge('k', lww(1))).rejects.toThrow(/closed/);
+      await expect(store.addHint('n2', 'k', lww(2))).rejects.toThrow(/closed/);
+    });
+
+    it('a fresh store records format 2 and its conflict mode', async () => {
+      const store = await openStore({ policy: SIBLINGS });
+      expect(await store.getMeta('format')).toBe('2');
+      expect(await store.getMeta('conflicts')).toBe('siblings');
     });
 
     it.runIf(caps.persistent)(
@@ -282,32 +827,90 @@ function runReplicaStoreSuite(
       async () => {
         const first = await openStore({ fsync: true });
         await Promise.all([
-          first.apply('k', version(3)),
-          first.apply('gone', tombstone(4)),
-          first.addHint('n2', 'a', version(1)),
-          first.addHint('n2', 'b', version(1)),
-          first.addHint('n3', 'a', version(1)),
+          first.merge('k', lww(3)),
+          first.merge('gone', single(tombstone(4))),
+          first.merge('purged', lww(1)),
+          first.addHint('n2', 'a', lww(1)),
+          first.addHint('n2', 'b', lww(1)),
+          first.addHint('n3', 'a', lww(1)),
+          first.addHint('n4', 'a', lww(1)),
           first.putMeta('ring', 'v7'),
         ]);
+        await first.purge('purged', lww(1));
+        await first.deleteHint({ target: 'n4', key: 'a', set: lww(1) });
+        await first.addHint('n2', 'a', lww(2));
         // A write that is still queued at close must be written too.
-        const queued = first.apply('late', version(9));
+        const queued = first.merge('late', lww(9));
         await first.close();
         expect(await queued).toBe(true);
 
         const second = await openStore();
-        expectVersion(await second.get('k'), version(3));
-        expectVersion(await second.get('gone'), tombstone(4));
-        expectVersion(await second.get('late'), version(9));
+        expectSet(await second.get('k'), lww(3));
+        expectSet(await second.get('gone'), single(tombstone(4)));
+        expectSet(await second.get('late'), lww(9));
+        expect(await second.get('purged')).toBeUndefined();
         expect(await second.getMeta('ring')).toBe('v7');
         expect(Object.fromEntries(second.pendingHints())).toEqual({ n2: 2, n3: 1 });
-        expect((await second.hintsFor('n2', 10)).map((h) => h.key)).toEqual(['a', 'b']);
-        expect(await second.apply('k', version(2))).toBe(false);
+        const n2 = await second.hintsFor('n2', 10);
+        expect(n2.map((h) => h.key)).toEqual(['a', 'b']);
+        expectSet(n2[0]!.set, lww(2));
+        expect(await second.merge('k', lww(2))).toBe(false);
+        // The rebuilt counts keep counting correctly.
+        await second.deleteHint(n2[0]!);
+        expect(await second.dropHintsCoveredBy('a', lww(5))).toBe(1);
+        expect(Object.fromEntries(second.pendingHints())).toEqual({ n2: 1 });
+      },
+    );
+
+    it.runIf(caps.persistent)('keeps siblings across close and reopen', async () => {
+      const first = await openStore({ policy: SIBLINGS, fsync: true });
+      await Promise.all([
+        first.update('k', (s) => write(s, 'a')),
+        first.update('k', (s) => write(s, 'b')),
+      ]);
+      const before = await first.get('k');
+      await first.close();
+      const second = await openStore({ policy: SIBLINGS });
+      expectSet(await second.get('k'), before!);
+      expect(values(await second.update('k', (s) => write(s, 'c')))).toEqual(['a', 'b', 'c']);
+    });
+
+    it.runIf(caps.persistent)('refuses to reopen under the other conflict mode', async () => {
+      const first = await openStore({ policy: LWW });
+      await first.merge('k', lww(1));
+      await first.close();
+      const other = makeOne({ policy: SIBLINGS });
+      expect((await openError(other)).message).toMatch(/lww-mode data.*conflicts siblings/);
+      const again = await openStore({ policy: LWW });
+      expectSet(await again.get('k'), lww(1));
+    });
+
+    it.runIf(caps.persistent)(
+      'refuses a data directory an older kvorum wrote (data, no format)',
+      async () => {
+        const raw = new Level<string, Buffer>(join(dir, 'db'), {
+          keyEncoding: 'utf8',
+          valueEncoding: 'buffer',
+        });
+        await raw
+          .sublevel<string, Buffer>('data', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+          .put('k', encodeVersion(version(1)));
+        await raw.close();
+        const store = makeOne();
+        expect((await openError(store)).message).toMatch(/older kvorum/);
       },
     );
   });
 }
 
-runReplicaStoreSuite('memory-level', () => memoryStore(), { persistent: false });
+/** A one-sibling siblings-mode set. */
+function dottedOne(): VersionSet {
+  return dotted({ n1: 1 }, [['n1', 1, version(1)]]);
+}
+
+runReplicaStoreSuite('memory-level', (_dir, opts) => memoryStore(opts.policy), {
+  persistent: false,
+});
 runReplicaStoreSuite('LevelDB on disk', (dir, opts) => openDiskStore(join(dir, 'db'), opts), {
   persistent: true,
 });
@@ -316,10 +919,18 @@ describe('LevelReplicaStore write pipeline', () => {
   let db: MemoryLevel<string, Buffer>;
   let store: LevelReplicaStore;
 
-  beforeEach(async () => {
+  function dataSublevel() {
+    return db.sublevel<string, Buffer>('data', { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+  }
+
+  async function openOver(policy: ConflictPolicy): Promise<void> {
     db = new MemoryLevel<string, Buffer>({ keyEncoding: 'utf8', valueEncoding: 'buffer' });
-    store = new LevelReplicaStore({ db, fsync: false });
+    store = new LevelReplicaStore({ db, fsync: false, policy });
     await store.open();
+  }
+
+  beforeEach(async () => {
+    await openOver(LWW);
   });
 
   afterEach(async () => {
@@ -327,10 +938,10 @@ describe('LevelReplicaStore write pipeline', () => {
     await store.close();
   });
 
-  it('writes 500 concurrent applies in far fewer than 500 batches', async () => {
+  it('writes 500 concurrent merges in far fewer than 500 batches', async () => {
     const batch = vi.spyOn(db, 'batch');
     const results = await Promise.all(
-      Array.from({ length: 500 }, (_, i) => store.apply(`k${i}`, version(i + 1))),
+      Array.from({ length: 500 }, (_, i) => store.merge(`k${i}`, lww(i + 1))),
     );
     expect(results.every(Boolean)).toBe(true);
     expect(batch.mock.calls.length).toBeLessThanOrEqual(5);
@@ -340,35 +951,37 @@ describe('LevelReplicaStore write pipeline', () => {
     const batch = vi.spyOn(db, 'batch');
     const writes: Promise<boolean>[] = [];
     for (let round = 0; round < 50; round += 1) {
-      for (let i = 0; i < 20; i += 1)
-        writes.push(store.apply(`k${i}`, version(round * 20 + i + 1)));
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      for (let i = 0; i < 20; i += 1) writes.push(store.merge(`k${i}`, lww(round * 20 + i + 1)));
+      await tick();
     }
-    await Promise.all(writes);
+    expect((await Promise.all(writes)).every(Boolean)).toBe(true);
     expect(batch.mock.calls.length).toBeLessThan(1000 / 10);
-    expectVersion(await store.get('k19'), version(1000));
+    expectSet(await store.get('k19'), lww(1000));
   });
 
-  it(`splits a queue longer than ${BATCH_WRITES_MAX} writes into several batches, still newest-wins`, async () => {
+  it(`splits a queue longer than ${BATCH_WRITES_MAX} writes into several batches, in order`, async () => {
     const batch = vi.spyOn(db, 'batch');
     const count = BATCH_WRITES_MAX * 2 + 10;
     const results = await Promise.all(
-      Array.from({ length: count }, (_, i) => store.apply('hot', version(i + 1))),
+      Array.from({ length: count }, (_, i) => store.merge('hot', lww(i + 1))),
     );
     expect(batch.mock.calls.length).toBeGreaterThanOrEqual(3);
-    expectVersion(await store.get('hot'), version(count));
-    expect(results[count - 1]).toBe(true);
-    // One winner per batch: the last write of each slice of the queue.
-    expect(results.filter(Boolean).length).toBe(batch.mock.calls.length);
+    const sizes = batch.mock.calls.map((call) => ((call as unknown[])[0] as unknown[]).length);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(BATCH_WRITES_MAX);
+    // Each write is newer than every one before it, across the batch boundaries too.
+    expect(results.every(Boolean)).toBe(true);
+    expectSet(await store.get('hot'), lww(count));
   });
 
-  it('rejects every writer of a failed batch, and the next batch still works', async () => {
-    await store.addHint('n2', 'old', version(1));
+  it('rejects every writer of a failed batch, tells no listener, and the next batch still works', async () => {
+    await store.addHint('n2', 'old', lww(1));
+    const changes: string[] = [];
+    store.onChange((key) => changes.push(key));
     vi.spyOn(db, 'batch').mockRejectedValueOnce(new Error('disk full'));
     const failed = [
-      store.apply('a', version(1)),
-      store.apply('b', version(1)),
-      store.addHint('n2', 'x', version(1)),
+      store.merge('a', lww(1)),
+      store.update('b', () => lww(1)),
+      store.addHint('n2', 'x', lww(1)),
     ];
     const outcomes = await Promise.allSettled(failed);
     for (const outcome of outcomes) {
@@ -377,25 +990,119 @@ describe('LevelReplicaStore write pipeline', () => {
     }
     expect(await store.get('a')).toBeUndefined();
     expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1 });
+    expect(changes).toEqual([]);
 
-    expect(await store.apply('a', version(2))).toBe(true);
-    expectVersion(await store.get('a'), version(2));
+    expect(await store.merge('a', lww(2))).toBe(true);
+    expectSet(await store.get('a'), lww(2));
+    expect(changes).toEqual(['a']);
   });
 
-  it('rejects a version that cannot be encoded without failing the writes beside it', async () => {
-    const [bad, good] = await Promise.allSettled([
-      store.apply('k', version(-1)),
-      store.apply('k', version(1)),
+  it('rejects a set that cannot be encoded without failing the writes to other keys', async () => {
+    const bad = single(version(2 ** 48)); // wallMs past the u48 the codec stores
+    const outcomes = await Promise.allSettled([
+      store.merge('k', bad),
+      store.merge('j', lww(1)),
+      store.update('u', () => bad),
+      store.addHint('n2', 'h', bad),
+      store.addHint('n2', 'g', lww(1)),
     ]);
-    expect(bad.status).toBe('rejected');
-    expect(good).toEqual({ status: 'fulfilled', value: true });
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect(await store.get('k')).toBeUndefined();
+    expect(await store.get('u')).toBeUndefined();
+    expectSet(await store.get('j'), lww(1));
+    expect((await store.hintsFor('n2', 10)).map((h) => h.key)).toEqual(['g']);
+    expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1 });
   });
 
-  it('rejects a read of a corrupt stored version with a clear error', async () => {
-    await db
-      .sublevel<string, Buffer>('data', { valueEncoding: 'buffer' })
-      .put('k', Buffer.from([0xff]));
+  // Each write of a key is encoded on its own, so an unencodable one fails alone.
+  it('rejects a set that cannot be encoded without failing earlier writes to the same key', async () => {
+    const bad = single(version(2 ** 48));
+    const outcomes = await Promise.allSettled([store.merge('k', lww(1)), store.merge('k', bad)]);
+    expect(outcomes[0]).toEqual({ status: 'fulfilled', value: true });
+    expect(outcomes[1]!.status).toBe('rejected');
+    expectSet(await store.get('k'), lww(1));
+  });
+
+  // A merge the policy throws on (here a dot-less lww set sent to a siblings store) fails
+  // only its own write, not the batch.
+  it('a merge the policy cannot apply fails alone, not the writes to other keys', async () => {
+    await store.close();
+    await openOver(SIBLINGS);
+    await store.merge('k', dottedOne());
+    const outcomes = await Promise.allSettled([
+      store.merge('k', lww(2)),
+      store.merge('j', dottedOne()),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'fulfilled']);
+    expectSet(await store.get('j'), dottedOne());
+  });
+
+  // dropHintsCoveredBy also sees a hint for a new target queued earlier in the same tick.
+  it('drops a covered hint that was added earlier in the same tick', async () => {
+    const [, dropped] = await Promise.all([
+      store.addHint('n5', 'k', lww(1)),
+      store.dropHintsCoveredBy('k', lww(5)),
+    ]);
+    expect(dropped).toBe(1);
+    expect(await store.hintsFor('n5', 10)).toEqual([]);
+    expect(store.pendingHints().size).toBe(0);
+  });
+
+  it('rejects a read of a corrupt stored record with a clear error', async () => {
+    await dataSublevel().put(dataKeyOf('k'), Buffer.from([1, 2, 3]));
     await expect(store.get('k')).rejects.toThrow(/corrupt stored version/);
+    await dataSublevel().put(dataKeyOf('old'), encodeVersion(version(1)));
+    await expect(store.get('old')).rejects.toThrow(/not a version set/);
+  });
+
+  it('rejects writes to a key whose stored record is corrupt; other keys in the batch succeed', async () => {
+    await dataSublevel().put(dataKeyOf('bad'), Buffer.from([1, 2, 3]));
+    const changes: string[] = [];
+    store.onChange((key) => changes.push(key));
+    const outcomes = await Promise.allSettled([
+      store.merge('bad', lww(1)),
+      store.merge('good', lww(1)),
+      store.update('bad', () => lww(2)),
+      store.purge('bad', lww(1)),
+      store.update('other', () => lww(3)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect((outcomes[0] as PromiseRejectedResult).reason).toHaveProperty(
+      'name',
+      'VersionCodecError',
+    );
+    expectSet(await store.get('good'), lww(1));
+    expectSet(await store.get('other'), lww(3));
+    expect(Buffer.from((await dataSublevel().get(dataKeyOf('bad')))!)).toEqual(
+      Buffer.from([1, 2, 3]),
+    );
+    expect(changes.sort()).toEqual(['good', 'other']);
+  });
+
+  it('replaces a corrupt hint record with the next hint for it, and counts it once', async () => {
+    await db
+      .sublevel<string, Buffer>('hints', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+      .put('n2\u0000k', Buffer.from([9]));
+    await store.close();
+    store = new LevelReplicaStore({ db, fsync: false, policy: LWW });
+    await store.open();
+    expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1 });
+    await store.addHint('n2', 'k', lww(1));
+    expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1 });
+    const [hint] = await store.hintsFor('n2', 10);
+    expectSet(hint!.set, lww(1));
   });
 
   it('accepts a database with view values', async () => {
@@ -405,8 +1112,106 @@ describe('LevelReplicaStore write pipeline', () => {
     });
     const viewStore = new LevelReplicaStore({ db: viewDb, fsync: false });
     await viewStore.open();
-    expect(await viewStore.apply('k', version(1))).toBe(true);
-    expectVersion(await viewStore.get('k'), version(1));
+    expect(await viewStore.merge('k', lww(1))).toBe(true);
+    expectSet(await viewStore.get('k'), lww(1));
+    await viewStore.addHint('n2', 'k', lww(1));
+    expectSet((await viewStore.hintsFor('n2', 1))[0]!.set, lww(1));
     await viewStore.close();
+  });
+});
+
+describe('LevelReplicaStore format checks', () => {
+  const dbs: MemoryLevel<string, Buffer>[] = [];
+
+  function freshDb(): MemoryLevel<string, Buffer> {
+    const db = new MemoryLevel<string, Buffer>({ keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    dbs.push(db);
+    return db;
+  }
+
+  afterEach(async () => {
+    for (const db of dbs.splice(0)) await db.close();
+  });
+
+  it.each([LWW, SIBLINGS])('a fresh database gets format 2 and conflicts $mode', async (policy) => {
+    const db = freshDb();
+    const store = new LevelReplicaStore({ db, fsync: false, policy });
+    await store.open();
+    const meta = db.sublevel<string, string>('meta', {
+      keyEncoding: 'utf8',
+      valueEncoding: 'utf8',
+    });
+    expect(await meta.get('format')).toBe('2');
+    expect(await meta.get('conflicts')).toBe(policy.mode);
+    await store.close();
+    // Reopening under the same mode works, and keeps the data.
+    const again = new LevelReplicaStore({ db, fsync: false, policy });
+    await again.open();
+    await again.close();
+  });
+
+  it.each([
+    [LWW, SIBLINGS],
+    [SIBLINGS, LWW],
+  ])('refuses to reopen under the other mode ($mode data)', async (written, other) => {
+    const db = freshDb();
+    const first = new LevelReplicaStore({ db, fsync: false, policy: written });
+    await first.open();
+    await first.merge('k', written === LWW ? lww(1) : dottedOne());
+    await first.close();
+    const store = new LevelReplicaStore({ db, fsync: false, policy: other });
+    expect((await openError(store)).message).toContain(`${written.mode}-mode data`);
+    expect(db.status).toBe('closed');
+    const back = new LevelReplicaStore({ db, fsync: false, policy: written });
+    await back.open();
+    expect(await back.get('k')).toBeDefined();
+    await back.close();
+  });
+
+  it.each([
+    ['data', 'data', 'k'],
+    ['hints', 'hints', 'n2\u0000k'],
+  ])('refuses a database with %s but no format (an older kvorum)', async (_name, sub, key) => {
+    const db = freshDb();
+    await db
+      .sublevel<string, Buffer>(sub, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+      .put(key, encodeVersion(version(1)));
+    const store = new LevelReplicaStore({ db, fsync: false });
+    expect((await openError(store)).message).toMatch(/older kvorum/);
+    expect(db.status).toBe('closed');
+  });
+
+  it('refuses a format it does not know', async () => {
+    const db = freshDb();
+    await db
+      .sublevel<string, string>('meta', { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+      .put('format', '3');
+    const store = new LevelReplicaStore({ db, fsync: false });
+    expect((await openError(store)).message).toMatch(/format 3/);
+  });
+});
+
+describe('change listeners', () => {
+  it('a listener that throws does not stop the store', async () => {
+    const s = memoryStore();
+    await s.open();
+    let first = true;
+    s.onChange(() => {
+      if (first) {
+        first = false;
+        throw new Error('listener failed');
+      }
+    });
+    const v = (wallMs: number) =>
+      single({
+        ts: { wallMs, logical: 0, node: 'n1' },
+        tombstone: false,
+        contentType: 't',
+        value: new Uint8Array([wallMs]),
+      });
+    expect(await s.merge('k', v(1))).toBe(true);
+    expect(await s.merge('k', v(2))).toBe(true);
+    expect(s.listenerErrors).toBe(1);
+    await s.close();
   });
 });

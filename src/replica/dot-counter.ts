@@ -1,0 +1,62 @@
+// The issuer side of dotted version vectors: a counter this node keeps across all keys, below
+// which it never issues a dot again. Per-key clocks alone would restart at 1 after tombstone GC
+// purges a key, and a client still holding a context from before the purge would then cover
+// (and silently supersede) new writes it never saw.
+//
+// Durability without a write per dot: blocks are reserved in the store's meta. The reservation
+// is raised when half a block is left; it is queued in the same FIFO pipeline as the writes, so
+// it commits no later than the batch after the one that crossed the half-way mark, and a batch
+// holds at most storeBatchWritesMax writes, well under half a block. A restart continues from
+// the reserved mark, skipping whatever of the block was unused.
+//
+// A node that lost its disk has lost its mark too. So the counter also starts no lower than
+// the wall clock times DOTS_PER_MS: unless the node issued more than that many dots per
+// millisecond on average, a new start is above everything it issued before (Riak gives such a
+// vnode a new actor id instead; this keeps clocks from growing an entry per lost disk).
+
+import { LIMITS } from '../config.js';
+import type { ReplicaStore } from '../storage/replica-store.js';
+
+const META_KEY = 'dotCounter';
+/** 2^48 / (64 * ms since 1970) leaves room until the year 2109. */
+const DOTS_PER_MS = 64;
+
+export class DotCounter {
+  private next = 0;
+  private reserved = 0;
+
+  constructor(
+    private readonly store: ReplicaStore,
+    private readonly block = LIMITS.dotCounterBlock,
+    private readonly nowMs: () => number = () => 0,
+  ) {
+    if (block < 2 * LIMITS.storeBatchWritesMax) {
+      throw new RangeError('a dot counter block must exceed two store batches');
+    }
+  }
+
+  async open(): Promise<void> {
+    const stored = Number((await this.store.getMeta(META_KEY)) ?? '0');
+    const mark = Number.isSafeInteger(stored) && stored > 0 ? stored : 0;
+    this.next = Math.max(mark, Math.floor(Math.max(0, this.nowMs())) * DOTS_PER_MS);
+    this.reserved = this.next + this.block;
+    await this.store.putMeta(META_KEY, String(this.reserved));
+  }
+
+  /** Every dot this node issues from now on is above this. */
+  floor(): number {
+    return this.next;
+  }
+
+  /** Records a counter just issued (called inside the store's batch plan). */
+  issued(counter: number): void {
+    if (counter > this.next) this.next = counter;
+    if (this.next > this.reserved - this.block / 2) {
+      this.reserved = this.next + this.block;
+      // A failed reservation shows up as a failed batch; the next issue retries it.
+      void this.store.putMeta(META_KEY, String(this.reserved)).catch(() => {
+        this.reserved = this.next;
+      });
+    }
+  }
+}

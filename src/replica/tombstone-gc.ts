@@ -1,0 +1,115 @@
+// Tombstone GC (DESIGN 2.2): a delete leaves a tombstone so replicas that missed it learn of it
+// instead of resurrecting the value. It may go only once it can no longer be needed: after a
+// grace period, when every replica of the key holds the very same tombstone, and when every
+// node has dropped the hints it holds for the key (a late hint would bring the value back).
+// The key's first replica does the check, so two nodes never purge one key at once.
+
+import type { Logger } from 'pino';
+import { LIMITS } from '../config.js';
+import type { ConflictPolicy } from '../core/conflicts.js';
+import type { Ring } from '../core/ring.js';
+import { isDeleted, newestSibling, type VersionSet } from '../core/version-set.js';
+import type { ReplicaStore } from '../storage/replica-store.js';
+import type { TransportLinks } from './links.js';
+
+export interface TombstoneGcOptions {
+  readonly self: string;
+  readonly ring: Ring;
+  readonly n: number;
+  readonly store: ReplicaStore;
+  readonly policy: ConflictPolicy;
+  readonly links: TransportLinks;
+  readonly graceMs: number;
+  readonly timeoutMs: number;
+  readonly nowMs: () => number;
+  readonly logger: Logger;
+  readonly onPurged?: (count: number) => void;
+}
+
+export class TombstoneGc {
+  /** Deleted keys this node is first replica of: the only ones it may purge. */
+  private readonly candidates = new Set<string>();
+  private purged = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private stopped = false;
+
+  constructor(private readonly o: TombstoneGcOptions) {}
+
+  track(key: string, _before: VersionSet | undefined, after: VersionSet | undefined): void {
+    if (after !== undefined && isDeleted(after) && this.isFirstReplica(key)) {
+      this.candidates.add(key);
+    } else {
+      this.candidates.delete(key);
+    }
+  }
+
+  start(): void {
+    // Short grace periods (tests) are checked often enough to be seen; long ones every few s.
+    const every = Math.max(50, Math.min(LIMITS.tombstoneSweepIntervalMs, this.o.graceMs / 2));
+    this.timer = setInterval(() => void this.sweep(), every);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  status(): Record<string, unknown> {
+    return { graceMs: this.o.graceMs, pending: this.candidates.size, purged: this.purged };
+  }
+
+  /** One pass over the candidates; passes never overlap. */
+  async sweep(): Promise<number> {
+    if (this.running || this.stopped) return 0;
+    this.running = true;
+    let count = 0;
+    try {
+      let examined = 0;
+      for (const key of [...this.candidates]) {
+        if (this.stopped || examined++ >= LIMITS.tombstoneSweepKeysMax) break;
+        if (await this.tryPurge(key).catch(() => false)) count += 1;
+      }
+    } finally {
+      this.running = false;
+    }
+    if (count > 0) {
+      this.purged += count;
+      this.o.onPurged?.(count);
+      this.o.logger.info({ purged: count }, 'tombstones purged');
+    }
+    return count;
+  }
+
+  private async tryPurge(key: string): Promise<boolean> {
+    const { links, policy, ring, n } = this.o;
+    const local = await this.o.store.get(key);
+    if (local === undefined || !isDeleted(local)) {
+      this.candidates.delete(key);
+      return false;
+    }
+    const deletedAt = newestSibling(local)?.ts.wallMs ?? 0;
+    if (deletedAt + this.o.graceMs > this.o.nowMs()) return false;
+    // Every node, not just the key's replicas: any of them may hold a hint for it.
+    if (!ring.nodes.every((node) => links.isUp(node))) return false;
+    const replicas = ring.preferenceList(key, n);
+    const held = await Promise.all(replicas.map((r) => links.read(r, key, this.o.timeoutMs)));
+    if (!held.every((set) => policy.equals(set, local))) {
+      // Not there yet: help it along, and look again on a later sweep.
+      for (let i = 0; i < replicas.length; i++) {
+        if (!policy.equals(held[i], local))
+          void links.write(replicas[i] as string, key, local, this.o.timeoutMs).catch(() => {});
+      }
+      return false;
+    }
+    // Others first: if one fails, this node keeps the tombstone and tries again later.
+    const others = ring.nodes.filter((node) => node !== this.o.self);
+    await Promise.all(others.map((node) => links.purge(node, key, local, this.o.timeoutMs)));
+    return links.purge(this.o.self, key, local, this.o.timeoutMs);
+  }
+
+  private isFirstReplica(key: string): boolean {
+    return this.o.ring.preferenceList(key, this.o.n)[0] === this.o.self;
+  }
+}
