@@ -9,12 +9,13 @@
 // clockEntriesMax entries here, and by the replica when it names a node outside the cluster.
 
 import { InvalidArgumentError } from './errors.js';
-import { HLC_ZERO, type Hlc } from './hlc.js';
+import { HLC_ZERO, LOGICAL_MAX, type Hlc } from './hlc.js';
 import { COUNTER_MAX, EMPTY_CLOCK, type VClock } from './version-set.js';
 import { LIMITS } from '../config.js';
 
 const CONTEXT_CHARS_MAX = LIMITS.contextCharsMax;
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const WALL_MS_MAX = 2 ** 48 - 1;
 
 export type ParsedContext =
   { readonly kind: 'lww'; readonly ts: Hlc } | { readonly kind: 'clock'; readonly clock: VClock };
@@ -44,7 +45,9 @@ export function parseContext(s: string): ParsedContext {
   const [, wall, logical, node] = parts as [string, string, string, string];
   const digits = /^(0|[1-9][0-9]{0,15})$/;
   if (!digits.test(wall) || !digits.test(logical)) malformed();
-  if (!Number.isSafeInteger(Number(wall)) || !Number.isSafeInteger(Number(logical))) malformed();
+  // The bounds every stored timestamp has (u48 wall, u32 logical): anything larger could not
+  // have come from a read, and a write stamped above it could not be stored or sent.
+  if (Number(wall) > WALL_MS_MAX || Number(logical) > LOGICAL_MAX) malformed();
   // "" is what a read of an absent key hands out.
   if (node !== '' && !NODE_ID.test(node)) malformed();
   return { kind: 'lww', ts: { wallMs: Number(wall), logical: Number(logical), node } };

@@ -10,6 +10,9 @@ export interface Hlc {
   readonly node: string;
 }
 
+/** The logical part is stored and sent as a u32. */
+export const LOGICAL_MAX = 2 ** 32 - 1;
+
 export const HLC_ZERO: Hlc = Object.freeze({ wallMs: 0, logical: 0, node: '' });
 
 /** Negative if a < b, positive if a > b, 0 only for the same timestamp. */
@@ -36,8 +39,13 @@ export class HybridClock {
     if (pt > this.wallMs) {
       this.wallMs = pt;
       this.logical = 0;
-    } else {
+    } else if (this.logical < LOGICAL_MAX) {
       this.logical += 1;
+    } else {
+      // The logical counter is 32 bits on the wire and on disk: carry into the wall part,
+      // which keeps the order and every encoding valid.
+      this.wallMs += 1;
+      this.logical = 0;
     }
     return { wallMs: this.wallMs, logical: this.logical, node: this.node };
   }

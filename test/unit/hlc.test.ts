@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HybridClock, compareHlc, type Hlc } from '../../src/core/hlc.js';
+import { HybridClock, LOGICAL_MAX, compareHlc, type Hlc } from '../../src/core/hlc.js';
 
 function manualClock(start: number) {
   let t = start;
@@ -44,5 +44,17 @@ describe('hybrid logical clock', () => {
     expect(compareHlc(b, c)).toBeLessThan(0);
     expect(compareHlc(c, d)).toBeLessThan(0);
     expect(compareHlc(d, d)).toBe(0);
+  });
+});
+
+describe('logical overflow', () => {
+  it('carries into the wall part instead of passing 2^32-1, and keeps ordering', () => {
+    const clock = { nowMs: () => 1_000, monotonicMs: () => 0 };
+    const hlc = new HybridClock('n1', clock);
+    const top = { wallMs: 1_000, logical: LOGICAL_MAX, node: 'n2' };
+    const next = hlc.above(top);
+    expect(next.logical).toBeLessThanOrEqual(LOGICAL_MAX);
+    expect(compareHlc(next, top)).toBeGreaterThan(0);
+    expect(compareHlc(hlc.now(), next)).toBeGreaterThan(0);
   });
 });
