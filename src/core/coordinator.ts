@@ -10,7 +10,7 @@
 import type { Clock } from './clock.js';
 import { newestVersion, single, type ConflictPolicy } from './conflicts.js';
 import type { ParsedContext } from './context.js';
-import { TimeoutError, UnavailableError, PeerError } from './errors.js';
+import { KvorumError, TimeoutError, UnavailableError, PeerError } from './errors.js';
 import { HLC_ZERO, compareHlc, type Hlc, type HybridClock } from './hlc.js';
 import { majority, type RequestOptions } from './quorum.js';
 import type { HintSink, NewContent, ReplicaLinks } from './replica-links.js';
@@ -76,6 +76,23 @@ function statusOf(err: unknown): ReplyStatus {
   return err instanceof PeerError ? (err.reason === 'remote' ? 'error' : err.reason) : 'error';
 }
 
+function withTimings<E extends KvorumError>(err: E, timings: readonly ReplicaTiming[]): E {
+  err.timings = timings;
+  return err;
+}
+
+/** A 503 asked nobody: its timings name the replicas it found down. */
+function withDown<E extends KvorumError>(
+  err: E,
+  pref: readonly string[],
+  up: readonly string[],
+): E {
+  err.timings = pref
+    .filter((node) => !up.includes(node))
+    .map((node) => ({ node, durMs: 0, desc: 'down' }));
+  return err;
+}
+
 export class Coordinator {
   constructor(private readonly o: CoordinatorOptions) {}
 
@@ -86,7 +103,8 @@ export class Coordinator {
   async read(key: string, opts: RequestOptions): Promise<ReadResult> {
     const pref = this.preferenceList(key);
     const up = pref.filter((id) => this.o.links.isUp(id));
-    if (up.length < opts.r) throw new UnavailableError(opts.r, up.length, 'read');
+    if (up.length < opts.r)
+      throw withDown(new UnavailableError(opts.r, up.length, 'read'), pref, up);
     const repairFirst = this.o.readRepair === 'before' || opts.linearizable;
     // One deadline for the whole request: every phase gets what is left of it.
     const deadline = this.o.clock.monotonicMs() + opts.timeoutMs;
@@ -98,7 +116,10 @@ export class Coordinator {
       opts.timeoutMs,
     );
     await decided;
-    if (!tally.succeeded()) throw new TimeoutError(opts.r, tally.replied, false, opts.timeoutMs);
+    if (!tally.succeeded()) {
+      const err = new TimeoutError(opts.r, tally.replied, false, opts.timeoutMs);
+      throw withTimings(err, this.snapshot(timings, start));
+    }
     const best = tally.merged();
     const repaired = new Set<string>();
     if (best !== undefined && repairFirst && !this.o.unsafe?.noReadWriteBack) {
@@ -118,8 +139,10 @@ export class Coordinator {
           opts.r - holders,
           this.remaining(deadline),
         );
-        if (holders + acks < opts.r)
-          throw new TimeoutError(opts.r, holders + acks, false, opts.timeoutMs);
+        if (holders + acks < opts.r) {
+          const err = new TimeoutError(opts.r, holders + acks, false, opts.timeoutMs);
+          throw withTimings(err, this.snapshot(timings, start));
+        }
       }
     }
     if (best !== undefined) {
@@ -149,7 +172,12 @@ export class Coordinator {
   ): Promise<WriteResult> {
     const placement = this.place(key);
     const reachable = placement.up.length + placement.fallbacks.size;
-    if (reachable < opts.w) throw new UnavailableError(opts.w, reachable, 'write');
+    if (reachable < opts.w)
+      throw withDown(
+        new UnavailableError(opts.w, reachable, 'write'),
+        placement.pref,
+        placement.up,
+      );
     const deadline = this.o.clock.monotonicMs() + opts.timeoutMs;
     if (this.o.policy.mode === 'siblings') {
       const clock = context?.kind === 'clock' ? context.clock : EMPTY_CLOCK;
@@ -162,11 +190,13 @@ export class Coordinator {
       // ABD's first phase: learn the highest version a quorum holds, then write above it, so
       // a write that starts after another finished is ordered after it whatever the clocks say.
       const q = Math.max(opts.r, majority(this.o.n));
-      if (up.length < q) throw new UnavailableError(q, up.length, 'write');
+      if (up.length < q) throw withDown(new UnavailableError(q, up.length, 'write'), pref, up);
       const phase = this.collectReads(key, pref, up, q, this.remaining(deadline));
       await phase.decided;
-      if (!phase.tally.succeeded())
-        throw new TimeoutError(q, phase.tally.replied, false, opts.timeoutMs);
+      if (!phase.tally.succeeded()) {
+        const err = new TimeoutError(q, phase.tally.replied, false, opts.timeoutMs);
+        throw withTimings(err, this.snapshot(phase.timings, phase.start));
+      }
       const highest = newestVersion(phase.tally.merged())?.ts ?? HLC_ZERO;
       ts = this.o.hlc.above(seen !== undefined && compareHlc(seen, highest) > 0 ? seen : highest);
     } else {
@@ -295,7 +325,10 @@ export class Coordinator {
       }
     }
     await Promise.all(downHints);
-    if (!tally.succeeded()) throw new TimeoutError(opts.w, tally.ackCount, true, opts.timeoutMs);
+    if (!tally.succeeded()) {
+      const err = new TimeoutError(opts.w, tally.ackCount, true, opts.timeoutMs);
+      throw withTimings(err, this.snapshot(timings, start));
+    }
     return { set, timings: this.snapshot(timings, start) };
   }
 

@@ -1,9 +1,18 @@
 // The error family of the public contract (DESIGN 1.2). Each class carries its code and HTTP
 // status; src/http maps them to responses in one place.
 
+/** One replica's part in a request, for the Server-Timing header (also on 503 and 504). */
+export interface TimingEntry {
+  readonly node: string;
+  readonly durMs: number;
+  readonly desc: string;
+}
+
 export abstract class KvorumError extends Error {
   abstract readonly code: string;
   abstract readonly status: number;
+  /** Which replicas were asked and how they answered, when the error came from a request to them. */
+  timings: readonly TimingEntry[] | undefined;
   /** Extra fields for the JSON body (e.g. needed/reachable). */
   details(): Record<string, unknown> {
     return {};
@@ -83,7 +92,8 @@ export class TimeoutError extends KvorumError {
     timeoutMs: number,
   ) {
     super(
-      `only ${acked} of the ${needed} replica(s) needed answered within ${timeoutMs} ms` +
+      `only ${acked} of the ${needed} replica(s) needed answered; the others failed or did not ` +
+        `answer within ${timeoutMs} ms` +
         (isWrite ? '; the write may or may not have been applied' : ''),
     );
   }

@@ -3,6 +3,7 @@
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { KvorumError } from '../core/errors.js';
+import { serverTiming } from './server-timing.js';
 
 export interface ErrorBody {
   error: string;
@@ -64,6 +65,8 @@ function fromFastify(
 export function makeErrorHandler(valueBytesMax: number) {
   return function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
     if (err instanceof KvorumError) {
+      if (err.timings !== undefined && err.timings.length > 0)
+        reply.header('Server-Timing', serverTiming(err.timings));
       void reply
         .code(err.status)
         .type('application/json')

@@ -3,7 +3,6 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LIMITS } from '../config.js';
-import type { ReplicaTiming } from '../core/coordinator.js';
 import { newestVersion } from '../core/conflicts.js';
 import { encodeClockContext, encodeLwwContext } from '../core/context.js';
 import { compareHlc } from '../core/hlc.js';
@@ -13,6 +12,7 @@ import { InvalidArgumentError, KeyTooLongError } from '../core/errors.js';
 import type { RequestParams } from '../core/quorum.js';
 import type { HttpBackend } from './backend.js';
 import { errorBody } from './error-mapping.js';
+import { serverTiming } from './server-timing.js';
 
 const KV_PREFIX = '/kv/';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
@@ -59,15 +59,6 @@ function contextOf(req: FastifyRequest): string | undefined {
   const c = req.headers[CONTEXT_HEADER];
   if (Array.isArray(c)) throw new InvalidArgumentError('send X-Kvorum-Context at most once');
   return c;
-}
-
-export function serverTiming(timings: readonly ReplicaTiming[]): string {
-  let s = '';
-  for (const t of timings) {
-    if (s.length > 0) s += ', ';
-    s += `${t.node};dur=${t.durMs.toFixed(1)};desc="${t.desc}"`;
-  }
-  return s;
 }
 
 function bytesOf(value: Uint8Array): Buffer {

@@ -28,6 +28,8 @@ describe('partition {n1,n2} | {n3} at quorum', () => {
     expect(refused.status).toBe(503);
     expect(elapsed).toBeLessThan(2000);
     expect(await refused.json()).toMatchObject({ error: 'unavailable', needed: 2, reachable: 1 });
+    // Nobody was asked; Server-Timing says who was down.
+    expect(refused.headers.get('server-timing')).toMatch(/n1;dur=0\.0;desc="down"/);
     expect((await c.put('n3', 'p', 'minority')).status).toBe(503);
     expect((await c.get('n3', 'p')).status).toBe(503);
 
@@ -64,5 +66,21 @@ describe('partition {n1,n2} | {n3} at quorum', () => {
       }
       return true;
     });
+  });
+
+  it('a 504 carries Server-Timing: who answered, and who did not in time', async () => {
+    const slow = { ms: 1_000, jitterMs: 0 };
+    const res0 = await c.admin('n1', 'PUT', '/admin/faults', { delay: { n2: slow, n3: slow } });
+    expect(res0.status).toBe(200);
+    try {
+      const res = await c.put('n1', 'slow', 'v', '?w=all&timeout=200');
+      expect(res.status).toBe(504);
+      expect(await res.json()).toMatchObject({ error: 'timeout', indeterminate: true, acked: 1 });
+      const timing = res.headers.get('server-timing') ?? '';
+      expect(timing).toMatch(/n1;dur=[\d.]+;desc="ok"/);
+      expect(timing).toMatch(/n2;dur=[\d.]+;desc="(pending|timeout)"/);
+    } finally {
+      await c.heal();
+    }
   });
 });
