@@ -14,6 +14,8 @@ export const LIMITS = Object.freeze({
   frameBytesMax: FRAME_BYTES_MAX,
   /** Requests a peer connection may have in flight before new ones fail fast. */
   peerInFlightMax: 65_536,
+  /** Open peer connections per node (both directions, handshaking included); more inbound are closed. */
+  peerConnectionsMax: 256,
   /** Handshake must complete within this, or the connection is closed. */
   handshakeTimeoutMs: 2_000,
   /** Heartbeat period on every peer link. */

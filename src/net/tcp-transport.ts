@@ -30,6 +30,8 @@ export interface TcpTransportOptions {
   readonly onPeerState?: (peer: string, up: boolean) => void;
   /** Randomness for drop, delay jitter and backoff jitter; tests pass a seeded one. */
   readonly rng?: () => number;
+  /** Open peer connections (either direction) past which new inbound ones are closed at once. */
+  readonly connectionsMax?: number;
 }
 
 export interface PeerState {
@@ -59,6 +61,7 @@ export class TcpTransport {
   private readonly reportedUp = new Map<string, boolean>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private refusedConnections = 0;
 
   constructor(private readonly opts: TcpTransportOptions) {
     this.logger = opts.logger;
@@ -161,6 +164,19 @@ export class TcpTransport {
 
   private onAccept(socket: Socket): void {
     if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    // A peer needs one connection; a flood of them (or of half-open handshakes) must not exhaust
+    // this node. Established links keep working; only the newcomer is turned away.
+    if (this.conns.size >= (this.opts.connectionsMax ?? LIMITS.peerConnectionsMax)) {
+      this.refusedConnections += 1;
+      if (this.refusedConnections === 1 || this.refusedConnections % 1000 === 0) {
+        this.logger.warn(
+          { remote: socket.remoteAddress, refused: this.refusedConnections },
+          'peer connection refused: too many open',
+        );
+      }
       socket.destroy();
       return;
     }

@@ -50,6 +50,7 @@ interface NodeOptions {
   cluster?: string;
   /** Node ids and ports this node believes are in the cluster (defaults to everyone). */
   peers?: Array<{ id: string; port: number }>;
+  connectionsMax?: number;
 }
 
 const transports: TcpTransport[] = [];
@@ -241,6 +242,7 @@ async function startNode(
       .filter((n) => n.id !== id)
       .map((n) => ({ id: n.id, host: HOST, port: n.port })),
     ...(o.secret !== undefined ? { secret: o.secret } : {}),
+    ...(o.connectionsMax !== undefined ? { connectionsMax: o.connectionsMax } : {}),
     logger: recordingLogger(logs),
     onRequest: storeHandler(id, store, hints),
     onPeerState: (peer, up) => states.push([peer, up]),
@@ -708,6 +710,28 @@ describe('TcpTransport', () => {
         nodes.filter((b) => b !== a).map((b) => a.transport.request(b.id, { type: 'ping' }, 1000)),
       ),
     );
+  });
+
+  it('turns away connections past its cap at once, and keeps serving its peers', async () => {
+    const ports = await freePorts(2);
+    const all = ports.map((port, i) => ({ id: `n${i + 1}`, port }));
+    const n1 = await startNode('n1', all);
+    const n2 = await startNode('n2', all, { connectionsMax: 4 });
+    await until('linked', () => n1.transport.isUp('n2') && n2.transport.isUp('n1'));
+    // n2 holds one connection (to n1); three more fit, the rest are closed on arrival.
+    const flood = await Promise.all(Array.from({ length: 8 }, () => rawConnect(n2.port)));
+    const early = await Promise.all(
+      flood.map((s) =>
+        Promise.race([
+          closed(s).then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 500)),
+        ]),
+      ),
+    );
+    // The handshake timeout is 2 s: anything closed within 0.5 s was refused at accept.
+    expect(early.filter(Boolean)).toHaveLength(5);
+    expect(n2.logs.some((l) => /too many open/.test(String(l.msg)))).toBe(true);
+    await n1.transport.request('n2', { type: 'ping' }, 1000);
   });
 
   it('closes only the established connection that sends a malformed set or ae list, failing its pending requests at once', async () => {
