@@ -105,6 +105,8 @@ export const LIMITS = Object.freeze({
   tombstoneSweepIntervalMs: 5_000,
   /** Tombstones one sweep examines, so a mass delete does not stall a node. */
   tombstoneSweepKeysMax: 1_000,
+  /** The HLC's wall part is saved this far ahead of what it has issued (one write per period). */
+  hlcMarkAheadMs: 10_000,
   /** Test-only clock skew (`serve --clock-offset-ms`) is bounded by a day. */
   clockOffsetMsMax: 86_400_000,
 });

@@ -25,6 +25,9 @@ export function compareHlc(a: Hlc, b: Hlc): number {
 export class HybridClock {
   private wallMs = 0;
   private logical = 0;
+  /** The wall time the caller has made durable; passing it calls onPassLimit. */
+  private limitMs = Number.POSITIVE_INFINITY;
+  private onPassLimit: ((wallMs: number) => number) | undefined;
 
   constructor(
     private readonly node: string,
@@ -33,8 +36,31 @@ export class HybridClock {
     private readonly aheadMsMax = Number.POSITIVE_INFINITY,
   ) {}
 
+  /**
+   * Starts this clock no lower than `floorMs` (a mark saved before a restart), and calls
+   * `onPass` whenever its wall part passes the current limit, with the wall time reached; it
+   * returns the next limit (after making it durable). So a node restarted with its wall clock
+   * set back never stamps below what it stamped before.
+   */
+  persistWith(floorMs: number, limitMs: number, onPass: (wallMs: number) => number): void {
+    if (floorMs > this.wallMs) {
+      this.wallMs = floorMs;
+      this.logical = 0;
+    }
+    this.limitMs = limitMs;
+    this.onPassLimit = onPass;
+  }
+
   /** A timestamp greater than every one this clock has issued or observed. */
   now(): Hlc {
+    const ts = this.tick();
+    if (ts.wallMs > this.limitMs && this.onPassLimit !== undefined) {
+      this.limitMs = this.onPassLimit(ts.wallMs);
+    }
+    return ts;
+  }
+
+  private tick(): Hlc {
     const pt = this.clock.nowMs();
     if (pt > this.wallMs) {
       this.wallMs = pt;

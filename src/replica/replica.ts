@@ -36,6 +36,7 @@ import { ClusterFaults } from './cluster-faults.js';
 import { HintReplayer } from './hint-replayer.js';
 import { TransportLinks } from './links.js';
 import { DotCounter } from './dot-counter.js';
+import { persistClock } from './hlc-mark.js';
 import { LocalReplica } from './local-replica.js';
 import { ReplicaMetrics } from './metrics.js';
 import { makePeerHandler } from './peer-handler.js';
@@ -292,6 +293,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     config.nodes.map((n) => n.id),
     LIMITS.vnodesPerNode,
   );
+  await persistClock(hlc, store, () => clock.nowMs(), logger);
   const dots = new DotCounter(store, LIMITS.dotCounterBlock, () => clock.nowMs());
   await dots.open();
   const local = new LocalReplica({

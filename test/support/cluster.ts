@@ -137,13 +137,14 @@ export class TestCluster {
     return this.urls.get(id) as string;
   }
 
-  spawn(id: string): ChildProcess {
+  spawn(id: string, extraArgs: readonly string[] = []): ChildProcess {
     const env: NodeJS.ProcessEnv = { ...process.env, KVORUM_LOG_LEVEL: 'info' };
     delete env.KVORUM_ADMIN_TOKEN;
     delete env.KVORUM_CLUSTER_SECRET;
     if (this.opts.adminToken) env.KVORUM_ADMIN_TOKEN = this.opts.adminToken;
     if (this.opts.clusterSecret) env.KVORUM_CLUSTER_SECRET = this.opts.clusterSecret;
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', this.configPath, '--id', id], {
+    const args = [BIN, 'serve', '--config', this.configPath, '--id', id, ...extraArgs];
+    const child = spawn(process.execPath, args, {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -294,8 +295,8 @@ export class TestCluster {
     await exited;
   }
 
-  async restart(id: string): Promise<void> {
-    this.spawn(id);
+  async restart(id: string, extraArgs: readonly string[] = []): Promise<void> {
+    this.spawn(id, extraArgs);
     await this.waitHealthy(id);
   }
 

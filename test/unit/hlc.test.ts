@@ -58,3 +58,24 @@ describe('logical overflow', () => {
     expect(compareHlc(hlc.now(), next)).toBeGreaterThan(0);
   });
 });
+
+describe('persisted mark', () => {
+  it('starts at the saved floor and asks for a new limit each time stamps pass the last', () => {
+    let now = 1_000;
+    const clock = { nowMs: () => now, monotonicMs: () => 0 };
+    const hlc = new HybridClock('n1', clock);
+    const passed: number[] = [];
+    hlc.persistWith(5_000, 6_000, (wallMs) => {
+      passed.push(wallMs);
+      return wallMs + 1_000;
+    });
+    // The wall clock says 1000, but the clock starts at the saved mark.
+    expect(hlc.now().wallMs).toBe(5_000);
+    now = 6_500;
+    expect(hlc.now().wallMs).toBe(6_500);
+    expect(passed).toEqual([6_500]);
+    now = 7_000; // below the new limit (7500): nothing to save
+    hlc.now();
+    expect(passed).toEqual([6_500]);
+  });
+});
