@@ -76,6 +76,11 @@ export const LIMITS = Object.freeze({
   siblingsMaxDefault: 100,
   /** The largest sibling cap a cluster may configure. */
   siblingsMaxCeiling: 10_000,
+  /**
+   * Siblings mode: a key's values together stay below this, so its set always fits in one peer
+   * frame (413 for a write that would pass it without resolving anything).
+   */
+  setBytesMax: FRAME_BYTES_MAX - 32 * 1024,
   /** A version set on the wire holds at most this many siblings (merges may pass the cap). */
   siblingsWireMax: 65_536,
   /**

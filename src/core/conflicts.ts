@@ -4,7 +4,7 @@
 // replication by repeated merging converge.
 
 import type { ConflictMode } from '../config.js';
-import { TooManySiblingsError } from './errors.js';
+import { TooManySiblingsError, ValueTooLargeError } from './errors.js';
 import { compareHlc, type Hlc } from './hlc.js';
 import type { UpdateRequest } from './replica-links.js';
 import type { Version } from './version.js';
@@ -86,6 +86,7 @@ export function issueUpdate(
   ts: Hlc,
   siblingsMax: number,
   counterFloor = 0,
+  setBytesMax = Number.POSITIVE_INFINITY,
 ): VersionSet {
   const { content } = req;
   const version: Version = {
@@ -98,7 +99,22 @@ export function issueUpdate(
   const before = local?.siblings.length ?? 0;
   if (next.siblings.length > siblingsMax && next.siblings.length > before)
     throw new TooManySiblingsError(before, siblingsMax);
+  // Every replica must be able to send the set in one peer frame.
+  const bytes = valueBytes(next);
+  if (bytes > setBytesMax && bytes > (local === undefined ? 0 : valueBytes(local))) {
+    throw new ValueTooLargeError(
+      `this key's concurrent values would hold ${bytes} bytes together, above the ${setBytesMax} a key may hold; ` +
+        'read it and write the resolved value with the X-Kvorum-Context of that read',
+    );
+  }
   return next;
 }
 
 const EMPTY_VALUE = new Uint8Array(0);
+
+/** An upper bound on the set's encoded size: values, content types, and room for headers. */
+function valueBytes(set: VersionSet): number {
+  let total = 0;
+  for (const s of set.siblings) total += s.value.length + s.contentType.length + 256;
+  return total;
+}

@@ -15,6 +15,8 @@ import { LIMITS } from '../config.js';
 
 const CONTEXT_CHARS_MAX = LIMITS.contextCharsMax;
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** A dot's issuer: a node id, and the epoch of the store it issued from (src/replica/actor.ts). */
+const ACTOR_ID = /^[A-Za-z0-9_-]{1,64}(~[0-9a-f]{1,16})?$/;
 const WALL_MS_MAX = 2 ** 48 - 1;
 
 export type ParsedContext =
@@ -60,7 +62,7 @@ function parseClock(body: string): VClock {
     const dot = entry.lastIndexOf('.');
     const node = entry.slice(0, dot);
     const digits = entry.slice(dot + 1);
-    if (dot <= 0 || !NODE_ID.test(node) || !/^[1-9][0-9]{0,14}$/.test(digits)) malformed();
+    if (dot <= 0 || !ACTOR_ID.test(node) || !/^[1-9][0-9]{0,14}$/.test(digits)) malformed();
     const counter = Number(digits);
     if (counter > COUNTER_MAX) malformed();
     // Entries are sorted and unique, as encodeClockContext writes them.

@@ -170,7 +170,9 @@ export class Coordinator {
     opts: RequestOptions,
     context?: ParsedContext,
   ): Promise<WriteResult> {
-    const placement = this.place(key);
+    // A linearizable write needs its W acks from home replicas: a stand-in's hint is not in
+    // the quorum a later linearizable read will ask.
+    const placement = this.place(key, !opts.linearizable);
     const reachable = placement.up.length + placement.fallbacks.size;
     if (reachable < opts.w)
       throw withDown(
@@ -333,12 +335,12 @@ export class Coordinator {
   }
 
   /** The key's home replicas, which are up, and (sloppy quorum) stand-ins for those down. */
-  private place(key: string): Placement {
+  private place(key: string, sloppy: boolean): Placement {
     const pref = this.preferenceList(key);
     const up = pref.filter((id) => this.o.links.isUp(id));
     const fallbacks = new Map<string, string>();
     const total = this.o.ring.nodes.length;
-    if (this.o.sloppyQuorum && up.length < pref.length && total > this.o.n) {
+    if (sloppy && this.o.sloppyQuorum && up.length < pref.length && total > this.o.n) {
       // The next healthy nodes clockwise, as in Dynamo: the same key always falls back to the
       // same nodes while the same replicas are down.
       const spare = this.o.ring

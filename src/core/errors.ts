@@ -108,7 +108,12 @@ export class TimeoutError extends KvorumError {
 export class PeerError extends Error {
   constructor(
     readonly peer: string,
-    readonly reason: 'timeout' | 'unreachable' | 'remote',
+    /**
+     * timeout: no answer in time; unreachable: the request was never sent; lost: sent, then
+     * the connection closed before an answer (like timeout, the outcome is unknown); remote:
+     * the peer answered with an error.
+     */
+    readonly reason: 'timeout' | 'unreachable' | 'lost' | 'remote',
     message?: string,
   ) {
     super(message ?? `peer ${peer}: ${reason}`);

@@ -5,7 +5,7 @@
 import type { ConflictPolicy } from './conflicts.js';
 import type { VersionSet } from './version-set.js';
 
-export type ReplyStatus = 'ok' | 'timeout' | 'unreachable' | 'error';
+export type ReplyStatus = 'ok' | 'timeout' | 'unreachable' | 'lost' | 'error';
 
 export class ReadTally {
   private readonly replies = new Map<string, VersionSet | undefined>();

@@ -247,6 +247,8 @@ const isStr = (x: unknown, max: number): x is string => typeof x === 'string' &&
 const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
 
 const COUNTER_MAX = 2 ** 48 - 1;
+/** Dots and clocks name actors: a node id (64) and an epoch (src/replica/actor.ts). */
+const ACTOR_CHARS_MAX = 96;
 
 function clockFromWire(x: unknown): VClock {
   if (!Array.isArray(x) || x.length % 2 !== 0 || x.length > 2 * CLOCK_ENTRIES_MAX) bad('clock');
@@ -254,7 +256,7 @@ function clockFromWire(x: unknown): VClock {
   for (let i = 0; i < x.length; i += 2) {
     const node: unknown = x[i];
     const counter: unknown = x[i + 1];
-    if (!isStr(node, 64) || !isUint(counter) || counter === 0 || counter > COUNTER_MAX)
+    if (!isStr(node, ACTOR_CHARS_MAX) || !isUint(counter) || counter === 0 || counter > COUNTER_MAX)
       bad('clock');
     const prev = out[out.length - 1];
     if (prev !== undefined && prev[0] >= node) bad('clock');
@@ -267,7 +269,10 @@ function siblingFromWire(x: unknown): Sibling {
   if (!Array.isArray(x) || x.length !== 8) bad('sibling');
   const [dotNode, dotCounter, wallMs, logical, node, tombstone, contentType, value] =
     x as unknown[];
-  if (dotNode !== null && (!isStr(dotNode, 64) || !isUint(dotCounter) || dotCounter === 0))
+  if (
+    dotNode !== null &&
+    (!isStr(dotNode, ACTOR_CHARS_MAX) || !isUint(dotCounter) || dotCounter === 0)
+  )
     bad('sibling');
   if (dotNode !== null && (dotCounter as number) > COUNTER_MAX) bad('sibling');
   if (

@@ -132,7 +132,7 @@ export class PeerConnection {
     return this.phase === 'open' && this.confirmed && nowMs - this.lastHeardMs <= ms;
   }
 
-  /** Rejects with PeerError: 'unreachable' when the link cannot take it, 'timeout', or 'remote'. */
+  /** Rejects with PeerError: 'unreachable' when the link cannot take it, 'timeout', 'lost' if the link closes first, or 'remote'. */
   request(body: PeerRequestBody, timeoutMs: number): Promise<PeerReplyBody> {
     const peer = this.peer as string;
     if (this.phase !== 'open') {
@@ -182,7 +182,8 @@ export class PeerConnection {
     const peer = this.peer ?? this.remote;
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
-      p.reject(new PeerError(peer, 'unreachable', `connection to peer ${peer} closed`));
+      // Sent but unanswered: the peer may have applied it.
+      p.reject(new PeerError(peer, 'lost', `connection to peer ${peer} closed before it answered`));
     }
     this.pending.clear();
     this.host.closed(this, wasOpen);

@@ -111,7 +111,7 @@ export class TcpTransport {
     for (const d of this.dials.values()) this.dial(d);
   }
 
-  /** Closes every connection and timer; pending requests reject with 'unreachable'. */
+  /** Closes every connection and timer; requests in flight reject with 'lost' (sent, unanswered). */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -15,6 +15,7 @@
 // vnode a new actor id instead; this keeps clocks from growing an entry per lost disk).
 
 import { LIMITS } from '../config.js';
+import { COUNTER_MAX } from '../core/version-set.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 
 const META_KEY = 'dotCounter';
@@ -37,9 +38,9 @@ export class DotCounter {
 
   async open(): Promise<void> {
     const stored = Number((await this.store.getMeta(META_KEY)) ?? '0');
-    const mark = Number.isSafeInteger(stored) && stored > 0 ? stored : 0;
+    const mark = Number.isSafeInteger(stored) && stored > 0 ? Math.min(stored, COUNTER_MAX) : 0;
     this.next = Math.max(mark, Math.floor(Math.max(0, this.nowMs())) * DOTS_PER_MS);
-    this.reserved = this.next + this.block;
+    this.reserved = Math.min(this.next + this.block, COUNTER_MAX);
     await this.store.putMeta(META_KEY, String(this.reserved));
   }
 
@@ -51,8 +52,8 @@ export class DotCounter {
   /** Records a counter just issued (called inside the store's batch plan). */
   issued(counter: number): void {
     if (counter > this.next) this.next = counter;
-    if (this.next > this.reserved - this.block / 2) {
-      this.reserved = this.next + this.block;
+    if (this.next > this.reserved - this.block / 2 && this.reserved < COUNTER_MAX) {
+      this.reserved = Math.min(this.next + this.block, COUNTER_MAX);
       // A failed reservation shows up as a failed batch; the next issue retries it.
       void this.store.putMeta(META_KEY, String(this.reserved)).catch(() => {
         this.reserved = this.next;

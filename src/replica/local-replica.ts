@@ -5,16 +5,30 @@
 import { issueUpdate, type ConflictPolicy } from '../core/conflicts.js';
 import type { HybridClock } from '../core/hlc.js';
 import type { UpdateRequest } from '../core/replica-links.js';
-import { clockGet, type VersionSet } from '../core/version-set.js';
+import {
+  clockGet,
+  compareDots,
+  covers,
+  type Dot,
+  type VClock,
+  type VersionSet,
+} from '../core/version-set.js';
 import type { DotCounter } from './dot-counter.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 
 export interface LocalReplicaOptions {
   readonly self: string;
+  /**
+   * Siblings mode: the id this node's dots carry, `<node>~<epoch>`, new whenever the node
+   * starts on an empty store (see actor.ts). Defaults to `self`.
+   */
+  readonly actor?: string;
   readonly store: ReplicaStore;
   readonly hlc: HybridClock;
   readonly policy: ConflictPolicy;
   readonly siblingsMax: number;
+  /** Siblings mode: the values of a key's siblings together stay below this (413 past it). */
+  readonly setBytesMax?: number;
   /** Siblings mode: the floor under every dot this node issues (see DotCounter). */
   readonly dots?: DotCounter;
 }
@@ -26,24 +40,38 @@ export class LocalReplica {
     return this.o.store.get(key);
   }
 
-  merge(key: string, set: VersionSet): Promise<boolean> {
+  async merge(key: string, set: VersionSet): Promise<boolean> {
+    checkShape(set, this.o.policy.mode);
     this.observe(set);
     return this.o.store.merge(key, set);
   }
 
   /** Issues the write against the stored set inside the store's pipeline: no lost updates. */
   update(key: string, req: UpdateRequest): Promise<VersionSet> {
-    const { self, hlc, siblingsMax, dots } = this.o;
+    const { self, hlc, siblingsMax, setBytesMax, dots } = this.o;
+    const actor = this.o.actor ?? self;
+    // No dot of this actor above its counter exists: a context claiming one is not from a
+    // read, and must neither cover writes it did not see nor drag the counter to its limit.
+    const context = dots === undefined ? req.context : capEntry(req.context, actor, dots.floor());
     return this.o.store.update(key, (local) => {
       // Stamped above every sibling it keeps, so the newest shown first is the newest written.
       if (local !== undefined) this.observe(local);
-      const next = issueUpdate(local, req, self, hlc.now(), siblingsMax, dots?.floor() ?? 0);
-      dots?.issued(clockGet(next.clock, self));
+      const next = issueUpdate(
+        local,
+        { ...req, context },
+        actor,
+        hlc.now(),
+        siblingsMax,
+        dots?.floor() ?? 0,
+        setBytesMax,
+      );
+      dots?.issued(clockGet(next.clock, actor));
       return next;
     });
   }
 
-  handoff(home: string, key: string, set: VersionSet): Promise<void> {
+  async handoff(home: string, key: string, set: VersionSet): Promise<void> {
+    checkShape(set, this.o.policy.mode);
     this.observe(set);
     return this.o.store.addHint(home, key, set);
   }
@@ -59,4 +87,31 @@ export class LocalReplica {
   private observe(set: VersionSet): void {
     for (const s of set.siblings) this.o.hlc.observe(s.ts);
   }
+}
+
+/**
+ * A set from a peer must have the shape of this cluster's mode, or one merge would wedge the
+ * key (a dot-less sibling in a siblings store, say): a node started with the other mode, or a
+ * forged frame, is refused here instead.
+ */
+function checkShape(set: VersionSet, mode: ConflictPolicy['mode']): void {
+  if (mode === 'lww') {
+    if (set.clock.length !== 0 || set.siblings.length !== 1 || set.siblings[0]?.dot !== null)
+      throw new Error('an lww replica takes one version without a dot or clock');
+    return;
+  }
+  let prev: Dot | undefined;
+  for (const s of set.siblings) {
+    if (s.dot === null) throw new Error('a siblings replica takes only dotted versions');
+    if (prev !== undefined && compareDots(prev, s.dot) >= 0)
+      throw new Error('siblings must be sorted by dot, each dot once');
+    if (!covers(set.clock, s.dot)) throw new Error("a sibling's dot must be covered by the clock");
+    prev = s.dot;
+  }
+}
+
+function capEntry(clock: VClock, node: string, max: number): VClock {
+  return clock
+    .map(([n, c]) => (n === node && c > max ? ([n, max] as const) : ([n, c] as const)))
+    .filter(([, c]) => c > 0);
 }

@@ -35,6 +35,7 @@ import { AntiEntropy } from './anti-entropy.js';
 import { ClusterFaults } from './cluster-faults.js';
 import { HintReplayer } from './hint-replayer.js';
 import { TransportLinks } from './links.js';
+import { actorFor, nodeOfActor } from './actor.js';
 import { DotCounter } from './dot-counter.js';
 import { persistClock } from './hlc-mark.js';
 import { LocalReplica } from './local-replica.js';
@@ -181,7 +182,10 @@ class ReplicaBackend implements HttpBackend {
     }
     // Only this cluster's nodes issue dots: a clock naming others did not come from a read here
     // (and would be refused by peers, as their clocks are bounded).
-    if (seen.kind === 'clock' && seen.clock.some(([node]) => !this.nodeIds.has(node))) {
+    if (
+      seen.kind === 'clock' &&
+      seen.clock.some(([actor]) => !this.nodeIds.has(nodeOfActor(actor)))
+    ) {
       throw new InvalidArgumentError(
         'X-Kvorum-Context names nodes that are not in this cluster; send back the context a GET of this cluster returned',
       );
@@ -298,10 +302,12 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   await dots.open();
   const local = new LocalReplica({
     self: id,
+    actor: await actorFor(store, id),
     store,
     hlc,
     policy,
     siblingsMax: config.siblingsMax,
+    setBytesMax: LIMITS.setBytesMax,
     dots,
   });
 

@@ -2,6 +2,8 @@
 // come back as a 300, a write with that read's context resolves them on every replica, and a
 // write with an older context becomes a sibling instead of overwriting.
 
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, until } from '../support/cluster.js';
 
@@ -175,5 +177,33 @@ describe('lww mode accepts a siblings context and ignores it', () => {
     const lwwCtx = res.headers.get(CTX) as string;
     expect((await c.put('n3', 'k', 'b', '?w=all', { [CTX]: lwwCtx })).status).toBe(204);
     expect(await (await c.get('n1', 'k')).text()).toBe('b');
+  });
+});
+
+describe('a siblings node that lost its disk', () => {
+  let c: TestCluster;
+  beforeAll(async () => {
+    c = await TestCluster.start({ conflicts: 'siblings' });
+  }, 60_000);
+  afterAll(async () => {
+    await c?.stop();
+  });
+
+  it('issues under a new actor id, so writes it can no longer see are kept as siblings', async () => {
+    expect((await c.put('n1', 'k', 'before', '?w=all')).status).toBe(204);
+    const actorBefore = Object.keys((await c.local('n2', 'k'))!.clock);
+    await c.kill('n1');
+    await rm(join(c.dir, 'n1'), { recursive: true, force: true });
+    await c.restart('n1');
+    await c.waitAllUp();
+    // A write without a context, through the wiped node: it never saw 'before'.
+    expect((await c.put('n1', 'k', 'after', '?w=all')).status).toBe(204);
+    const res = await c.get('n2', 'k', '?r=all');
+    expect(res.status).toBe(300);
+    expect(texts((await res.json()) as SiblingsBody)).toEqual(['after', 'before']);
+    const actorsAfter = Object.keys((await c.local('n2', 'k'))!.clock);
+    expect(actorsAfter).toHaveLength(2);
+    expect(actorsAfter).toEqual(expect.arrayContaining(actorBefore));
+    expect(actorsAfter.every((a) => a.startsWith('n1~'))).toBe(true);
   });
 });

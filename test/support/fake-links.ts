@@ -14,7 +14,8 @@ import type { HintSink, ReplicaLinks, UpdateRequest } from '../../src/core/repli
 import type { Version } from '../../src/core/version.js';
 import type { VersionSet } from '../../src/core/version-set.js';
 
-export type NodeMode = 'ok' | 'down' | 'hang' | 'fail';
+/** lost: applies what it is sent, then the connection drops before the answer. */
+export type NodeMode = 'ok' | 'down' | 'hang' | 'fail' | 'lost';
 
 export class FakeLinks implements ReplicaLinks, HintSink {
   readonly stores = new Map<string, Map<string, VersionSet>>();
@@ -23,6 +24,7 @@ export class FakeLinks implements ReplicaLinks, HintSink {
   /** Sloppy-quorum handoffs: which fallback took a write for which home replica. */
   readonly handoffs: Array<{ node: string; home: string; key: string; set: VersionSet }> = [];
   readonly writesSeen: string[] = [];
+  readonly updatesSeen: string[] = [];
   private tick = 0;
 
   constructor(
@@ -74,6 +76,7 @@ export class FakeLinks implements ReplicaLinks, HintSink {
     this.writesSeen.push(node);
     const store = this.stores.get(node)!;
     this.tick += 1;
+    this.updatesSeen.push(node);
     const next = issueUpdate(
       store.get(key),
       req,
@@ -82,6 +85,7 @@ export class FakeLinks implements ReplicaLinks, HintSink {
       this.siblingsMax,
     );
     store.set(key, next);
+    if (this.modes.get(node) === 'lost') throw new PeerError(node, 'lost');
     return next;
   }
 

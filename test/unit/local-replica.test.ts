@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SIBLINGS } from '../../src/core/conflicts.js';
+import { ValueTooLargeError } from '../../src/core/errors.js';
 import { HybridClock } from '../../src/core/hlc.js';
 import type { NewContent } from '../../src/core/replica-links.js';
 import { EMPTY_CLOCK, clockGet, type VClock } from '../../src/core/version-set.js';
@@ -109,5 +110,66 @@ describe('DotCounter after a lost disk', () => {
     await again.open();
     expect(again.floor()).toBeGreaterThan(lastIssued);
     await wiped.close();
+  });
+});
+
+describe('LocalReplica guards', () => {
+  it('refuses a set without dots in siblings mode, and the key stays usable', async () => {
+    const { local, write } = await replica();
+    await write(text('x'));
+    const lwwShaped = {
+      clock: [],
+      siblings: [
+        {
+          dot: null,
+          ts: { wallMs: 5, logical: 0, node: 'n9' },
+          tombstone: false,
+          contentType: 't',
+          value: new Uint8Array([1]),
+        },
+      ],
+    };
+    await expect(local.merge('k', lwwShaped)).rejects.toThrow(/only dotted versions/);
+    await expect(local.handoff('n2', 'k', lwwShaped)).rejects.toThrow(/only dotted versions/);
+    expect(values(await write(text('y')))).toEqual(['x', 'y']);
+  });
+
+  it('a context claiming a dot above what this node issued neither covers nor exhausts its counter', async () => {
+    const { write } = await replica();
+    const x = await write(text('x'));
+    const forged: VClock = [['n1', 2 ** 48 - 2]];
+    const y = await write(text('y'), forged);
+    // Capped at what n1 really issued: x is covered (as a context naming n1.1 would), and the
+    // counter stays far from its limit, so later writes still work.
+    expect(values(y)).toEqual(['y']);
+    expect(clockGet(y.clock, 'n1')).toBeLessThan(2 ** 40);
+    expect(values(await write(text('z')))).toEqual(['y', 'z']);
+    expect(x.siblings).toHaveLength(1);
+  });
+
+  it('refuses a write that would make the key hold more bytes than one frame carries', async () => {
+    store = memoryStore(SIBLINGS);
+    await store.open();
+    const clock = { nowMs: () => 1_000, monotonicMs: () => 0 };
+    const local = new LocalReplica({
+      self: 'n1',
+      store,
+      hlc: new HybridClock('n1', clock),
+      policy: SIBLINGS,
+      siblingsMax: 100,
+      setBytesMax: 3_000,
+    });
+    const big = (n: number): NewContent => ({ ...text(''), value: new Uint8Array(n) });
+    const first = await local.update('k', { context: EMPTY_CLOCK, content: big(1_000) });
+    await local.update('k', { context: EMPTY_CLOCK, content: big(1_000) });
+    await expect(
+      local.update('k', { context: EMPTY_CLOCK, content: big(1_000) }),
+    ).rejects.toBeInstanceOf(ValueTooLargeError);
+    // Resolving is always allowed.
+    const all = (await local.read('k'))!.clock;
+    expect((await local.update('k', { context: all, content: big(1_000) })).siblings).toHaveLength(
+      1,
+    );
+    expect(first.siblings).toHaveLength(1);
   });
 });
