@@ -100,6 +100,10 @@ export const LIMITS = Object.freeze({
   aeSegmentsPerGroup: 32,
   /** Anti-entropy: groups, segments or keys one request may name. */
   aeItemsPerMessageMax: 1024,
+  /** Anti-entropy: segments per key-listing request, so a listing fits in one frame. */
+  aeSegmentsPerKeysRequest: 32,
+  /** Anti-entropy: a fetch reply carries sets up to about this many bytes (at least one set). */
+  aeFetchBytesMax: 4 * 1024 * 1024,
   /** Anti-entropy: differing keys repaired per exchange; the rest wait for the next one. */
   aeKeysPerExchangeMax: 10_000,
   /** Anti-entropy: one request of an exchange gives up after this. */

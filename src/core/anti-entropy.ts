@@ -26,7 +26,10 @@ export interface ExchangeRemote {
   leaves(groups: readonly number[]): Promise<Uint8Array>;
   /** The peer's keys in those segments that this node replicates too. */
   keys(segments: readonly number[]): Promise<KeyDigests>;
-  /** null for a key the peer does not hold. */
+  /**
+   * The sets of a prefix of `keys` (at least one; as many as fit the peer's reply budget), null
+   * for a key the peer does not hold.
+   */
   fetch(keys: readonly string[]): Promise<readonly (VersionSet | null)[]>;
   /** The peer merges `set` into what it holds. */
   push(key: string, set: VersionSet): Promise<void>;
@@ -149,7 +152,8 @@ export async function exchange(
 
   // Segments are examined until keysMax differing keys are found; the rest wait for next time.
   const keys: string[] = [];
-  for (const part of chunks(segments, perMessage)) {
+  // Few segments per request: a reply lists every key in them, and must fit in one frame.
+  for (const part of chunks(segments, Math.min(perMessage, LIMITS.aeSegmentsPerKeysRequest))) {
     if (keys.length >= keysMax) {
       result.truncated = true;
       break;
@@ -167,10 +171,19 @@ export async function exchange(
     }
   }
 
-  for (const part of chunks(keys, perMessage)) {
-    const [theirs, mine] = await Promise.all([remote.fetch(part), local.get(part)]);
-    if (theirs.length !== part.length || mine.length !== part.length)
-      throw new Error(`asked for ${part.length} keys, got ${theirs.length} and ${mine.length}`);
+  // The peer answers a prefix of the keys asked, as many sets as fit its byte budget (at least
+  // one), so large values cannot make a batch too big to ever send; the rest are asked next.
+  let rest: readonly string[] = keys;
+  while (rest.length > 0) {
+    const asked = rest.slice(0, perMessage);
+    const theirs = await remote.fetch(asked);
+    if (theirs.length === 0 || theirs.length > asked.length)
+      throw new Error(`asked for ${asked.length} keys, got ${theirs.length}`);
+    const part = asked.slice(0, theirs.length);
+    rest = rest.slice(theirs.length);
+    const mine = await local.get(part);
+    if (mine.length !== part.length)
+      throw new Error(`asked this node for ${part.length} keys, got ${mine.length}`);
     const writes: Promise<void>[] = [];
     part.forEach((key, i) => {
       const r = theirs[i] ?? undefined;

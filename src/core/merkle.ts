@@ -123,6 +123,33 @@ function writeU32(b: Uint8Array, at: number, v: number): void {
   b[at + 3] = v & 0xff;
 }
 
+/** A key's change, hashed once, to apply to every peer's tree that holds the key. */
+export interface TreeChange {
+  readonly segments: number;
+  readonly segment: number;
+  readonly before: Uint8Array | undefined;
+  readonly after: Uint8Array | undefined;
+}
+
+/** The entry hashes for `key` going from digest `before` to `after`; undefined if unchanged. */
+export function treeChange(
+  key: string,
+  before: Uint8Array | undefined,
+  after: Uint8Array | undefined,
+  segments: number = LIMITS.aeSegments,
+): TreeChange | undefined {
+  checkDigest(before, 'before');
+  checkDigest(after, 'after');
+  if (before === undefined ? after === undefined : after !== undefined && bytesEqual(before, after))
+    return undefined;
+  return {
+    segments,
+    segment: segmentOf(key, segments),
+    before: before === undefined ? undefined : entryHash(key, before),
+    after: after === undefined ? undefined : entryHash(key, after),
+  };
+}
+
 export class HashTree {
   readonly segments: number;
   readonly perGroup: number;
@@ -159,6 +186,17 @@ export class HashTree {
     if (before !== undefined) this.toggle(segment, entryHash(key, before));
     if (after !== undefined) this.toggle(segment, entryHash(key, after));
     this.dirty[Math.floor(segment / this.perGroup)] = 1;
+  }
+
+  /** Applies a change made by treeChange (with this tree's segment count). */
+  apply(change: TreeChange): void {
+    if (change.segments !== this.segments)
+      throw new RangeError(
+        `a change for ${change.segments} segments, this tree has ${this.segments}`,
+      );
+    if (change.before !== undefined) this.toggle(change.segment, change.before);
+    if (change.after !== undefined) this.toggle(change.segment, change.after);
+    this.dirty[Math.floor(change.segment / this.perGroup)] = 1;
   }
 
   /** Every group's hash, 8 bytes each, in group order. */

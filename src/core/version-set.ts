@@ -96,8 +96,15 @@ function sameDot(a: Dot | null, b: Dot | null): boolean {
   return a !== null && b !== null && a.node === b.node && a.counter === b.counter;
 }
 
-function holds(set: VersionSet, dot: Dot): boolean {
-  return set.siblings.some((s) => sameDot(s.dot, dot));
+/** The dots a set holds, for lookups in O(1): merges of large sets stay linear. */
+function dotsOf(set: VersionSet): Set<string> {
+  const out = new Set<string>();
+  for (const s of set.siblings) if (s.dot !== null) out.add(dotKey(s.dot));
+  return out;
+}
+
+function dotKey(dot: Dot): string {
+  return `${dot.counter}@${dot.node}`;
 }
 
 /**
@@ -106,13 +113,15 @@ function holds(set: VersionSet, dot: Dot): boolean {
  */
 export function mergeDotted(a: VersionSet, b: VersionSet): VersionSet {
   const siblings: Sibling[] = [];
+  const inA = dotsOf(a);
+  const inB = dotsOf(b);
   for (const s of a.siblings) {
     const dot = s.dot as Dot;
-    if (holds(b, dot) || !covers(b.clock, dot)) siblings.push(s);
+    if (inB.has(dotKey(dot)) || !covers(b.clock, dot)) siblings.push(s);
   }
   for (const s of b.siblings) {
     const dot = s.dot as Dot;
-    if (!holds(a, dot) && !covers(a.clock, dot)) siblings.push(s);
+    if (!inA.has(dotKey(dot)) && !covers(a.clock, dot)) siblings.push(s);
   }
   siblings.sort((x, y) => compareDots(x.dot as Dot, y.dot as Dot));
   return { clock: clockJoin(a.clock, b.clock), siblings };

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
 import { exchange, type ExchangeRemote, type ExchangeResult } from '../core/anti-entropy.js';
 import type { ConflictPolicy } from '../core/conflicts.js';
-import { HashTree, segmentRange, setDigest } from '../core/merkle.js';
+import { HashTree, segmentRange, setDigest, treeChange } from '../core/merkle.js';
 import type { Ring } from '../core/ring.js';
 import type { VersionSet } from '../core/version-set.js';
 import type { PeerReplyBody, PeerRequestBody } from '../net/messages.js';
@@ -64,7 +64,10 @@ export class AntiEntropy implements AntiEntropyServer {
     if (!pref.includes(this.o.self)) return;
     const b = before === undefined ? undefined : setDigest(before);
     const a = after === undefined ? undefined : setDigest(after);
-    for (const peer of pref) if (peer !== this.o.self) this.trees.get(peer)?.update(key, b, a);
+    // Hashed once, applied to the tree of every peer that replicates the key too.
+    const change = treeChange(key, b, a);
+    if (change === undefined) return;
+    for (const peer of pref) if (peer !== this.o.self) this.trees.get(peer)?.apply(change);
   }
 
   start(): void {
@@ -118,9 +121,18 @@ export class AntiEntropy implements AntiEntropyServer {
     return { keys, digests: Buffer.concat(digests) };
   }
 
+  /** The sets of a prefix of `keys`, as many as fit aeFetchBytesMax (always at least one). */
   async fetch(keys: readonly string[]): Promise<readonly (VersionSet | null)[]> {
-    const sets = await Promise.all(keys.map((k) => this.o.store.get(k)));
-    return sets.map((s) => s ?? null);
+    const out: (VersionSet | null)[] = [];
+    let bytes = 0;
+    for (const key of keys) {
+      const set = (await this.o.store.get(key)) ?? null;
+      const size = set === null ? 16 : approxBytes(key, set);
+      if (out.length > 0 && bytes + size > LIMITS.aeFetchBytesMax) break;
+      out.push(set);
+      bytes += size;
+    }
+    return out;
   }
 
   private treeFor(peer: string): HashTree {
@@ -226,4 +238,10 @@ export class AntiEntropy implements AntiEntropyServer {
       },
     };
   }
+}
+
+function approxBytes(key: string, set: VersionSet): number {
+  let total = key.length + 64 * set.clock.length;
+  for (const s of set.siblings) total += s.value.length + s.contentType.length + 128;
+  return total;
 }

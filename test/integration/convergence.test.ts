@@ -110,6 +110,29 @@ describe('anti-entropy', () => {
   });
 });
 
+describe('anti-entropy with large values', () => {
+  it('repairs a backlog larger than a peer frame, a few sets per reply', async () => {
+    c = await TestCluster.start({ hintedHandoff: false });
+    const cl = c;
+    await cl.partition([['n1', 'n2'], ['n3']]);
+    await cl.waitSees('n1', 'down', ['n3']);
+    const big = Buffer.alloc(900 * 1024, 7);
+    const keys = Array.from({ length: 24 }, (_, i) => `big-${i}`);
+    for (const key of keys) expect((await cl.put('n1', key, big)).status).toBe(204);
+    await cl.heal();
+    await cl.waitAllUp();
+    // n3 pulls about 21 MB: more than one frame carries, so it must come in several replies.
+    const result = await cl.repair('n3');
+    expect(
+      Object.values(result.peers).every((p) => (p as { error?: string }).error === undefined),
+    ).toBe(true);
+    for (const key of keys) {
+      const copy = await cl.local('n3', key);
+      expect(Buffer.from(copy?.siblings[0]?.value ?? '', 'base64').length, key).toBe(big.length);
+    }
+  });
+});
+
 describe('tombstones', () => {
   it('a deleted key does not come back when a replica that missed the delete returns', async () => {
     c = await TestCluster.start({ hintedHandoff: false, antiEntropyIntervalMs: AE_INTERVAL_MS });

@@ -218,6 +218,25 @@ for (const policy of [LWW, SIBLINGS]) {
       expect(r.segmentsDiffering).toBeLessThanOrEqual(6);
     });
 
+    it('goes on when the peer answers a fetch with only a prefix of the keys (its byte budget)', async () => {
+      const { a, b } = diverge(policy, 21, 300, 60);
+      const remote = b.remote();
+      const calls: number[] = [];
+      const r = await exchange(
+        a.local(),
+        {
+          ...remote,
+          fetch: async (keys) => {
+            calls.push(keys.length);
+            return (await remote.fetch(keys)).slice(0, 1);
+          },
+        },
+        policy,
+      );
+      expectConverged(a, b, policy);
+      expect(calls.length).toBe(r.keysDiffering);
+    });
+
     it('repairs at most keysMax keys per exchange and says so', async () => {
       const { a, b } = diverge(policy, 5, 100, 0);
       const write = writer(policy, 6);

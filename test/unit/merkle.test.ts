@@ -14,6 +14,7 @@ import {
   segmentOf,
   segmentRange,
   setDigest,
+  treeChange,
 } from '../../src/core/merkle.js';
 import { hash32 } from '../../src/core/ring.js';
 import {
@@ -314,5 +315,26 @@ describe('digest lists', () => {
     expect(() => differingIndexes(a, a.subarray(0, 16))).toThrow(RangeError);
     expect(() => differingIndexes(a.subarray(0, 5), a.subarray(0, 5))).toThrow(RangeError);
     expect(() => packDigests([new Uint8Array(4)])).toThrow(RangeError);
+  });
+});
+
+describe('treeChange', () => {
+  it('applied to a tree, does exactly what update does, and is undefined for no change', () => {
+    const a = new HashTree();
+    const b = new HashTree();
+    const d1 = new Uint8Array(8).fill(1);
+    const d2 = new Uint8Array(8).fill(2);
+    for (let i = 0; i < 200; i++) {
+      const key = `k${i}`;
+      a.update(key, undefined, d1);
+      b.apply(treeChange(key, undefined, d1)!);
+      if (i % 3 === 0) {
+        a.update(key, d1, d2);
+        b.apply(treeChange(key, d1, d2)!);
+      }
+    }
+    expect(Buffer.from(b.groupHashes()).equals(Buffer.from(a.groupHashes()))).toBe(true);
+    expect(treeChange('k', d1, new Uint8Array(8).fill(1))).toBeUndefined();
+    expect(() => new HashTree(512, 32).apply(treeChange('k', undefined, d1)!)).toThrow(RangeError);
   });
 });
