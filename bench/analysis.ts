@@ -1,0 +1,172 @@
+// Turns raw results into what the report states: each figure as a ratio to the baselines
+// measured in the same run, and the issue's targets as PASS / FALL SHORT.
+
+import type { BenchRun, Ratios, ScenarioResult, TargetVerdict } from './results.js';
+import type { LatencySummary } from './latency.js';
+
+type Input = Omit<BenchRun, 'kind' | 'schema' | 'results' | 'targets'> & {
+  readonly results: readonly ScenarioResult[];
+};
+
+/** Baseline names, as the report's column headers use them. */
+export const BASELINE = Object.freeze({
+  single: '1 replica',
+  etcd: 'etcd',
+  undelayed: 'no delay',
+  core: 'core (3 replicas)',
+  smallValues: '100 B values',
+});
+
+const SMALL = 100;
+
+function byId(results: readonly ScenarioResult[]): Map<string, ScenarioResult> {
+  return new Map(results.map((r) => [r.scenario.id, r]));
+}
+
+function suffixOf(r: ScenarioResult): string {
+  const s = r.scenario;
+  const size = s.valueBytes === SMALL ? '' : s.valueBytes === 10 * 1024 ? '10k' : undefined;
+  return size === undefined ? '' : `${s.op}${size}`;
+}
+
+/** Ids of the scenarios a result is compared with, by baseline name. */
+function baselinesOf(r: ScenarioResult): Array<[string, string]> {
+  const s = r.scenario;
+  const out: Array<[string, string]> = [];
+  const singleOp = suffixOf(r);
+  if (s.section !== 'single' && singleOp !== '') out.push([BASELINE.single, `single.${singleOp}`]);
+  if (s.system === 'kvorum' && s.valueBytes === SMALL && (s.op === 'put' || s.op === 'get'))
+    out.push([BASELINE.etcd, s.op === 'put' ? 'etcd.put' : 'etcd.range-lin']);
+  if (s.section === 'delay') out.push([BASELINE.undelayed, `core.${s.op}.${s.level}`]);
+  if (s.section === 'scale-keys' || s.section === 'scale-nodes')
+    out.push([BASELINE.core, `core.${s.op}.${s.level}`]);
+  if (s.section === 'scale-values')
+    out.push([BASELINE.smallValues, `scale-values.100B.${s.op}.${s.level}`]);
+  return out.filter(([, id]) => id !== s.id);
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined || b === undefined || b === 0) return undefined;
+  return a / b;
+}
+
+export function ratiosOf(r: ScenarioResult, base: ScenarioResult): Omit<Ratios, 'baseline'> {
+  const a = r.load;
+  const b = base.load;
+  return {
+    reqPerS: ratio(a?.okPerS, b?.okPerS),
+    p50: ratio(a?.latency?.p50Ms, b?.latency?.p50Ms),
+    p99: ratio(a?.latency?.p99Ms, b?.latency?.p99Ms),
+    p999: ratio(a?.latency?.p999Ms, b?.latency?.p999Ms),
+  };
+}
+
+function fmtRate(v: number): string {
+  return Math.round(v).toLocaleString('en-US');
+}
+
+function fmtMs(v: number): string {
+  return v < 10 ? v.toFixed(2) : v.toFixed(1);
+}
+
+/** Targets of issue #5, each evaluated from the results of this run. */
+function evaluateTargets(results: Map<string, ScenarioResult>): TargetVerdict[] {
+  const ok = (id: string) => {
+    const r = results.get(id);
+    return r?.load && r.load.ok > 0 && r.error === undefined ? r.load : undefined;
+  };
+  const missing = (...ids: string[]) =>
+    ids
+      .filter((id) => !ok(id))
+      .map((id) => {
+        const error = results.get(id)?.error;
+        return error ? `${id} failed` : `${id} not run`;
+      })
+      .join(', ');
+  const throughput = (target: string, id: string, baseId: string, min: number): TargetVerdict => {
+    const a = ok(id);
+    const b = ok(baseId);
+    if (!a || !b) return { target, status: 'NOT MEASURED', measured: missing(id, baseId) };
+    const x = a.okPerS / b.okPerS;
+    const non2xx = a.non2xx + b.non2xx > 0 ? `; non-2xx ${a.non2xx} / ${b.non2xx}` : '';
+    return {
+      target,
+      status: x >= min ? 'PASS' : 'FALL SHORT',
+      measured: `${x.toFixed(2)}× (${fmtRate(a.okPerS)} vs ${fmtRate(b.okPerS)} req/s${non2xx})`,
+    };
+  };
+  const p99Below = (target: string, id: string, baseId: string): TargetVerdict => {
+    const a = ok(id)?.latency;
+    const b = ok(baseId)?.latency;
+    if (!a || !b) return { target, status: 'NOT MEASURED', measured: missing(id, baseId) };
+    return {
+      target,
+      status: a.p99Ms < b.p99Ms ? 'PASS' : 'FALL SHORT',
+      measured: `${(a.p99Ms / b.p99Ms).toFixed(2)}× (${fmtMs(a.p99Ms)} vs ${fmtMs(b.p99Ms)} ms)`,
+    };
+  };
+  const p50Within = (target: string, id: string, baseId: string, maxMs: number): TargetVerdict => {
+    const a: LatencySummary | undefined = ok(id)?.latency;
+    const b: LatencySummary | undefined = ok(baseId)?.latency;
+    if (!a || !b) return { target, status: 'NOT MEASURED', measured: missing(id, baseId) };
+    const d = a.p50Ms - b.p50Ms;
+    return {
+      target,
+      status: d <= maxMs ? 'PASS' : 'FALL SHORT',
+      measured: `${d >= 0 ? '+' : ''}${d.toFixed(2)} ms (${fmtMs(b.p50Ms)} → ${fmtMs(a.p50Ms)} ms; ${(a.p50Ms / b.p50Ms).toFixed(2)}×)`,
+    };
+  };
+  return [
+    throughput('quorum PUT ≥ 2.5× etcd put', 'core.put.quorum', 'etcd.put', 2.5),
+    throughput('quorum PUT ≥ 0.5× single-replica PUT', 'core.put.quorum', 'single.put', 0.5),
+    throughput('linearizable PUT ≥ 1.5× etcd put', 'core.put.linearizable', 'etcd.put', 1.5),
+    throughput(
+      'linearizable GET ≥ 2× etcd linearizable range',
+      'core.get.linearizable',
+      'etcd.range-lin',
+      2,
+    ),
+    throughput('one GET ≥ 0.8× single-replica GET', 'core.get.one', 'single.get', 0.8),
+    p99Below('p99 of PUT w=one below etcd put p99', 'core.put.one', 'etcd.put'),
+    p99Below('p99 of PUT w=quorum below etcd put p99', 'core.put.quorum', 'etcd.put'),
+    p99Below(
+      'p99 of GET r=one below etcd linearizable range p99',
+      'core.get.one',
+      'etcd.range-lin',
+    ),
+    p99Below(
+      'p99 of GET r=quorum below etcd linearizable range p99',
+      'core.get.quorum',
+      'etcd.range-lin',
+    ),
+    p50Within(
+      '20 ms delay on n3: PUT w=quorum p50 within 2 ms of no delay',
+      'delay.put.quorum',
+      'core.put.quorum',
+      2,
+    ),
+    p50Within(
+      '20 ms delay on n3: GET r=quorum p50 within 2 ms of no delay',
+      'delay.get.quorum',
+      'core.get.quorum',
+      2,
+    ),
+  ];
+}
+
+export function analyze(input: Input): BenchRun {
+  const results = byId(input.results);
+  return {
+    kind: 'kvorum-bench',
+    schema: 1,
+    ...input,
+    results: input.results.map((r) => ({
+      ...r,
+      ratios: baselinesOf(r).flatMap(([baseline, id]) => {
+        const base = results.get(id);
+        return base ? [{ baseline, ...ratiosOf(r, base) }] : [];
+      }),
+    })),
+    targets: evaluateTargets(results),
+  };
+}

@@ -1,0 +1,325 @@
+// The Markdown report: the machine and commit, the targets' verdicts, one table per section
+// (every figure with its ratio to the baselines of the same run), the PACELC and partition
+// views, the prefills, and how it was measured.
+
+import { BASELINE } from './analysis.js';
+import type { BenchRun, Ratios, ScenarioResult } from './results.js';
+import { LEVELS, SECTIONS, describeSize, type Op, type SectionId } from './scenarios.js';
+
+type Row = BenchRun['results'][number];
+
+const MIB = 1024 * 1024;
+/** Above this share of all cores used by other processes, the report says the machine was shared. */
+const SHARED_CPU_SHARE = 0.1;
+
+/** Which baselines each section's ratio columns show. */
+const SECTION_BASELINES: Readonly<Record<SectionId, readonly string[]>> = {
+  core: [BASELINE.single, BASELINE.etcd],
+  single: [BASELINE.etcd],
+  etcd: [BASELINE.single],
+  delay: [BASELINE.undelayed, BASELINE.single, BASELINE.etcd],
+  partition: [BASELINE.single, BASELINE.etcd],
+  'scale-keys': [BASELINE.core, BASELINE.single],
+  'scale-values': [BASELINE.smallValues, BASELINE.single],
+  'scale-nodes': [BASELINE.core, BASELINE.single],
+};
+
+function int(v: number): string {
+  return Math.round(v).toLocaleString('en-US');
+}
+
+function ms(v: number | undefined): string {
+  if (v === undefined) return '–';
+  return v < 10 ? v.toFixed(2) : v.toFixed(1);
+}
+
+function x(v: number | undefined): string {
+  if (v === undefined) return '–';
+  return v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function ratioCell(r: Row, baseline: string): string {
+  const q: Ratios | undefined = r.ratios.find((v) => v.baseline === baseline);
+  if (!q) return '–';
+  return `${x(q.reqPerS)} · ${x(q.p50)} · ${x(q.p99)} · ${x(q.p999)}`;
+}
+
+/** Peak RSS of the largest server process, and the sum of every process's peak. */
+function rssCell(r: ScenarioResult): string {
+  const peaks = Object.values(r.rssPeakBytes);
+  if (peaks.length === 0) return '–';
+  const total = peaks.reduce((a, b) => a + b, 0);
+  return peaks.length === 1
+    ? int(total / MIB)
+    : `${int(Math.max(...peaks) / MIB)} / ${int(total / MIB)}`;
+}
+
+function figuresTable(rows: readonly Row[], baselines: readonly string[]): string {
+  const header = [
+    'scenario',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'p99.9 ms',
+    'errors',
+    'non-2xx',
+    'RSS MiB max / sum',
+    ...baselines.map((b) => `× ${b}`),
+  ];
+  return table(
+    header,
+    rows.map((r) => {
+      const l = r.load;
+      if (!l)
+        return [
+          r.label,
+          `FAILED: ${r.error ?? 'no result'}`,
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          ...baselines.map(() => ''),
+        ];
+      return [
+        r.error ? `${r.label} ⚠ (failed, see the end)` : r.label,
+        int(l.okPerS),
+        ms(l.latency?.p50Ms),
+        ms(l.latency?.p99Ms),
+        ms(l.latency?.p999Ms),
+        String(l.errors),
+        nonOkCell(r),
+        rssCell(r),
+        ...baselines.map((b) => ratioCell(r, b)),
+      ];
+    }),
+  );
+}
+
+function nonOkCell(r: Row): string {
+  const l = r.load;
+  if (!l || l.non2xx === 0) return '0';
+  const codes = Object.entries(l.statusCounts).filter(([code]) => !code.startsWith('2'));
+  const byStatus =
+    codes.length === 1
+      ? codes.map(([code]) => code)
+      : codes.map(([code, n]) => `${code}: ${int(n)}`);
+  return `${int(l.non2xx)} (${byStatus.join(', ')})`;
+}
+
+function find(run: BenchRun, id: string): Row | undefined {
+  return run.results.find((r) => r.scenario.id === id);
+}
+
+function delayTable(run: BenchRun): string {
+  const rows: string[][] = [];
+  for (const level of LEVELS)
+    for (const op of ['put', 'get'] as const) {
+      const base = find(run, `core.${op}.${level}`)?.load;
+      const slow = find(run, `delay.${op}.${level}`)?.load;
+      if (!slow && !base) continue;
+      const d = (a?: number, b?: number) =>
+        a === undefined || b === undefined
+          ? '–'
+          : `${Math.abs(a - b) < 0.005 ? '±' : a > b ? '+' : '−'}${ms(Math.abs(a - b))}`;
+      rows.push([
+        `${op.toUpperCase()} ${level}`,
+        ms(base?.latency?.p50Ms),
+        ms(slow?.latency?.p50Ms),
+        d(slow?.latency?.p50Ms, base?.latency?.p50Ms),
+        ms(base?.latency?.p99Ms),
+        ms(slow?.latency?.p99Ms),
+        d(slow?.latency?.p99Ms, base?.latency?.p99Ms),
+        base ? int(base.okPerS) : '–',
+        slow ? int(slow.okPerS) : '–',
+      ]);
+    }
+  return table(
+    [
+      'level',
+      'p50 ms, no delay',
+      'p50 ms, delay',
+      'Δ p50',
+      'p99 ms, no delay',
+      'p99 ms, delay',
+      'Δ p99',
+      'req/s, no delay',
+      'req/s, delay',
+    ],
+    rows,
+  );
+}
+
+function partitionTable(run: BenchRun): string {
+  const rows: string[][] = [];
+  for (const level of LEVELS)
+    for (const op of ['put', 'get'] as const) {
+      const cells = (['majority', 'minority'] as const).map((side) => {
+        const l = find(run, `partition.${op}.${level}.${side}`)?.load;
+        if (!l) return ['–', '–', '–'];
+        const rate = l.responses + l.errors === 0 ? 0 : l.ok / (l.responses + l.errors);
+        const pct = `${(rate * 100).toFixed(rate === 1 || rate === 0 ? 0 : 1)}%`;
+        return [pct, int(l.okPerS), ms(l.latencyAll?.p50Ms)];
+      });
+      if (cells.every((c) => c[0] === '–')) continue;
+      rows.push([`${op.toUpperCase()} ${level}`, ...cells.flat()]);
+    }
+  return table(
+    [
+      'level',
+      '2xx rate on n1 (majority)',
+      '2xx/s on n1',
+      'p50 ms on n1, any answer',
+      '2xx rate on n3 (minority)',
+      '2xx/s on n3',
+      'p50 ms on n3, any answer',
+    ],
+    rows,
+  );
+}
+
+function header(run: BenchRun, chartFile: string): string[] {
+  const m = run.machine;
+  const s = run.settings as Record<string, unknown>;
+  const others = run.othersCpuShare;
+  const busy = others === undefined ? m.loadAtStart > 0.5 : others > SHARED_CPU_SHARE;
+  const minutes = `${Math.floor(run.wallSeconds / 60)} min ${run.wallSeconds % 60} s`;
+  const etcd = run.etcd.version
+    ? `etcd ${run.etcd.version} (${run.etcd.path}), 3 members, load on the leader (${run.etcd.leader ?? '?'})`
+    : `etcd: not measured (${run.etcd.skipped}); etcd targets are NOT MEASURED`;
+  return [
+    `# kvorum benchmark: ${run.mode} run${run.scaling ? ' with scaling' : ''}`,
+    '',
+    `- **Machine**: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}`,
+    `- **Date**: ${m.date}; wall time ${minutes}`,
+    `- **Commit**: \`${m.commit}\`${m.dirty ? ' (with uncommitted changes)' : ''}`,
+    `- **Other load**: ` +
+      (others === undefined
+        ? ''
+        : `processes other than the bench used ${(others * 100).toFixed(0)}% of all cores during the run; `) +
+      `1-minute load average ${m.loadAtStart} at start (${run.loadAtEnd} at end, the bench included)` +
+      (busy
+        ? '. **The machine was shared**: other work competed for the cores, so the figures are noisier and lower than on an idle machine.'
+        : '.'),
+    `- **Settings**: ${s.durationS} s per scenario after ${s.warmupS} s of warm-up; ` +
+      `${s.connections} connections, pipelining 1; ${int(Number(s.keys))} prefilled keys of 100 B and ` +
+      `${int(Number(s.largeKeys))} of 10 KiB; random keys per request; kvorum profile \`quorum\`, lww, ` +
+      `${s.fsync ? '`--fsync`' : 'no fsync (the default; etcd fsyncs its WAL)'}, \`--log-level warn\``,
+    `- **Baselines**: kvorum with 1 replica (N=1); ${etcd}`,
+    `- Load generator (autocannon 9 in a worker thread) and every server share the same ${m.cores} cores.`,
+    ...(run.mode === 'quick'
+      ? [
+          `- **Quick run**: each figure comes from ${s.durationS} s of load on a small key space; ` +
+            'it shows the shape, and the full run (`npm run bench`) gives the figures to quote.',
+        ]
+      : []),
+    '',
+    `![p50 and p99 latency per consistency level, with and without the delay](${chartFile})`,
+  ];
+}
+
+function targetsSection(run: BenchRun): string[] {
+  return [
+    '## Targets',
+    '',
+    table(
+      ['#', 'target', 'status', 'measured'],
+      run.targets.map((t, i) => [String(i + 1), t.target, `**${t.status}**`, t.measured]),
+    ),
+  ];
+}
+
+const SECTION_NOTES: Partial<Record<SectionId, string>> = {
+  core: 'Load spread over n1, n2, n3. Levels are per request: `?r=`/`?w=` one, quorum, all; linearizable is `?consistency=linearizable` (ABD, quorum reads and writes with a read phase / write-back).',
+  delay:
+    "n3 delays what it sends to n1 and n2, and n1 and n2 delay what they send to n3, by 20 ± 5 ms (PUT /admin/faults on each node): one replica in a far data centre. The load is spread over n1, n2, n3 as in the core rows it is compared with, so a third of the requests are coordinated by n3 itself: p50 shows what clients near the majority pay, p99 what n3's clients pay.",
+  partition:
+    'POST /admin/partition {"groups":[["n1","n2"],["n3"]]}, then load on n1 (majority side) or on n3 (minority side) alone. 2xx rate = 2xx responses ÷ (responses + connection errors); "any answer" p50 includes refusals (how fast a 503 comes back). The latency columns of the table below are of 2xx responses only.',
+  'scale-values': 'Connections: 64 for 100 B and 10 KiB, 16 for 100 KiB, 4 for 1 MiB.',
+};
+
+function sectionTables(run: BenchRun): string[] {
+  const out: string[] = [];
+  for (const [id, title] of Object.entries(SECTIONS) as Array<[SectionId, string]>) {
+    const rows = run.results.filter((r) => r.scenario.section === id);
+    if (rows.length === 0) continue;
+    out.push(`### ${title}`, '');
+    const note = SECTION_NOTES[id];
+    if (note) out.push(note, '');
+    if (id === 'delay') out.push(delayTable(run), '');
+    if (id === 'partition') out.push(partitionTable(run), '');
+    out.push(figuresTable(rows, SECTION_BASELINES[id]), '');
+  }
+  return out;
+}
+
+function prefillSection(run: BenchRun): string[] {
+  if (run.prefills.length === 0) return [];
+  return [
+    '## Prefill',
+    '',
+    table(
+      ['phase', 'keys', 'value', 'seconds', 'writes/s', 'non-2xx', 'errors'],
+      run.prefills.map((p) => [
+        p.phase,
+        int(p.keys),
+        describeSize(p.valueBytes),
+        p.seconds.toFixed(1),
+        p.error ? `FAILED: ${p.error}` : int(p.ok / p.seconds),
+        String(p.non2xx),
+        String(p.errors),
+      ]),
+    ),
+    '',
+  ];
+}
+
+const METHOD = [
+  '## How this was measured',
+  '',
+  '- `npm run bench` builds kvorum, starts each system fresh (separate processes, a temp data dir, free loopback ports), prefills it, and drives it with autocannon from a worker thread. Every process is killed by PID at the end or on Ctrl-C.',
+  '- Keys are drawn uniformly at random per request (`setupRequest`); PUT rewrites existing keys, so GETs always find one. Prefill: each key written once, kvorum with `?w=one`.',
+  "- **req/s** counts 2xx responses per second of the measured run. **Latency** is timed per response with `process.hrtime` (autocannon's `response` event; its own histogram has 1 ms resolution) and is of 2xx responses; it is measured at the client, so it includes time a response waits for the load generator, which shares the cores. **errors**: connection errors and timeouts (10 s); **non-2xx**: answered with another status, by code.",
+  '- **Ratios** (`× baseline`) divide this row by the baseline row of the same run, as req/s · p50 · p99 · p99.9: above 1 means more throughput, but also more latency. `–`: no such baseline (e.g. etcd has no mixed or 10 KiB rows).',
+  '- **RSS MiB max / sum**: peak resident memory (VmRSS, sampled each second during the scenario) of the largest server process, and the sum over all of them.',
+  '- etcd is driven through its v3 HTTP/JSON gateway: `POST /v3/kv/put {"key","value"}` (base64) and `POST /v3/kv/range {"key"}` (linearizable; `"serializable": true` for serializable), at the leader, pipelining 1. Its members are checked healthy before every scenario.',
+  "- Absolute figures depend on the machine: compare ratios measured in one run. fsync on this kind of machine is unrealistically fast, which flatters any synced figure (etcd's WAL).",
+];
+
+export function renderReport(run: BenchRun, chartFile: string): string {
+  const parts = [
+    ...header(run, chartFile),
+    '',
+    ...targetsSection(run),
+    '',
+    '## Figures',
+    '',
+    ...sectionTables(run),
+    ...prefillSection(run),
+    ...METHOD,
+  ];
+  const problems = [
+    ...run.notes,
+    ...run.results.flatMap((r) => (r.error ? [`${r.scenario.id} (${r.label}): ${r.error}`] : [])),
+  ];
+  if (problems.length > 0)
+    parts.push('', '## Problems during the run', '', ...problems.map((p) => `- ${p}`));
+  return `${parts.join('\n')}\n`;
+}
+
+/** For the chart: the result of an op at a level, with or without the delay. */
+export function levelResult(
+  run: BenchRun,
+  op: Op,
+  level: string,
+  delayed: boolean,
+): Row | undefined {
+  return find(run, `${delayed ? 'delay' : 'core'}.${op}.${level}`);
+}

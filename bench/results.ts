@@ -1,0 +1,69 @@
+// The shapes the bench records: one result per scenario, the prefills, and the whole run as
+// it is written to JSON (the Markdown report and the chart are rendered from this).
+
+import type { Machine } from './environment.js';
+import type { Scenario } from './scenarios.js';
+import type { LoadResult } from './workload.js';
+
+export interface ScenarioResult {
+  readonly scenario: Scenario;
+  readonly label: string;
+  /** Undefined when the run failed; `error` says why. */
+  readonly load: LoadResult | undefined;
+  readonly error: string | undefined;
+  /** Peak resident memory of each server process during the scenario, bytes. */
+  readonly rssPeakBytes: Record<string, number>;
+}
+
+export interface PrefillRecord {
+  readonly phase: string;
+  readonly prefix: string;
+  readonly keys: number;
+  readonly valueBytes: number;
+  readonly seconds: number;
+  readonly ok: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly error: string | undefined;
+}
+
+export interface EtcdInfo {
+  /** Undefined when etcd was not used; `skipped` says why. */
+  readonly version: string | undefined;
+  readonly path: string | undefined;
+  readonly leader: string | undefined;
+  readonly skipped: string | undefined;
+}
+
+/** Figures of one scenario divided by the same figures of a baseline scenario. */
+export interface Ratios {
+  readonly baseline: string;
+  readonly reqPerS: number | undefined;
+  readonly p50: number | undefined;
+  readonly p99: number | undefined;
+  readonly p999: number | undefined;
+}
+
+export interface TargetVerdict {
+  readonly target: string;
+  readonly status: 'PASS' | 'FALL SHORT' | 'NOT MEASURED';
+  readonly measured: string;
+}
+
+export interface BenchRun {
+  readonly kind: 'kvorum-bench';
+  readonly schema: 1;
+  readonly mode: 'quick' | 'full';
+  readonly scaling: boolean;
+  readonly machine: Machine;
+  readonly loadAtEnd: number;
+  /** Share of all cores that processes other than the bench's used during the run (Linux). */
+  readonly othersCpuShare: number | undefined;
+  readonly settings: Record<string, unknown>;
+  readonly etcd: EtcdInfo;
+  readonly wallSeconds: number;
+  readonly prefills: readonly PrefillRecord[];
+  readonly results: ReadonlyArray<ScenarioResult & { readonly ratios: readonly Ratios[] }>;
+  readonly targets: readonly TargetVerdict[];
+  readonly notes: readonly string[];
+}

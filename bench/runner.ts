@@ -1,0 +1,343 @@
+// Runs the phases: starts each phase's cluster, prefills its key spaces, walks its steps
+// (measure, delay, partition, heal) and stops it. A failure is recorded against the scenarios
+// it hit and the run carries on; progress goes to stderr.
+
+import { EtcdCluster, type EtcdBinary } from './etcd-cluster.js';
+import { KvorumCluster } from './kvorum-cluster.js';
+import { runLoad } from './load.js';
+import { RssSampler } from './memory.js';
+import type { BenchSettings } from './options.js';
+import type { PrefillRecord, ScenarioResult } from './results.js';
+import {
+  GET_SHARE,
+  MIB,
+  describeSize,
+  scenarioLabel,
+  type KeySpace,
+  type Level,
+  type Phase,
+  type Scenario,
+  type Step,
+} from './scenarios.js';
+import type { LoadResult, LoadSpec, Workload } from './workload.js';
+
+/** A request unanswered this long counts as a timeout error. */
+const REQUEST_TIMEOUT_S = 10;
+/** After a prefill, time for replication still in flight (w=one) to land. */
+const SETTLE_MS = 1_000;
+/** Bytes in flight during a prefill stay around this, whatever the value size. */
+const PREFILL_BYTES_IN_FLIGHT = 16 * MIB;
+
+/** One phase's servers, whichever system they are. */
+interface Servers {
+  urls(scenario: Scenario): string[];
+  pids(): Map<string, number>;
+  dead(): string[];
+  beforeScenario(): Promise<void>;
+  act(step: Exclude<Step, { kind: 'measure' }>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function kvorumServers(cluster: KvorumCluster): Servers {
+  return {
+    urls: (s) => s.target.map((id) => cluster.url(id)),
+    pids: () => cluster.pids(),
+    dead: () => cluster.deadNodes(),
+    beforeScenario: async () => undefined,
+    act: async (step) => {
+      if (step.kind === 'delay')
+        await cluster.delayNode(step.node, { ms: step.ms, jitterMs: step.jitterMs });
+      else if (step.kind === 'partition') await cluster.partition(step.groups);
+      else await cluster.heal();
+    },
+    stop: () => cluster.stop(),
+  };
+}
+
+function etcdServers(cluster: EtcdCluster): Servers {
+  return {
+    urls: () => [cluster.leaderUrl],
+    pids: () => cluster.pids(),
+    dead: () => cluster.deadMembers(),
+    beforeScenario: () => cluster.checkHealthy(),
+    act: async () => undefined,
+    stop: () => cluster.stop(),
+  };
+}
+
+function levelQuery(level: Level | undefined, param: 'r' | 'w'): string {
+  if (level === undefined) return '';
+  if (level === 'linearizable') return '?consistency=linearizable';
+  return `?${param}=${level}`;
+}
+
+function workloadOf(s: Scenario): Workload {
+  const common = {
+    getShare: GET_SHARE[s.op],
+    keyPrefix: s.keyPrefix,
+    keys: s.keys,
+    valueBytes: s.valueBytes,
+  };
+  if (s.system === 'etcd')
+    return { system: 'etcd', ...common, serializable: s.etcdRead === 'serializable' };
+  return {
+    system: 'kvorum',
+    ...common,
+    readQuery: levelQuery(s.level, 'r'),
+    writeQuery: levelQuery(s.level, 'w'),
+  };
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
+}
+
+function ms(v: number | undefined): string {
+  return v === undefined ? 'n/a' : v < 10 ? fmt(v, 2) : fmt(v, 1);
+}
+
+export function summaryLine(load: LoadResult): string {
+  const lat = load.latency;
+  const statuses = Object.entries(load.statusCounts)
+    .filter(([code]) => !code.startsWith('2'))
+    .map(([code, n]) => `${code}×${n}`)
+    .join(' ');
+  return (
+    `${fmt(load.okPerS)} req/s (2xx)  p50 ${ms(lat?.p50Ms)}  p99 ${ms(lat?.p99Ms)}  ` +
+    `p99.9 ${ms(lat?.p999Ms)} ms  errors ${load.errors}  non-2xx ${load.non2xx}` +
+    (statuses ? ` (${statuses})` : '')
+  );
+}
+
+export interface RunnerOutput {
+  readonly results: ScenarioResult[];
+  readonly prefills: PrefillRecord[];
+  readonly notes: string[];
+}
+
+export class PhaseRunner {
+  readonly out: RunnerOutput = { results: [], prefills: [], notes: [] };
+  /** The etcd member the load went to, once an etcd phase has started. */
+  etcdLeader: string | undefined;
+  private done = 0;
+  private readonly startedMs = Date.now();
+
+  constructor(
+    private readonly settings: BenchSettings,
+    private readonly repo: string,
+    private readonly etcd: EtcdBinary | undefined,
+    private readonly total: number,
+  ) {}
+
+  log(line: string): void {
+    const s = Math.round((Date.now() - this.startedMs) / 1000);
+    const clock = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+    process.stderr.write(`[${clock}] ${line}\n`);
+  }
+
+  async run(phase: Phase): Promise<void> {
+    this.log(`phase ${phase.id}: starting ${phase.title}`);
+    let servers: Servers;
+    try {
+      servers = await this.start(phase);
+    } catch (err) {
+      this.failPhase(phase, `could not start ${phase.title}: ${message(err)}`);
+      return;
+    }
+    try {
+      for (const space of phase.keySpaces) await this.prefill(phase, servers, space);
+      // Set while a delay or partition that failed to apply is in force: its scenarios would
+      // measure a healthy cluster under a faulty label, so they are not run.
+      let faultFailure: string | undefined;
+      for (const step of phase.steps) {
+        if (step.kind !== 'measure') {
+          const failure = await this.act(phase, servers, step);
+          faultFailure = step.kind === 'heal' ? undefined : failure;
+        } else if (faultFailure && (step.scenario.delayed || step.scenario.side)) {
+          this.done += 1;
+          this.record(step.scenario, undefined, `not run: ${faultFailure}`, {});
+        } else await this.measure(servers, step.scenario);
+      }
+    } finally {
+      await servers.stop();
+    }
+  }
+
+  private async start(phase: Phase): Promise<Servers> {
+    if (phase.system === 'etcd') {
+      if (!this.etcd) throw new Error('no etcd binary');
+      const cluster = await EtcdCluster.start(this.etcd);
+      this.etcdLeader = cluster.leaderName;
+      this.log(`etcd healthy, leader ${cluster.leaderName} (${cluster.leaderUrl})`);
+      return etcdServers(cluster);
+    }
+    const cluster = await KvorumCluster.start(this.repo, {
+      nodes: phase.nodes,
+      n: phase.n,
+      fsync: this.settings.fsync,
+      valueBytesMax: MIB,
+    });
+    this.log(`kvorum up: ${cluster.ids.map((id) => `${id} ${cluster.url(id)}`).join(', ')}`);
+    return kvorumServers(cluster);
+  }
+
+  /** Applies a fault or heals; resolves to what went wrong, or undefined. */
+  private async act(
+    phase: Phase,
+    servers: Servers,
+    step: Exclude<Step, { kind: 'measure' }>,
+  ): Promise<string | undefined> {
+    const what =
+      step.kind === 'delay'
+        ? `delay ${step.ms} ± ${step.jitterMs} ms on every link of ${step.node}`
+        : step.kind === 'partition'
+          ? `partition ${step.groups.map((g) => `{${g.join(',')}}`).join(' | ')}`
+          : 'heal';
+    this.log(what);
+    try {
+      await servers.act(step);
+      return undefined;
+    } catch (err) {
+      const note = `${phase.id}: ${what} failed: ${message(err)}`;
+      this.out.notes.push(note);
+      this.log(note);
+      return note;
+    }
+  }
+
+  private async prefill(phase: Phase, servers: Servers, space: KeySpace): Promise<void> {
+    const connections = Math.max(
+      1,
+      Math.min(this.settings.connections, Math.floor(PREFILL_BYTES_IN_FLIGHT / space.valueBytes)),
+    );
+    const scenario = this.prefillScenario(phase, space, connections);
+    const label = `${space.keys.toLocaleString('en-US')} keys of ${describeSize(space.valueBytes)}`;
+    this.log(
+      `prefill ${label} (${connections} connections${phase.system === 'kvorum' ? ', w=one' : ''})`,
+    );
+    const started = Date.now();
+    const spec: LoadSpec = {
+      urls: servers.urls(scenario),
+      connections,
+      warmupS: 0,
+      durationS: 0,
+      prefill: true,
+      requestTimeoutS: REQUEST_TIMEOUT_S,
+      workload: workloadOf(scenario),
+    };
+    const base = { phase: phase.id, prefix: space.prefix, keys: space.keys };
+    try {
+      const load = await runLoad(spec);
+      const seconds = (Date.now() - started) / 1000;
+      this.out.prefills.push({
+        ...base,
+        valueBytes: space.valueBytes,
+        seconds,
+        ok: load.ok,
+        non2xx: load.non2xx,
+        errors: load.errors,
+        error: undefined,
+      });
+      this.log(
+        `prefill done in ${fmt(seconds, 1)} s: ${fmt(load.ok / seconds)} writes/s, ` +
+          `non-2xx ${load.non2xx}, errors ${load.errors}`,
+      );
+    } catch (err) {
+      const seconds = (Date.now() - started) / 1000;
+      this.out.prefills.push({
+        ...base,
+        valueBytes: space.valueBytes,
+        seconds,
+        ok: 0,
+        non2xx: 0,
+        errors: 0,
+        error: message(err),
+      });
+      this.log(`prefill failed: ${message(err)}`);
+    }
+    await new Promise((r) => setTimeout(r, this.settings.quick ? SETTLE_MS / 2 : SETTLE_MS));
+  }
+
+  private prefillScenario(phase: Phase, space: KeySpace, connections: number): Scenario {
+    return {
+      id: `${phase.id}.prefill.${space.prefix}`,
+      section: 'core',
+      system: phase.system,
+      nodes: phase.nodes,
+      op: 'put',
+      level: phase.system === 'kvorum' ? 'one' : undefined,
+      etcdRead: undefined,
+      valueBytes: space.valueBytes,
+      keyPrefix: space.prefix,
+      keys: space.keys,
+      connections,
+      target:
+        phase.system === 'etcd'
+          ? ['leader']
+          : Array.from({ length: phase.nodes }, (_, i) => `n${i + 1}`),
+      side: undefined,
+      delayed: false,
+    };
+  }
+
+  private async measure(servers: Servers, scenario: Scenario): Promise<void> {
+    this.done += 1;
+    const label = scenarioLabel(scenario);
+    const tag = `[${this.done}/${this.total}] ${scenario.id} (${label})`;
+    const dead = servers.dead();
+    if (dead.length > 0) {
+      this.record(scenario, undefined, `not run: ${dead.join('; ')}`, {});
+      this.log(`${tag}: not run, a server is down`);
+      return;
+    }
+    const sampler = new RssSampler(servers.pids());
+    let load: LoadResult | undefined;
+    let error: string | undefined;
+    try {
+      await servers.beforeScenario();
+      load = await runLoad({
+        urls: servers.urls(scenario),
+        connections: scenario.connections,
+        warmupS: this.settings.warmupS,
+        durationS: this.settings.durationS,
+        prefill: false,
+        requestTimeoutS: REQUEST_TIMEOUT_S,
+        workload: workloadOf(scenario),
+      });
+    } catch (err) {
+      error = message(err);
+    }
+    const rss = await sampler.stop();
+    const deadAfter = servers.dead();
+    if (deadAfter.length > 0)
+      error = [error, `server died: ${deadAfter.join('; ')}`].filter(Boolean).join('; ');
+    this.record(scenario, load, error, rss);
+    this.log(`${tag}: ${load ? summaryLine(load) : ''}${error ? ` FAILED: ${error}` : ''}`);
+  }
+
+  private record(
+    scenario: Scenario,
+    load: LoadResult | undefined,
+    error: string | undefined,
+    rssPeakBytes: Record<string, number>,
+  ): void {
+    this.out.results.push({ scenario, label: scenarioLabel(scenario), load, error, rssPeakBytes });
+  }
+
+  private failPhase(phase: Phase, error: string): void {
+    this.log(error);
+    this.out.notes.push(error);
+    for (const step of phase.steps)
+      if (step.kind === 'measure') {
+        this.done += 1;
+        this.record(step.scenario, undefined, error, {});
+      }
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
