@@ -7,6 +7,7 @@ import { clusterCommand } from './cluster.js';
 import { CommandError, say, type Command } from './command.js';
 import { closest, envName, formatFlagHelp, parseArgs, UsageError, type Env } from './flags.js';
 import { serveCommand } from './serve.js';
+import { verifyCommand } from './verify-command.js';
 
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 } as const);
 
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = Object.freeze([
   partitionCommand,
   healCommand,
   repairCommand,
+  verifyCommand,
 ] as Command[]);
 
 export function usage(): string {
