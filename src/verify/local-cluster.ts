@@ -6,11 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from './free-ports.js';
 import { NodeApi } from './node-api.js';
 import { sleep } from './sleep.js';
 import type { ProcessControl, VerifyTarget } from './target.js';
@@ -30,24 +30,6 @@ export interface LocalClusterOptions {
   readonly adminToken?: string;
   /** The cluster's default request timeout, and the one every client request asks for. */
   readonly opTimeoutMs?: number;
-}
-
-/** Binds port 0 `count` times at once, so the ports are distinct, then frees them. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 /** A starting node is asked for /health this often, each probe giving up after the second. */

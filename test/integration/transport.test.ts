@@ -2,11 +2,12 @@
 // sockets, and afterEach closes them all.
 
 import { createHash } from 'node:crypto';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Packr } from 'msgpackr';
 import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/config.js';
+import { freePorts } from '../../src/verify/free-ports.js';
 import { single } from '../../src/core/conflicts.js';
 import { PeerError } from '../../src/core/errors.js';
 import type { FaultSpec } from '../../src/core/faults.js';
@@ -60,23 +61,6 @@ afterEach(async () => {
   for (const s of rawSockets.splice(0)) s.destroy();
   await Promise.all(transports.splice(0).map((t) => t.stop()));
 });
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, HOST, () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 /** Polls until `probe` holds; fails with `what` after the deadline. No fixed sleeps. */
 async function until(what: string, probe: () => boolean, timeoutMs = 5_000): Promise<void> {
