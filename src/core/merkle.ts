@@ -68,6 +68,7 @@ export function segmentRange(
   return { gte, lt: segment === segments - 1 ? undefined : prefixHex((segment + 1) * width) };
 }
 
+/** Group hashes (computed only when an exchange asks) keep SHA-1. */
 function hash8(h: ReturnType<typeof createHash>): Uint8Array {
   // Copied out so the caller never holds a view into a larger pooled buffer.
   return new Uint8Array(h.digest().subarray(0, DIGEST_BYTES));
@@ -81,24 +82,103 @@ function hash8(h: ReturnType<typeof createHash>): Uint8Array {
  * equal: lww compares stamps, siblings compares clocks and dots.
  */
 export function setDigest(set: VersionSet): Uint8Array {
-  const canonical = JSON.stringify([
-    set.clock,
-    set.siblings.map((s) => [
-      s.dot === null ? null : s.dot.node,
-      s.dot === null ? 0 : s.dot.counter,
-      s.ts.wallMs,
-      s.ts.logical,
-      s.ts.node,
-      s.tombstone,
-    ]),
-  ]);
-  // The leading tag keeps set digests and tree entry hashes in separate domains.
-  return hash8(createHash('sha1').update('kvorum-set-1\0').update(canonical, 'utf8'));
+  const h = new Hash64(SET_SEED);
+  h.word(set.clock.length);
+  for (const [actor, counter] of set.clock) {
+    h.str(actor);
+    h.num(counter);
+  }
+  h.word(set.siblings.length);
+  for (const s of set.siblings) {
+    if (s.dot === null) h.word(0);
+    else {
+      h.word(1);
+      h.str(s.dot.node);
+      h.num(s.dot.counter);
+    }
+    h.num(s.ts.wallMs);
+    h.word(s.ts.logical);
+    h.str(s.ts.node);
+    h.word(s.tombstone ? 1 : 0);
+  }
+  return h.digest();
 }
 
-/** A tree entry: the key and its digest hashed together (the digest is fixed-width, last). */
+/** A tree entry: the key and its digest hashed together. */
 function entryHash(key: string, digest: Uint8Array): Uint8Array {
-  return hash8(createHash('sha1').update('kvorum-entry-1\0').update(key, 'utf8').update(digest));
+  const h = new Hash64(ENTRY_SEED);
+  h.str(key);
+  h.word(readU32(digest, 0));
+  h.word(readU32(digest, 4));
+  return h.digest();
+}
+
+// Digests and entry hashes are computed for every change of every key, on the write path, so
+// they use a fast non-cryptographic hash: two MurmurHash3-style 32-bit lanes with different
+// seeds, 64 bits in all. Anti-entropy needs differences found, not resistance to an adversary
+// (who could at worst hide a divergence until the key changes again). Separate seeds keep set
+// digests and entry hashes in separate domains.
+const SET_SEED = 0x6b766f72;
+const ENTRY_SEED = 0x756d2d65;
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+
+class Hash64 {
+  private a: number;
+  private b: number;
+  private words = 0;
+
+  constructor(seed: number) {
+    this.a = seed >>> 0;
+    this.b = (seed ^ 0x9e3779b9) >>> 0;
+  }
+
+  word(w: number): void {
+    let k = Math.imul(w | 0, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    this.a ^= k;
+    this.a = (this.a << 13) | (this.a >>> 19);
+    this.a = (Math.imul(this.a, 5) + 0xe6546b64) | 0;
+    // The second lane mixes the same word with other constants, so the lanes disagree.
+    let j = Math.imul(w ^ 0x5bd1e995, C2);
+    j = (j << 17) | (j >>> 15);
+    j = Math.imul(j, C1);
+    this.b ^= j;
+    this.b = (this.b << 11) | (this.b >>> 21);
+    this.b = (Math.imul(this.b, 9) + 0x52dce729) | 0;
+    this.words += 1;
+  }
+
+  /** A non-negative safe integer, as its low and high 32 bits. */
+  num(n: number): void {
+    this.word(n >>> 0);
+    this.word(Math.floor(n / 0x1_0000_0000));
+  }
+
+  /** Length first, then two UTF-16 units per word: no two strings feed the same words. */
+  str(s: string): void {
+    this.word(s.length);
+    let i = 0;
+    for (; i + 1 < s.length; i += 2) this.word(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
+    if (i < s.length) this.word(s.charCodeAt(i));
+  }
+
+  digest(): Uint8Array {
+    const out = new Uint8Array(DIGEST_BYTES);
+    writeU32(out, 0, fmix32(this.a ^ this.words));
+    writeU32(out, 4, fmix32(this.b ^ Math.imul(this.words, 0x85ebca6b)));
+    return out;
+  }
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 function checkDigest(d: Uint8Array | undefined, what: string): void {

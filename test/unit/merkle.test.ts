@@ -338,3 +338,41 @@ describe('treeChange', () => {
     expect(() => new HashTree(512, 32).apply(treeChange('k', undefined, d1)!)).toThrow(RangeError);
   });
 });
+
+describe('digest spread', () => {
+  it('gives 100k distinct states 100k distinct digests, and near states unrelated ones', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 100_000; i++) {
+      const set = single({
+        ts: { wallMs: 1_700_000_000_000 + (i >> 3), logical: i & 7, node: `n${i % 3}` },
+        tombstone: false,
+        contentType: 'x',
+        value: new Uint8Array(0),
+      });
+      seen.add(Buffer.from(setDigest(set)).toString('hex'));
+    }
+    expect(seen.size).toBe(100_000);
+    // One bit of input flips about half the output bits.
+    const a = setDigest(
+      single({
+        ts: { wallMs: 1, logical: 0, node: 'n1' },
+        tombstone: false,
+        contentType: '',
+        value: new Uint8Array(0),
+      }),
+    );
+    const b = setDigest(
+      single({
+        ts: { wallMs: 1, logical: 1, node: 'n1' },
+        tombstone: false,
+        contentType: '',
+        value: new Uint8Array(0),
+      }),
+    );
+    let differing = 0;
+    for (let i = 0; i < 8; i++)
+      for (let bit = 0; bit < 8; bit++) if (((a[i]! ^ b[i]!) >> bit) & 1) differing++;
+    expect(differing).toBeGreaterThan(16);
+    expect(differing).toBeLessThan(48);
+  });
+});
