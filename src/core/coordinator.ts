@@ -125,7 +125,7 @@ export class Coordinator {
     if (best !== undefined && repairFirst && !this.o.unsafe?.noReadWriteBack) {
       // ABD's second phase: the answer must be held by a quorum before anyone sees it, or a
       // later read could observe an older value (new-old inversion).
-      const stale = tally.stale();
+      const stale = tally.stale(best);
       if (stale.length > 0) {
         for (const node of stale) {
           repaired.add(node);
@@ -150,7 +150,7 @@ export class Coordinator {
       void complete.then(() => {
         // Replies that came in after the answer may hold more than `best`.
         const latest = tally.merged() as VersionSet;
-        for (const node of tally.stale()) {
+        for (const node of tally.stale(latest)) {
           if (!repaired.has(node)) this.repairInBackground(node, key, latest, opts.timeoutMs);
         }
       });

@@ -50,9 +50,8 @@ export class ReadTally {
     return acc;
   }
 
-  /** Replicas that replied with less than the merged state. */
-  stale(): string[] {
-    const best = this.merged();
+  /** Replicas that replied with less than the merged state (pass it when already computed). */
+  stale(best: VersionSet | undefined = this.merged()): string[] {
     if (best === undefined) return [];
     const out: string[] = [];
     for (const [node, set] of this.replies) if (!this.policy.equals(set, best)) out.push(node);

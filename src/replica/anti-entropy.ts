@@ -58,9 +58,13 @@ export class AntiEntropy implements AntiEntropyServer {
     for (const peer of o.ring.nodes) if (peer !== o.self) this.trees.set(peer, new HashTree());
   }
 
-  /** Folds a change of `key` into the trees of the peers that replicate it too. */
-  track(key: string, before: VersionSet | undefined, after: VersionSet | undefined): void {
-    const pref = this.o.ring.preferenceList(key, this.o.n);
+  /** Folds a change of `key` (whose preference list is `pref`) into the peers' trees. */
+  track(
+    key: string,
+    pref: readonly string[],
+    before: VersionSet | undefined,
+    after: VersionSet | undefined,
+  ): void {
     if (!pref.includes(this.o.self)) return;
     const b = before === undefined ? undefined : setDigest(before);
     const a = after === undefined ? undefined : setDigest(after);

@@ -9,18 +9,14 @@
 // holds at most storeBatchWritesMax writes, well under half a block. A restart continues from
 // the reserved mark, skipping whatever of the block was unused.
 //
-// A node that lost its disk has lost its mark too. So the counter also starts no lower than
-// the wall clock times DOTS_PER_MS: unless the node issued more than that many dots per
-// millisecond on average, a new start is above everything it issued before (Riak gives such a
-// vnode a new actor id instead; this keeps clocks from growing an entry per lost disk).
+// A node that lost its store lost its mark too; it then issues under a new actor id
+// (actor.ts), so its counter may start again from zero.
 
 import { LIMITS } from '../config.js';
 import { COUNTER_MAX } from '../core/version-set.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 
 const META_KEY = 'dotCounter';
-/** 2^48 / (64 * ms since 1970) leaves room until the year 2109. */
-const DOTS_PER_MS = 64;
 
 export class DotCounter {
   private next = 0;
@@ -29,7 +25,6 @@ export class DotCounter {
   constructor(
     private readonly store: ReplicaStore,
     private readonly block = LIMITS.dotCounterBlock,
-    private readonly nowMs: () => number = () => 0,
   ) {
     if (block < 2 * LIMITS.storeBatchWritesMax) {
       throw new RangeError('a dot counter block must exceed two store batches');
@@ -38,8 +33,7 @@ export class DotCounter {
 
   async open(): Promise<void> {
     const stored = Number((await this.store.getMeta(META_KEY)) ?? '0');
-    const mark = Number.isSafeInteger(stored) && stored > 0 ? Math.min(stored, COUNTER_MAX) : 0;
-    this.next = Math.max(mark, Math.floor(Math.max(0, this.nowMs())) * DOTS_PER_MS);
+    this.next = Number.isSafeInteger(stored) && stored > 0 ? Math.min(stored, COUNTER_MAX) : 0;
     this.reserved = Math.min(this.next + this.block, COUNTER_MAX);
     await this.store.putMeta(META_KEY, String(this.reserved));
   }

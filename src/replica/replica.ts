@@ -298,7 +298,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     LIMITS.vnodesPerNode,
   );
   await persistClock(hlc, store, () => clock.nowMs(), logger);
-  const dots = new DotCounter(store, LIMITS.dotCounterBlock, () => clock.nowMs());
+  const dots = new DotCounter(store);
   await dots.open();
   const local = new LocalReplica({
     self: id,
@@ -359,16 +359,15 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     onPurged: (count) => metrics.tombstonesPurged.inc(count),
   });
   // One pass over the data builds the anti-entropy trees and the tombstone index; from then
-  // on the store's change feed keeps both current.
-  for await (const [key, set] of store.entries()) {
-    ae.track(key, undefined, set);
-    tombstones.track(key, undefined, set);
-  }
+  // on the store's change feed keeps both current (one preference list per change for both).
+  const track = (key: string, before: VersionSet | undefined, after: VersionSet | undefined) => {
+    const pref = ring.preferenceList(key, config.n);
+    ae.track(key, pref, before, after);
+    tombstones.track(key, pref, after);
+  };
+  for await (const [key, set] of store.entries()) track(key, undefined, set);
   store.onListenerError = (err) => logger.error({ err }, 'store change listener failed');
-  store.onChange((key, before, after) => {
-    ae.track(key, before, after);
-    tombstones.track(key, before, after);
-  });
+  store.onChange(track);
 
   const hints = config.hintedHandoff
     ? {

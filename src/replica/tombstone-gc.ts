@@ -36,8 +36,9 @@ export class TombstoneGc {
 
   constructor(private readonly o: TombstoneGcOptions) {}
 
-  track(key: string, _before: VersionSet | undefined, after: VersionSet | undefined): void {
-    if (after !== undefined && isDeleted(after) && this.isFirstReplica(key)) {
+  /** Follows a change of `key` (whose preference list is `pref`). */
+  track(key: string, pref: readonly string[], after: VersionSet | undefined): void {
+    if (after !== undefined && isDeleted(after) && pref[0] === this.o.self) {
       this.candidates.add(key);
     } else {
       this.candidates.delete(key);
@@ -109,7 +110,4 @@ export class TombstoneGc {
     return links.purge(this.o.self, key, local, this.o.timeoutMs);
   }
 
-  private isFirstReplica(key: string): boolean {
-    return this.o.ring.preferenceList(key, this.o.n)[0] === this.o.self;
-  }
 }

@@ -3,7 +3,7 @@ import { Coordinator } from '../../src/core/coordinator.js';
 import { TimeoutError, TooManySiblingsError, UnavailableError } from '../../src/core/errors.js';
 import { HybridClock, compareHlc, type Hlc } from '../../src/core/hlc.js';
 import { Ring } from '../../src/core/ring.js';
-import { LWW, SIBLINGS, newestVersion } from '../../src/core/conflicts.js';
+import { LWW, SIBLINGS, newestVersion, type ConflictPolicy } from '../../src/core/conflicts.js';
 import type { VClock, VersionSet } from '../../src/core/version-set.js';
 import { FakeLinks } from '../support/fake-links.js';
 
@@ -22,20 +22,48 @@ const opts = (
   timeoutMs: extra.timeoutMs ?? 50,
 });
 
-function setup(readRepair: 'before' | 'after' = 'after', wallMs = 1_000) {
-  const links = new FakeLinks('n1', NODES);
-  let now = wallMs;
-  const clock = { nowMs: () => now, monotonicMs: () => performance.now() };
+interface BuildOptions {
+  self?: string;
+  nodes?: readonly string[];
+  policy?: ConflictPolicy;
+  siblingsMax?: number;
+  readRepair?: 'before' | 'after';
+  sloppyQuorum?: boolean;
+  nowMs?: () => number;
+}
+
+/** A coordinator on `self` over fake replicas `nodes` (N=3, 16 vnodes each). */
+function build(o: BuildOptions = {}) {
+  const self = o.self ?? 'n1';
+  const nodes = o.nodes ?? NODES;
+  const policy = o.policy ?? LWW;
+  const ring = new Ring(nodes, 16);
+  const links = new FakeLinks(self, nodes, policy, o.siblingsMax ?? 100);
+  const clock = { nowMs: o.nowMs ?? (() => 1_000), monotonicMs: () => performance.now() };
   const coordinator = new Coordinator({
-    ring: new Ring(NODES, 16),
+    ring,
     n: 3,
     links,
     hints: links,
-    hlc: new HybridClock('n1', clock),
+    hlc: new HybridClock(self, clock),
     clock,
-    policy: LWW,
-    readRepair,
+    policy,
+    readRepair: o.readRepair ?? 'after',
+    sloppyQuorum: o.sloppyQuorum ?? false,
   });
+  return { links, coordinator, ring };
+}
+
+/** The first of 200 candidate keys whose preference list satisfies `ok`. */
+function keyWhere(ring: Ring, ok: (pref: string[]) => boolean): string {
+  return Array.from({ length: 200 }, (_, i) => `key${i}`).find((k) =>
+    ok(ring.preferenceList(k, 3)),
+  ) as string;
+}
+
+function setup(readRepair: 'before' | 'after' = 'after', wallMs = 1_000) {
+  let now = wallMs;
+  const { links, coordinator } = build({ readRepair, nowMs: () => now });
   return { links, coordinator, setNow: (t: number) => (now = t) };
 }
 
@@ -185,21 +213,8 @@ describe('coordinator reads', () => {
 });
 
 describe('siblings mode', () => {
-  function siblingsSetup(self = 'n1', nodes = NODES, siblingsMax = 100) {
-    const links = new FakeLinks(self, nodes, SIBLINGS, siblingsMax);
-    const clock = { nowMs: () => 1_000, monotonicMs: () => performance.now() };
-    const coordinator = new Coordinator({
-      ring: new Ring(nodes, 16),
-      n: 3,
-      links,
-      hints: links,
-      hlc: new HybridClock(self, clock),
-      clock,
-      policy: SIBLINGS,
-      readRepair: 'after',
-    });
-    return { links, coordinator };
-  }
+  const siblingsSetup = (self = 'n1', nodes = NODES, siblingsMax = 100) =>
+    build({ self, nodes, siblingsMax, policy: SIBLINGS });
   const write = (c: Coordinator, value: string, clock?: VClock, o = opts(2, 2)) =>
     c.write(
       'k',
@@ -234,13 +249,9 @@ describe('siblings mode', () => {
     const r = await write(coordinator, 'x', undefined, opts(3, 3));
     expect(r.set.siblings[0]!.dot?.node).toBe('n1');
     // A coordinator outside the preference list forwards to the first reachable replica.
-    const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
-    const ring = new Ring(five, 16);
-    const key = Array.from({ length: 200 }, (_, i) => `key${i}`).find(
-      (k) => !ring.preferenceList(k, 3).includes('n5'),
-    )!;
-    const outside = siblingsSetup('n5', five);
-    const pref = ring.preferenceList(key, 3);
+    const outside = siblingsSetup('n5', ['n1', 'n2', 'n3', 'n4', 'n5']);
+    const key = keyWhere(outside.ring, (p) => !p.includes('n5'));
+    const pref = outside.ring.preferenceList(key, 3);
     outside.links.modes.set(pref[0]!, 'fail');
     const res = await outside.coordinator.write(
       key,
@@ -266,23 +277,8 @@ describe('siblings mode', () => {
 describe('sloppy quorum', () => {
   const FIVE = ['n1', 'n2', 'n3', 'n4', 'n5'];
   function sloppySetup(sloppyQuorum: boolean) {
-    const ring = new Ring(FIVE, 16);
-    const key = Array.from({ length: 200 }, (_, i) => `key${i}`).find((k) =>
-      ring.preferenceList(k, 3).includes('n1'),
-    )!;
-    const links = new FakeLinks('n1', FIVE);
-    const clock = { nowMs: () => 1_000, monotonicMs: () => performance.now() };
-    const coordinator = new Coordinator({
-      ring,
-      n: 3,
-      links,
-      hints: links,
-      hlc: new HybridClock('n1', clock),
-      clock,
-      policy: LWW,
-      readRepair: 'after',
-      sloppyQuorum,
-    });
+    const { links, coordinator, ring } = build({ nodes: FIVE, sloppyQuorum });
+    const key = keyWhere(ring, (pref) => pref.includes('n1'));
     const pref = ring.preferenceList(key, 3);
     const down = pref.filter((n) => n !== 'n1');
     for (const n of down) links.modes.set(n, 'down');
@@ -310,22 +306,8 @@ describe('review fixes', () => {
   const FIVE = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
   it('a siblings write whose issuer was sent it but dropped the link is a 504, never re-issued', async () => {
-    const ring = new Ring(FIVE, 16);
-    const key = Array.from({ length: 200 }, (_, i) => `key${i}`).find(
-      (k) => !ring.preferenceList(k, 3).includes('n5'),
-    )!;
-    const links = new FakeLinks('n5', FIVE, SIBLINGS);
-    const clock = { nowMs: () => 1_000, monotonicMs: () => performance.now() };
-    const coordinator = new Coordinator({
-      ring,
-      n: 3,
-      links,
-      hints: links,
-      hlc: new HybridClock('n5', clock),
-      clock,
-      policy: SIBLINGS,
-      readRepair: 'after',
-    });
+    const { links, coordinator, ring } = build({ self: 'n5', nodes: FIVE, policy: SIBLINGS });
+    const key = keyWhere(ring, (pref) => !pref.includes('n5'));
     const first = ring.preferenceList(key, 3)[0]!;
     links.modes.set(first, 'lost');
     const err = await coordinator
@@ -337,23 +319,12 @@ describe('review fixes', () => {
   });
 
   it('a linearizable write does not count stand-ins toward W, even in a sloppy profile', async () => {
-    const ring = new Ring(FIVE, 16);
-    const key = Array.from({ length: 200 }, (_, i) => `key${i}`).find(
-      (k) => ring.preferenceList(k, 3)[0] === 'n1',
-    )!;
-    const links = new FakeLinks('n1', FIVE);
-    const clock = { nowMs: () => 1_000, monotonicMs: () => performance.now() };
-    const coordinator = new Coordinator({
-      ring,
-      n: 3,
-      links,
-      hints: links,
-      hlc: new HybridClock('n1', clock),
-      clock,
-      policy: LWW,
+    const { links, coordinator, ring } = build({
+      nodes: FIVE,
       readRepair: 'before',
       sloppyQuorum: true,
     });
+    const key = keyWhere(ring, (pref) => pref[0] === 'n1');
     links.modes.set(ring.preferenceList(key, 3)[2]!, 'down');
     links.modes.set(ring.preferenceList(key, 3)[1]!, 'down');
     const write = (linearizable: boolean) =>

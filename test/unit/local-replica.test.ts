@@ -92,27 +92,6 @@ describe('LocalReplica with a dot counter', () => {
   });
 });
 
-describe('DotCounter after a lost disk', () => {
-  it('starts above the wall clock mark, so a wiped node does not reuse the dots it issued', async () => {
-    const before = memoryStore(SIBLINGS);
-    await before.open();
-    let now = 1_700_000_000_000;
-    const first = new DotCounter(before, 16_384, () => now);
-    await first.open();
-    for (let i = 0; i < 1_000; i++) first.issued(first.floor() + 1);
-    const lastIssued = first.floor();
-    await before.close();
-    // The disk is gone; the node comes back a second later on an empty store.
-    now += 1_000;
-    const wiped = memoryStore(SIBLINGS);
-    await wiped.open();
-    const again = new DotCounter(wiped, 16_384, () => now);
-    await again.open();
-    expect(again.floor()).toBeGreaterThan(lastIssued);
-    await wiped.close();
-  });
-});
-
 describe('LocalReplica guards', () => {
   it('refuses a set without dots in siblings mode, and the key stays usable', async () => {
     const { local, write } = await replica();
