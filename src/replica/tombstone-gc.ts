@@ -109,5 +109,4 @@ export class TombstoneGc {
     await Promise.all(others.map((node) => links.purge(node, key, local, this.o.timeoutMs)));
     return links.purge(this.o.self, key, local, this.o.timeoutMs);
   }
-
 }
