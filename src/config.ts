@@ -27,6 +27,12 @@ export const LIMITS = Object.freeze({
   reconnectBackoffMaxMs: 2_000,
   /** Default time a request may wait for replicas (`?timeout=`, `--timeout-ms`). */
   requestTimeoutMsDefault: 2_000,
+  /**
+   * A read asks only R replicas, fastest first; when one has not answered within this, it also
+   * asks the next (speculative retry). Low enough to hide a stalled replica, high enough that a
+   * busy one is not doubled up on.
+   */
+  readSpeculateMs: 10,
   /** The largest `?timeout=` a client may ask for. */
   requestTimeoutMsMax: 60_000,
   /** How often each node tries to replay its hints to replicas that are up again. */

@@ -7,3 +7,8 @@ export interface Clock {
   /** A monotonic reading in milliseconds, for measuring durations. */
   monotonicMs(): number;
 }
+
+/** A cancellable one-shot timer, so the core can wait without owning the event loop. */
+export interface Timers {
+  after(ms: number, fn: () => void): { cancel(): void };
+}

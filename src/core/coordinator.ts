@@ -7,7 +7,7 @@
 // that replica now holds. Either way the other replicas merge what they are sent, so a write
 // and every repair of it are the same operation.
 
-import type { Clock } from './clock.js';
+import type { Clock, Timers } from './clock.js';
 import { newestVersion, single, type ConflictPolicy } from './conflicts.js';
 import type { ParsedContext } from './context.js';
 import { KvorumError, TimeoutError, UnavailableError, PeerError } from './errors.js';
@@ -21,7 +21,11 @@ import { EMPTY_CLOCK, type VersionSet } from './version-set.js';
 
 export type { NewContent } from './replica-links.js';
 
-export type TimingDesc = ReplyStatus | 'pending' | 'down';
+/** `unasked`: a targeted read did not need that replica (never shown to clients). */
+export type TimingDesc = ReplyStatus | 'pending' | 'down' | 'unasked';
+
+/** Weight of the newest sample in a peer's moving average of reply latency. */
+const LATENCY_EWMA_WEIGHT = 0.2;
 
 export interface ReplicaTiming {
   readonly node: string;
@@ -56,6 +60,15 @@ export interface CoordinatorOptions {
   readonly sloppyQuorum?: boolean;
   /** Test-only switches to show that the checker catches the bugs they cause. */
   readonly unsafe?: { readonly noReadWriteBack?: boolean; readonly noWriteReadPhase?: boolean };
+  /**
+   * Reads ask only the R replicas expected to answer first (this node, then the peers with the
+   * lowest recent latency), and one more whenever an asked replica fails or has not answered
+   * within `speculateMs`, as Cassandra's speculative retry does. Without it, every read asks
+   * every replica that is up.
+   */
+  readonly targetedReads?: { readonly timers: Timers; readonly speculateMs: number };
+  /** Called when a targeted read asks one more replica than it first did. */
+  readonly onSpeculate?: (node: string, why: 'slow' | 'failed') => void;
   /** Called for every stale replica a read sends the merged state to. */
   readonly onReadRepair?: (node: string) => void;
   /** Called when a background repair or hint fails; the coordinator never throws from background work. */
@@ -94,7 +107,15 @@ function withDown<E extends KvorumError>(
 }
 
 export class Coordinator {
+  /** Each peer's moving average of reply latency (ms), from every read and write it answered. */
+  private readonly latency = new Map<string, number>();
+
   constructor(private readonly o: CoordinatorOptions) {}
+
+  /** Peers by recent latency, for status pages and tests. */
+  latencies(): ReadonlyMap<string, number> {
+    return this.latency;
+  }
 
   preferenceList(key: string): string[] {
     return this.o.ring.preferenceList(key, this.o.n);
@@ -293,6 +314,7 @@ export class Coordinator {
         const settle = (node: string, desc: ReplyStatus, onFail: () => void): void => {
           const t = timings.find((x) => x.node === node) as ReplicaTiming;
           t.durMs = this.o.clock.monotonicMs() - start;
+          this.observeLatency(node, t.durMs);
           t.desc = desc;
           if (desc === 'ok') tally.addAck(node);
           else {
@@ -357,6 +379,12 @@ export class Coordinator {
     return { pref, up, fallbacks };
   }
 
+  /**
+   * Asks replicas of `key` to read until `needed` have answered or too few are left. With
+   * targeted reads it asks `needed` of them, fastest first, and one more for each that fails
+   * or is slow; otherwise every one that is up. `complete` settles once every asked replica
+   * has answered or failed, for the background repair that follows.
+   */
   private collectReads(
     key: string,
     pref: readonly string[],
@@ -365,31 +393,95 @@ export class Coordinator {
     timeoutMs: number,
   ) {
     const start = this.o.clock.monotonicMs();
-    const tally = new ReadTally(up.length, needed, this.o.policy);
-    const timings = this.initialTimings(pref, up);
+    const targeted = this.o.targetedReads;
+    const order = targeted ? this.fastestFirst(up) : up;
+    const tally = new ReadTally(order.length, needed, this.o.policy);
+    const timings = this.initialTimings(pref, up, targeted !== undefined);
     let onDecided!: () => void;
     let onComplete!: () => void;
     const decided = new Promise<void>((r) => (onDecided = r));
     const complete = new Promise<void>((r) => (onComplete = r));
-    for (const node of up) {
-      const settle = (desc: ReplyStatus, set?: VersionSet): void => {
-        const t = timings.find((x) => x.node === node) as ReplicaTiming;
-        t.durMs = this.o.clock.monotonicMs() - start;
-        t.desc = desc;
-        if (desc === 'ok') {
-          tally.addReply(node, set);
-          // Later writes from this node must stamp above what its reads have seen.
-          if (set !== undefined) for (const s of set.siblings) this.o.hlc.observe(s.ts);
-        } else tally.addFailure();
-        if (tally.isDecided()) onDecided();
-        if (tally.isComplete()) onComplete();
-      };
+    let next = 0;
+    let outstanding = 0;
+    let timer: { cancel(): void } | undefined;
+    const ask = (why?: 'slow' | 'failed'): void => {
+      const node = order[next++] as string;
+      if (why !== undefined) this.o.onSpeculate?.(node, why);
+      outstanding += 1;
+      const t = timings.find((x) => x.node === node) as ReplicaTiming;
+      t.desc = 'pending';
+      const sentAt = this.o.clock.monotonicMs();
       this.o.links.read(node, key, timeoutMs).then(
-        (set) => settle('ok', set),
-        (err: unknown) => settle(statusOf(err)),
+        (set) => settle(node, t, sentAt, 'ok', set),
+        (err: unknown) => settle(node, t, sentAt, statusOf(err)),
       );
-    }
+    };
+    const speculate = (): void => {
+      timer = undefined;
+      if (tally.isDecided() || next >= order.length) return;
+      // The replicas still out are slower than they were: remember that, and ask the next.
+      for (let i = 0; i < next; i++) {
+        const node = order[i] as string;
+        const t = timings.find((x) => x.node === node) as ReplicaTiming;
+        if (t.desc === 'pending') this.observeLatency(node, this.o.clock.monotonicMs() - start);
+      }
+      ask('slow');
+      arm();
+    };
+    const arm = (): void => {
+      if (targeted !== undefined && next < order.length && timer === undefined)
+        timer = targeted.timers.after(targeted.speculateMs, speculate);
+    };
+    const settle = (
+      node: string,
+      t: ReplicaTiming,
+      sentAt: number,
+      desc: ReplyStatus,
+      set?: VersionSet,
+    ): void => {
+      const now = this.o.clock.monotonicMs();
+      outstanding -= 1;
+      t.durMs = now - start;
+      t.desc = desc;
+      this.observeLatency(node, now - sentAt);
+      if (desc === 'ok') {
+        tally.addReply(node, set);
+        // Later writes from this node must stamp above what its reads have seen.
+        if (set !== undefined) for (const s of set.siblings) this.o.hlc.observe(s.ts);
+      } else {
+        tally.addFailure();
+        // A failed replica is replaced at once, while the request still has time.
+        if (!tally.isDecided() && next < order.length) ask('failed');
+      }
+      if (tally.isDecided()) {
+        timer?.cancel();
+        timer = undefined;
+        onDecided();
+        if (outstanding === 0) onComplete();
+      }
+    };
+    const first = targeted ? Math.min(needed, order.length) : order.length;
+    for (let i = 0; i < first; i++) ask();
+    if (tally.isDecided()) {
+      onDecided();
+      if (outstanding === 0) onComplete();
+    } else arm();
     return { tally, timings, decided, complete, start };
+  }
+
+  /** This node first (its reads cross no network), then peers by recent latency. */
+  private fastestFirst(up: readonly string[]): string[] {
+    const self = this.o.links.self;
+    const peers = up.filter((n) => n !== self);
+    // Unmeasured peers count as fast, so each gets tried; ties keep preference-list order.
+    peers.sort((a, b) => (this.latency.get(a) ?? 0) - (this.latency.get(b) ?? 0));
+    return up.includes(self) ? [self, ...peers] : peers;
+  }
+
+  private observeLatency(node: string, ms: number): void {
+    if (node === this.o.links.self) return;
+    const prev = this.latency.get(node);
+    this.latency.set(node, prev === undefined ? ms : prev + LATENCY_EWMA_WEIGHT * (ms - prev));
   }
 
   /** Sends `set` to stale replicas; settles as soon as `needed` acks are in (or cannot be). */
@@ -436,13 +528,25 @@ export class Coordinator {
     });
   }
 
-  private initialTimings(pref: readonly string[], up: readonly string[]): ReplicaTiming[] {
-    return pref.map((node) => ({ node, durMs: 0, desc: up.includes(node) ? 'pending' : 'down' }));
+  /** Replicas that are up start `pending`, or `unasked` until a targeted read asks them. */
+  private initialTimings(
+    pref: readonly string[],
+    up: readonly string[],
+    unasked = false,
+  ): ReplicaTiming[] {
+    return pref.map((node) => ({
+      node,
+      durMs: 0,
+      desc: up.includes(node) ? (unasked ? 'unasked' : 'pending') : 'down',
+    }));
   }
 
-  /** Freezes the timings as of the response; replicas still out are reported as pending. */
+  /** Freezes the timings as of the response: replicas still out are pending, unasked ones left out. */
   private snapshot(timings: readonly ReplicaTiming[], start: number): ReplicaTiming[] {
     const elapsed = this.o.clock.monotonicMs() - start;
-    return timings.map((t) => ({ ...t, durMs: t.desc === 'pending' ? elapsed : t.durMs }));
+    const out: ReplicaTiming[] = [];
+    for (const t of timings)
+      if (t.desc !== 'unasked') out.push({ ...t, durMs: t.desc === 'pending' ? elapsed : t.durMs });
+    return out;
   }
 }

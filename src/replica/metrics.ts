@@ -9,6 +9,7 @@ export class ReplicaMetrics {
   readonly requests: Counter<'op' | 'status'>;
   readonly latency: Histogram<'op'>;
   readonly readRepairs: Counter;
+  readonly readSpeculations: Counter;
   readonly hintsReplayed: Counter;
   readonly keysRepaired: Counter;
   readonly tombstonesPurged: Counter;
@@ -32,6 +33,11 @@ export class ReplicaMetrics {
     this.readRepairs = new Counter({
       name: 'kvorum_read_repairs_total',
       help: 'Stale replicas sent the newest version by a read',
+      registers: [this.registry],
+    });
+    this.readSpeculations = new Counter({
+      name: 'kvorum_read_speculations_total',
+      help: 'Extra replicas a read asked because one it asked was slow or failed',
       registers: [this.registry],
     });
     this.hintsReplayed = new Counter({

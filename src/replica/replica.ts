@@ -12,7 +12,7 @@ import {
   type ClusterConfig,
   type NodeAddress,
 } from '../config.js';
-import type { Clock } from '../core/clock.js';
+import type { Clock, Timers } from '../core/clock.js';
 import { policyFor } from '../core/conflicts.js';
 import { parseContext, type ParsedContext } from '../core/context.js';
 import { Coordinator, type ReadResult, type WriteResult } from '../core/coordinator.js';
@@ -289,6 +289,13 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   const logger = opts.logger ?? pino({ level: opts.logLevel ?? 'info', base: { node: id } });
   const offsetMs = opts.clockOffsetMs ?? 0;
   const clock: Clock = { nowMs: () => Date.now() + offsetMs, monotonicMs: () => performance.now() };
+  const nodeTimers: Timers = {
+    after: (ms, fn) => {
+      const t = setTimeout(fn, ms);
+      t.unref();
+      return { cancel: () => clearTimeout(t) };
+    },
+  };
   const hlc = new HybridClock(id, clock, LIMITS.clockAheadMsMax);
   const policy = policyFor(config.conflicts);
   const store = openDiskStore(opts.dataDir, { fsync: config.fsync, policy });
@@ -388,6 +395,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     readRepair: PROFILES[config.profile].readRepair,
     sloppyQuorum: PROFILES[config.profile].sloppyQuorum && config.hintedHandoff,
     ...(opts.unsafe ? { unsafe: opts.unsafe } : {}),
+    targetedReads: { timers: nodeTimers, speculateMs: LIMITS.readSpeculateMs },
+    onSpeculate: () => metrics.readSpeculations.inc(),
     onReadRepair: () => metrics.readRepairs.inc(),
     onBackgroundError: (what, err) => logger.debug({ err, what }, 'background repair failed'),
   });

@@ -68,6 +68,31 @@ describe('partition {n1,n2} | {n3} at quorum', () => {
     });
   });
 
+  it('with one replica delayed, quorum reads answer from the two fast ones', async () => {
+    const res0 = await c.admin('n1', 'PUT', '/admin/faults', {
+      delay: { n3: { ms: 300, jitterMs: 0 } },
+    });
+    expect(res0.status).toBe(200);
+    try {
+      // Writes reach every replica, so they show n1 that n3 is slow.
+      for (let i = 0; i < 3; i++)
+        expect((await c.put('n1', `fast${i}`, 'v', '?w=all')).status).toBe(204);
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now();
+        const res = await c.get('n1', `fast${i}`, '?r=quorum');
+        expect(res.status).toBe(200);
+        expect(performance.now() - started).toBeLessThan(250);
+        const timing = res.headers.get('server-timing') ?? '';
+        expect(timing).toMatch(
+          /n1;dur=[\d.]+;desc="ok", n2;dur=[\d.]+;desc="ok"|n2;dur=[\d.]+;desc="ok", n1;dur=[\d.]+;desc="ok"/,
+        );
+        expect(timing).not.toContain('n3');
+      }
+    } finally {
+      await c.heal();
+    }
+  });
+
   it('a 504 carries Server-Timing: who answered, and who did not in time', async () => {
     const slow = { ms: 1_000, jitterMs: 0 };
     const res0 = await c.admin('n1', 'PUT', '/admin/faults', { delay: { n2: slow, n3: slow } });

@@ -231,6 +231,7 @@ export class SimCluster {
       policy: this.policy,
       readRepair: this.o.readRepair,
       sloppyQuorum: this.o.sloppyQuorum,
+      targetedReads: { timers: { after: (ms, fn) => this.sched.at(ms, fn) }, speculateMs: 10 },
       onBackgroundError: () => undefined,
     });
     this.coordinators.set(node, { epoch, coordinator });

@@ -24,6 +24,9 @@ export class FakeLinks implements ReplicaLinks, HintSink {
   /** Sloppy-quorum handoffs: which fallback took a write for which home replica. */
   readonly handoffs: Array<{ node: string; home: string; key: string; set: VersionSet }> = [];
   readonly writesSeen: string[] = [];
+  readonly readsSeen: string[] = [];
+  /** Milliseconds (real time) a node takes to answer anything. */
+  readonly delays = new Map<string, number>();
   readonly updatesSeen: string[] = [];
   private tick = 0;
 
@@ -46,6 +49,8 @@ export class FakeLinks implements ReplicaLinks, HintSink {
   private async reach(node: string, timeoutMs: number): Promise<void> {
     const mode = this.modes.get(node);
     await Promise.resolve();
+    const delay = this.delays.get(node);
+    if (delay !== undefined) await new Promise((r) => setTimeout(r, delay));
     if (mode === 'down') throw new PeerError(node, 'unreachable');
     if (mode === 'fail') throw new PeerError(node, 'unreachable');
     if (mode === 'hang') {
@@ -55,6 +60,7 @@ export class FakeLinks implements ReplicaLinks, HintSink {
   }
 
   async read(node: string, key: string, timeoutMs: number): Promise<VersionSet | undefined> {
+    this.readsSeen.push(node);
     await this.reach(node, timeoutMs);
     return this.stores.get(node)!.get(key);
   }

@@ -30,6 +30,8 @@ interface BuildOptions {
   readRepair?: 'before' | 'after';
   sloppyQuorum?: boolean;
   nowMs?: () => number;
+  /** Targeted reads with real timers, speculating after this many ms. */
+  speculateMs?: number;
 }
 
 /** A coordinator on `self` over fake replicas `nodes` (N=3, 16 vnodes each). */
@@ -50,6 +52,19 @@ function build(o: BuildOptions = {}) {
     policy,
     readRepair: o.readRepair ?? 'after',
     sloppyQuorum: o.sloppyQuorum ?? false,
+    ...(o.speculateMs === undefined
+      ? {}
+      : {
+          targetedReads: {
+            timers: {
+              after: (ms: number, fn: () => void) => {
+                const t = setTimeout(fn, ms);
+                return { cancel: () => clearTimeout(t) };
+              },
+            },
+            speculateMs: o.speculateMs,
+          },
+        }),
   });
   return { links, coordinator, ring };
 }
@@ -209,6 +224,82 @@ describe('coordinator reads', () => {
     links.modes.set('n2', 'hang');
     links.modes.set('n3', 'hang');
     await expect(coordinator.read('k', opts(2, 2))).rejects.toBeInstanceOf(TimeoutError);
+  });
+});
+
+describe('targeted reads', () => {
+  const targeted = () => build({ speculateMs: 20 });
+  const write3 = (c: Coordinator, key: string) =>
+    c.write(key, { value: enc('v'), contentType: 'text/plain', tombstone: false }, opts(3, 3));
+
+  it('asks only R replicas, this node first, and one replica reads locally', async () => {
+    const { links, coordinator } = targeted();
+    await write3(coordinator, 'k');
+    const two = await coordinator.read('k', opts(2, 2));
+    expect(links.readsSeen[0]).toBe('n1');
+    expect(links.readsSeen).toHaveLength(2);
+    expect(two.timings.map((t) => t.node)).toHaveLength(2);
+    links.readsSeen.length = 0;
+    const one = await coordinator.read('k', opts(1, 2));
+    expect(links.readsSeen).toEqual(['n1']);
+    expect(one.timings.map((t) => `${t.node}:${t.desc}`)).toEqual(['n1:ok']);
+  });
+
+  it('asks the peer that has been answering faster', async () => {
+    const { links, coordinator } = targeted();
+    links.delays.set('n2', 15);
+    // Writes go to every replica, so they teach the coordinator who is slow.
+    for (let i = 0; i < 3; i++) await write3(coordinator, `k${i}`);
+    links.readsSeen.length = 0;
+    await coordinator.read('k0', opts(2, 2));
+    expect(links.readsSeen.sort()).toEqual(['n1', 'n3']);
+  });
+
+  it('asks the next replica at once when one fails', async () => {
+    const { links, coordinator } = targeted();
+    links.delays.set('n3', 10); // so n2 is the one asked first
+    await write3(coordinator, 'k');
+    links.delays.delete('n3');
+    links.modes.set('n2', 'fail');
+    const started = performance.now();
+    const r = await coordinator.read('k', opts(2, 2, { timeoutMs: 5_000 }));
+    expect(dec(newestVersion(r.set)?.value)).toBe('v');
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(r.timings.map((t) => `${t.node}:${t.desc}`).sort()).toEqual([
+      'n1:ok',
+      'n2:unreachable',
+      'n3:ok',
+    ]);
+  });
+
+  it('speculates past a replica that does not answer, long before the timeout', async () => {
+    const { links, coordinator } = targeted();
+    await write3(coordinator, 'k');
+    // Both peers look equally fast; whichever is asked first hangs.
+    links.modes.set('n2', 'hang');
+    links.modes.set('n3', 'hang');
+    const asked = coordinator.read('k', opts(2, 2, { timeoutMs: 5_000 }));
+    await until(() => links.readsSeen.filter((n) => n !== 'n1').length >= 1);
+    const first = links.readsSeen.find((n) => n !== 'n1') as string;
+    links.modes.set(first === 'n2' ? 'n3' : 'n2', 'ok');
+    const started = performance.now();
+    const r = await asked;
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(r.timings.find((t) => t.node === first)?.desc).toBe('pending');
+    // The one that hung is now the slow one: the next read goes straight past it.
+    links.modes.set(first, 'ok');
+    links.readsSeen.length = 0;
+    await coordinator.read('k', opts(2, 2));
+    expect(links.readsSeen).not.toContain(first);
+  });
+
+  it('still fails fast when too few replicas can answer', async () => {
+    const { links, coordinator } = targeted();
+    links.modes.set('n2', 'fail');
+    links.modes.set('n3', 'fail');
+    await expect(coordinator.read('k', opts(2, 2, { timeoutMs: 5_000 }))).rejects.toBeInstanceOf(
+      TimeoutError,
+    );
   });
 });
 
