@@ -33,6 +33,8 @@ export const LIMITS = Object.freeze({
    * busy one is not doubled up on.
    */
   readSpeculateMs: 10,
+  /** Decoded version sets of recently used keys each node keeps in memory (LRU). */
+  storeCacheBytes: 64 * 1024 * 1024,
   /** The largest `?timeout=` a client may ask for. */
   requestTimeoutMsMax: 60_000,
   /** How often each node tries to replay its hints to replicas that are up again. */

@@ -220,6 +220,7 @@ class ReplicaBackend implements HttpBackend {
       hints: { pending: total, byTarget: pending, handoff: this.config.hintedHandoff },
       antiEntropy: this.background.antiEntropy.status(),
       tombstones: this.background.tombstones.status(),
+      cache: this.store.cacheStats(),
     };
   }
 

@@ -14,6 +14,7 @@ import { LWW, type ConflictPolicy } from '../core/conflicts.js';
 import { keyPrefix, prefixHex } from '../core/merkle.js';
 import type { VersionSet } from '../core/version-set.js';
 import type { ChangeListener, Hint, ReplicaStore } from './replica-store.js';
+import { SetCache } from './set-cache.js';
 import { decodeSet, encodeSet } from './version-codec.js';
 import { LIMITS } from '../config.js';
 
@@ -34,6 +35,8 @@ export interface LevelReplicaStoreOptions {
   readonly fsync: boolean;
   /** How sets merge; a store refuses to open data written under the other mode. */
   readonly policy?: ConflictPolicy;
+  /** Bytes of recently used sets kept decoded in memory (0: none); default `LIMITS.storeCacheBytes`. */
+  readonly cacheBytes?: number;
 }
 
 /** A data directory this version cannot use as it is (older format, other conflict mode). */
@@ -78,6 +81,8 @@ interface BatchPlan {
   /** Change in hint count per target once the batch is written. */
   readonly hintDelta: Map<string, number>;
   readonly changes: Array<[string, VersionSet | undefined, VersionSet | undefined]>;
+  /** Committed state to cache once the batch is written: key, set, encoded size. */
+  readonly cacheFill: Array<[string, VersionSet | undefined, number]>;
 }
 
 export class LevelReplicaStore implements ReplicaStore {
@@ -96,6 +101,9 @@ export class LevelReplicaStore implements ReplicaStore {
   /** The running flush loop; at most one, so batches never overlap and reads see prior writes. */
   private flushing: Promise<void> | undefined;
   private closing = false;
+  private readonly cache: SetCache;
+  /** Batches written so far: a read that saw one land while it was out may hold older state. */
+  private commits = 0;
 
   constructor(options: LevelReplicaStoreOptions) {
     this.db = options.db as RootDb;
@@ -113,9 +121,11 @@ export class LevelReplicaStore implements ReplicaStore {
       valueEncoding: 'utf8',
     });
     this.batchOptions = { sync: options.fsync };
+    this.cache = new SetCache(options.cacheBytes ?? LIMITS.storeCacheBytes);
   }
 
   async open(): Promise<void> {
+    this.cache.clear();
     await this.db.open();
     this.closing = false;
     try {
@@ -134,8 +144,20 @@ export class LevelReplicaStore implements ReplicaStore {
   }
 
   async get(key: string): Promise<VersionSet | undefined> {
+    const cached = this.cache.lookup(key);
+    if (cached !== undefined) return cached.set;
+    const commits = this.commits;
     const bytes = await this.data.get(dataKeyOf(key));
-    return bytes === undefined ? undefined : decodeSet(bytes);
+    const set = bytes === undefined ? undefined : decodeSet(bytes);
+    // A batch written while this read was out may have changed the key after it was read.
+    if (commits === this.commits) this.cache.put(key, set, bytes?.length ?? 0);
+    return set;
+  }
+
+  /** How the set cache is doing, for /admin/status. */
+  cacheStats(): { entries: number; bytes: number; hits: number; misses: number } {
+    const c = this.cache;
+    return { entries: c.size, bytes: c.usedBytes, hits: c.hits, misses: c.misses };
   }
 
   merge(key: string, set: VersionSet): Promise<boolean> {
@@ -302,7 +324,12 @@ export class LevelReplicaStore implements ReplicaStore {
     let plan: BatchPlan;
     try {
       plan = await this.plan(writes);
-      if (plan.ops.length > 0) await this.db.batch(plan.ops, this.batchOptions);
+      try {
+        if (plan.ops.length > 0) await this.db.batch(plan.ops, this.batchOptions);
+      } finally {
+        this.commits += 1;
+      }
+      for (const [key, set, bytes] of plan.cacheFill) this.cache.put(key, set, bytes);
       for (const [target, delta] of plan.hintDelta) this.addHintCount(target, delta);
     } catch (error) {
       for (const w of writes) w.reject(error);
@@ -323,7 +350,13 @@ export class LevelReplicaStore implements ReplicaStore {
   }
 
   private async plan(writes: Write[]): Promise<BatchPlan> {
-    const plan: BatchPlan = { ops: [], settlements: [], hintDelta: new Map(), changes: [] };
+    const plan: BatchPlan = {
+      ops: [],
+      settlements: [],
+      hintDelta: new Map(),
+      changes: [],
+      cacheFill: [],
+    };
     const dataWrites = new Map<string, DataWrite[]>();
     const hintWrites = new Map<string, HintWrite[]>();
     for (const w of writes) {
@@ -334,14 +367,35 @@ export class LevelReplicaStore implements ReplicaStore {
         plan.settlements.push(() => w.resolve());
       } else pushTo(hintWrites, w.hintKey, w);
     }
-    // Both reads see every earlier batch: flushes are serialized, so nothing can slip between
-    // this read and the write that follows it.
+    // Cached sets are committed state; the rest are read. Both reads see every earlier batch:
+    // flushes are serialized, so nothing can slip between this read and the write that follows.
+    const cached = new Map<string, VersionSet | undefined>();
+    const missing: string[] = [];
+    for (const key of dataWrites.keys()) {
+      const hit = this.cache.lookup(key);
+      if (hit === undefined) missing.push(key);
+      else cached.set(key, hit.set);
+    }
     const [dataNow, hintsNow] = await Promise.all([
-      dataWrites.size > 0 ? this.data.getMany([...dataWrites.keys()].map(dataKeyOf)) : [],
+      missing.length > 0 ? this.data.getMany(missing.map(dataKeyOf)) : [],
       hintWrites.size > 0 ? this.hints.getMany([...hintWrites.keys()]) : [],
     ]);
     let i = 0;
-    for (const [key, group] of dataWrites) this.planData(plan, key, dataNow[i++], group);
+    for (const key of missing) {
+      const bytes = dataNow[i++];
+      let stored: VersionSet | undefined;
+      try {
+        stored = bytes === undefined ? undefined : decodeSet(bytes);
+      } catch (err) {
+        // A corrupt record fails the writes of its key alone.
+        for (const w of dataWrites.get(key) as DataWrite[]) w.reject(err);
+        dataWrites.delete(key);
+        continue;
+      }
+      cached.set(key, stored);
+      plan.cacheFill.push([key, stored, bytes?.length ?? 0]);
+    }
+    for (const [key, group] of dataWrites) this.planData(plan, key, cached.get(key), group);
     i = 0;
     for (const [hintKey, group] of hintWrites) this.planHint(plan, hintKey, hintsNow[i++], group);
     return plan;
@@ -354,16 +408,9 @@ export class LevelReplicaStore implements ReplicaStore {
   private planData(
     plan: BatchPlan,
     key: string,
-    bytes: Buffer | undefined,
+    stored: VersionSet | undefined,
     group: DataWrite[],
   ): void {
-    let stored: VersionSet | undefined;
-    try {
-      stored = bytes === undefined ? undefined : decodeSet(bytes);
-    } catch (err) {
-      for (const w of group) w.reject(err);
-      return;
-    }
     let state = stored;
     let encoded: Buffer | undefined;
     const results: Array<() => void> = [];
@@ -399,8 +446,10 @@ export class LevelReplicaStore implements ReplicaStore {
     if (state !== stored) {
       if (state === undefined || encoded === undefined) {
         plan.ops.push({ type: 'del', sublevel: this.data, key: dataKeyOf(key) });
+        plan.cacheFill.push([key, undefined, 0]);
       } else {
         plan.ops.push({ type: 'put', sublevel: this.data, key: dataKeyOf(key), value: encoded });
+        plan.cacheFill.push([key, state, encoded.length]);
       }
       plan.changes.push([key, stored, state]);
     }
@@ -483,7 +532,7 @@ export class LevelReplicaStore implements ReplicaStore {
 /** A store in LevelDB under `dir` (created if missing); call `open()` before use. */
 export function openDiskStore(
   dir: string,
-  opts: { fsync: boolean; policy?: ConflictPolicy },
+  opts: { fsync: boolean; policy?: ConflictPolicy; cacheBytes?: number },
 ): LevelReplicaStore {
   mkdirSync(dir, { recursive: true });
   const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
@@ -493,6 +542,7 @@ export function openDiskStore(
     db: db as unknown as RootDb,
     fsync: opts.fsync,
     ...(opts.policy ? { policy: opts.policy } : {}),
+    ...(opts.cacheBytes !== undefined ? { cacheBytes: opts.cacheBytes } : {}),
   });
 }
 
@@ -501,10 +551,15 @@ export function openDiskStore(
 const requireDev = createRequire(import.meta.url);
 
 /** A store in memory (for tests and simulation); call `open()` before use. */
-export function memoryStore(policy: ConflictPolicy = LWW): LevelReplicaStore {
+export function memoryStore(policy: ConflictPolicy = LWW, cacheBytes?: number): LevelReplicaStore {
   const { MemoryLevel } = requireDev('memory-level') as typeof import('memory-level');
   const db = new MemoryLevel<string, Buffer>({ keyEncoding: 'utf8', valueEncoding: 'buffer' });
-  return new LevelReplicaStore({ db, fsync: false, policy });
+  return new LevelReplicaStore({
+    db,
+    fsync: false,
+    policy,
+    ...(cacheBytes !== undefined ? { cacheBytes } : {}),
+  });
 }
 
 function hintKeyOf(target: string, key: string): string {

@@ -45,6 +45,8 @@ export interface ReplicaStore {
   /** Removes every hint for `key` that `set` dominates (tombstone GC); resolves how many. */
   dropHintsCoveredBy(key: string, set: VersionSet): Promise<number>;
   /** Hints waiting, per target (kept in memory, rebuilt on open). */
+  /** The in-memory set cache: entries, bytes charged, and lookups that hit or missed. */
+  cacheStats(): { entries: number; bytes: number; hits: number; misses: number };
   pendingHints(): ReadonlyMap<string, number>;
   /** Every key and set, in storage order (startup indexes). */
   entries(): AsyncIterable<[string, VersionSet]>;

@@ -914,6 +914,17 @@ runReplicaStoreSuite('memory-level', (_dir, opts) => memoryStore(opts.policy), {
 runReplicaStoreSuite('LevelDB on disk', (dir, opts) => openDiskStore(join(dir, 'db'), opts), {
   persistent: true,
 });
+// The same contract with every read going to LevelDB, and with a cache that evicts all the time.
+runReplicaStoreSuite(
+  'LevelDB on disk, no set cache',
+  (dir, opts) => openDiskStore(join(dir, 'db'), { ...opts, cacheBytes: 0 }),
+  { persistent: true },
+);
+runReplicaStoreSuite(
+  'memory-level, a set cache of 2 KiB',
+  (_dir, opts) => memoryStore(opts.policy, 2048),
+  { persistent: false },
+);
 
 describe('LevelReplicaStore write pipeline', () => {
   let db: MemoryLevel<string, Buffer>;
@@ -1103,6 +1114,41 @@ describe('LevelReplicaStore write pipeline', () => {
     expect(Object.fromEntries(store.pendingHints())).toEqual({ n2: 1 });
     const [hint] = await store.hintsFor('n2', 10);
     expectSet(hint!.set, lww(1));
+  });
+
+  it('a read that a batch overtook does not leave its older set in the cache', async () => {
+    await store.merge('k', lww(1));
+    await store.close();
+    store = new LevelReplicaStore({ db, fsync: false, policy: LWW });
+    await store.open(); // a fresh cache: the next read goes to the database
+    const data = (store as unknown as { data: { get(k: string): Promise<unknown> } }).data;
+    const realGet = data.get.bind(data);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    data.get = async (k: string) => {
+      const got = await realGet(k);
+      await gate; // the read has its bytes (lww 1), and is held while a write lands
+      return got;
+    };
+    const slowRead = store.get('k');
+    await tick();
+    expect(await store.merge('k', lww(2))).toBe(true);
+    release();
+    expectSet(await slowRead, lww(1)); // it was concurrent with the write: either answer is fine
+    data.get = realGet;
+    expectSet(await store.get('k'), lww(2)); // but the cache must hold the write
+    expect(store.cacheStats().entries).toBe(1);
+  });
+
+  it('serves repeated reads and the read-before-write of a merge from the cache', async () => {
+    await store.merge('k', lww(1));
+    const getMany = vi.spyOn(db, 'getMany');
+    const get = vi.spyOn(db, 'get');
+    expect(await store.merge('k', lww(2))).toBe(true);
+    expectSet(await store.get('k'), lww(2));
+    expect(getMany).not.toHaveBeenCalled();
+    expect(get).not.toHaveBeenCalled();
+    expect(store.cacheStats().hits).toBeGreaterThanOrEqual(2);
   });
 
   it('accepts a database with view values', async () => {

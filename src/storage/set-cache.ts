@@ -1,0 +1,102 @@
+// The committed version set of recently used keys, so the write pipeline and local reads skip
+// LevelDB for them. A LevelDB read costs a thread-pool round trip per call whatever it fetches;
+// every write has to read the stored set before it can merge, so without this a write costs two
+// such round trips, and a read one.
+//
+// It holds only committed state: the store fills it from reads that no batch overlapped and
+// updates it after a batch is written, never before. A key known to be absent is cached too
+// (as `undefined`), since the first write of a key has to know there is nothing to merge with.
+
+import type { VersionSet } from '../core/version-set.js';
+
+/** What an entry costs beyond its key and encoded set: the Map slot and the decoded objects. */
+const ENTRY_OVERHEAD_BYTES = 160;
+
+interface Entry {
+  readonly set: VersionSet | undefined;
+  readonly bytes: number;
+}
+
+/**
+ * `set` with values copied out of any much larger buffer they are views of (a value that came
+ * in a peer frame or an HTTP body may be a slice of a whole socket read), so an entry holds
+ * about the bytes it is charged for.
+ */
+function detached(set: VersionSet | undefined, encodedBytes: number): VersionSet | undefined {
+  if (set === undefined) return undefined;
+  const slack = 2 * encodedBytes + 1024;
+  if (set.siblings.every((s) => s.value.buffer.byteLength <= slack)) return set;
+  return {
+    clock: set.clock,
+    siblings: set.siblings.map((s) =>
+      s.value.buffer.byteLength <= slack ? s : { ...s, value: Buffer.from(s.value) },
+    ),
+  };
+}
+
+export class SetCache {
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+  hits = 0;
+  misses = 0;
+
+  /** `bytesMax` 0 turns the cache off. */
+  constructor(private readonly bytesMax: number) {}
+
+  /** The cached state: `{ set }` (set undefined when the key is known absent), or undefined. */
+  lookup(key: string): { readonly set: VersionSet | undefined } | undefined {
+    const e = this.entries.get(key);
+    if (e === undefined) {
+      this.misses += 1;
+      return undefined;
+    }
+    this.hits += 1;
+    // Least recently used goes first: move this one to the back of the Map's order.
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    return e;
+  }
+
+  /** Records the committed state of `key`; `encodedBytes` is the size of the stored record. */
+  put(key: string, set: VersionSet | undefined, encodedBytes: number): void {
+    if (this.bytesMax === 0) return;
+    const bytes = ENTRY_OVERHEAD_BYTES + 2 * key.length + encodedBytes;
+    const old = this.entries.get(key);
+    if (old !== undefined) {
+      this.bytes -= old.bytes;
+      this.entries.delete(key);
+    }
+    if (bytes > this.bytesMax / 8) return; // a huge value would push out everything else
+    this.entries.set(key, { set: detached(set, encodedBytes), bytes });
+    this.bytes += bytes;
+    if (this.bytes > this.bytesMax) this.evict();
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  forget(key: string): void {
+    const old = this.entries.get(key);
+    if (old === undefined) return;
+    this.bytes -= old.bytes;
+    this.entries.delete(key);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get usedBytes(): number {
+    return this.bytes;
+  }
+
+  private evict(): void {
+    for (const [key, e] of this.entries) {
+      if (this.bytes <= this.bytesMax) break;
+      this.entries.delete(key);
+      this.bytes -= e.bytes;
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { SetCache } from '../../src/storage/set-cache.js';
+import type { VersionSet } from '../../src/core/version-set.js';
+
+const setOf = (value: Uint8Array): VersionSet => ({
+  clock: [],
+  siblings: [
+    {
+      ts: { wallMs: 1, logical: 0, node: 'n1' },
+      tombstone: false,
+      contentType: 'text/plain',
+      value,
+      dot: null,
+    },
+  ],
+});
+
+describe('SetCache', () => {
+  it('remembers sets and known-absent keys, and counts hits and misses', () => {
+    const c = new SetCache(1 << 20);
+    const s = setOf(new Uint8Array([1]));
+    expect(c.lookup('a')).toBeUndefined();
+    c.put('a', s, 10);
+    c.put('gone', undefined, 0);
+    expect(c.lookup('a')?.set).toBe(s);
+    expect(c.lookup('gone')).toEqual({ set: undefined, bytes: expect.any(Number) });
+    expect([c.hits, c.misses]).toEqual([2, 1]);
+  });
+
+  it('stays within its byte budget by dropping the least recently used', () => {
+    const c = new SetCache(20_000);
+    // Each entry costs 2,000 bytes plus overhead: ten do not fit in 20,000.
+    for (let i = 0; i < 10; i++) c.put(`k${i}`, setOf(new Uint8Array(1)), 2_000);
+    expect(c.usedBytes).toBeLessThanOrEqual(20_000);
+    expect(c.lookup('k0')).toBeUndefined();
+    c.lookup('k1'); // k1 is now the most recently used
+    c.put('k10', setOf(new Uint8Array(1)), 2_000);
+    expect(c.lookup('k1')).toBeDefined();
+    expect(c.lookup('k2')).toBeUndefined();
+    expect(c.size).toBe(9);
+  });
+
+  it('replaces an entry in place and forgets or clears on request', () => {
+    const c = new SetCache(1 << 20);
+    c.put('a', setOf(new Uint8Array(1)), 100);
+    const before = c.usedBytes;
+    c.put('a', setOf(new Uint8Array(1)), 100);
+    expect(c.usedBytes).toBe(before);
+    c.forget('a');
+    expect([c.size, c.usedBytes]).toEqual([0, 0]);
+    c.put('b', undefined, 0);
+    c.clear();
+    expect([c.size, c.usedBytes]).toEqual([0, 0]);
+  });
+
+  it('does not keep a value larger than an eighth of the budget, and 0 turns it off', () => {
+    const c = new SetCache(8_000);
+    c.put('big', setOf(new Uint8Array(1)), 1_500);
+    expect(c.lookup('big')).toBeUndefined();
+    const off = new SetCache(0);
+    off.put('a', undefined, 0);
+    expect(off.size).toBe(0);
+  });
+
+  it('copies a value out of a much larger buffer it is a view of', () => {
+    const c = new SetCache(1 << 20);
+    const socketRead = Buffer.alloc(64 * 1024, 7);
+    const view = socketRead.subarray(100, 200);
+    c.put('k', setOf(view), 150);
+    const held = c.lookup('k')?.set?.siblings[0]?.value as Uint8Array;
+    expect(Buffer.from(held).equals(view)).toBe(true);
+    expect(held.buffer.byteLength).toBeLessThan(64 * 1024);
+    // A value that owns its buffer is kept as it is.
+    const own = Buffer.alloc(100, 1); // not a slice of Node's shared pool
+    const s = setOf(own);
+    c.put('o', s, 150);
+    expect(c.lookup('o')?.set).toBe(s);
+  });
+});
