@@ -86,11 +86,13 @@ function evaluateTargets(results: Map<string, ScenarioResult>): TargetVerdict[] 
   const throughput = (target: string, id: string, baseId: string, min: number): TargetVerdict => {
     const a = ok(id);
     const b = ok(baseId);
-    if (!a || !b) return { target, status: 'NOT MEASURED', measured: missing(id, baseId) };
+    if (!a || !b)
+      return { target, scenario: id, status: 'NOT MEASURED', measured: missing(id, baseId) };
     const x = a.okPerS / b.okPerS;
     const non2xx = a.non2xx + b.non2xx > 0 ? `; non-2xx ${a.non2xx} / ${b.non2xx}` : '';
     return {
       target,
+      scenario: id,
       status: x >= min ? 'PASS' : 'FALL SHORT',
       measured: `${x.toFixed(2)}× (${fmtRate(a.okPerS)} vs ${fmtRate(b.okPerS)} req/s${non2xx})`,
     };
@@ -98,9 +100,11 @@ function evaluateTargets(results: Map<string, ScenarioResult>): TargetVerdict[] 
   const p99Below = (target: string, id: string, baseId: string): TargetVerdict => {
     const a = ok(id)?.latency;
     const b = ok(baseId)?.latency;
-    if (!a || !b) return { target, status: 'NOT MEASURED', measured: missing(id, baseId) };
+    if (!a || !b)
+      return { target, scenario: id, status: 'NOT MEASURED', measured: missing(id, baseId) };
     return {
       target,
+      scenario: id,
       status: a.p99Ms < b.p99Ms ? 'PASS' : 'FALL SHORT',
       measured: `${(a.p99Ms / b.p99Ms).toFixed(2)}× (${fmtMs(a.p99Ms)} vs ${fmtMs(b.p99Ms)} ms)`,
     };
@@ -108,10 +112,12 @@ function evaluateTargets(results: Map<string, ScenarioResult>): TargetVerdict[] 
   const p50Within = (target: string, id: string, baseId: string, maxMs: number): TargetVerdict => {
     const a: LatencySummary | undefined = ok(id)?.latency;
     const b: LatencySummary | undefined = ok(baseId)?.latency;
-    if (!a || !b) return { target, status: 'NOT MEASURED', measured: missing(id, baseId) };
+    if (!a || !b)
+      return { target, scenario: id, status: 'NOT MEASURED', measured: missing(id, baseId) };
     const d = a.p50Ms - b.p50Ms;
     return {
       target,
+      scenario: id,
       status: d <= maxMs ? 'PASS' : 'FALL SHORT',
       measured: `${d >= 0 ? '+' : ''}${d.toFixed(2)} ms (${fmtMs(b.p50Ms)} → ${fmtMs(a.p50Ms)} ms; ${(a.p50Ms / b.p50Ms).toFixed(2)}×)`,
     };

@@ -17,6 +17,11 @@ import {
 
 const HEALTHY_WITHIN_MS = 30_000;
 const PEERS_UP_WITHIN_MS = 20_000;
+/**
+ * After SIGTERM, a profiled node writes its .cpuprofile as it exits, after closing its store:
+ * it gets longer than the usual grace so SIGKILL does not lose the profile.
+ */
+const PROFILED_STOP_GRACE_MS = 15_000;
 
 export interface KvorumClusterOptions {
   readonly nodes: number;
@@ -24,6 +29,8 @@ export interface KvorumClusterOptions {
   readonly n: number;
   readonly fsync: boolean;
   readonly valueBytesMax: number;
+  /** When set, every node runs under `node --cpu-prof` and writes its profile here on exit. */
+  readonly cpuProfDir?: string;
 }
 
 export interface LinkDelay {
@@ -37,6 +44,7 @@ export class KvorumCluster {
     readonly ids: readonly string[],
     private readonly httpUrls: ReadonlyMap<string, string>,
     private readonly procs: Map<string, Spawned>,
+    private readonly stopGraceMs: number | undefined,
   ) {}
 
   static async start(repo: string, opts: KvorumClusterOptions): Promise<KvorumCluster> {
@@ -69,10 +77,24 @@ export class KvorumCluster {
       nodes.map((n) => n.id),
       new Map(nodes.map((n) => [n.id, n.http])),
       procs,
+      opts.cpuProfDir === undefined ? undefined : PROFILED_STOP_GRACE_MS,
     );
+    // Node's own flags go before the script.
+    const nodeFlags =
+      opts.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`];
     try {
       for (const node of nodes) {
-        const args = [bin, 'serve', '--config', configPath, '--id', node.id, '--log-level', 'warn'];
+        const args = [
+          ...nodeFlags,
+          bin,
+          'serve',
+          '--config',
+          configPath,
+          '--id',
+          node.id,
+          '--log-level',
+          'warn',
+        ];
         procs.set(
           node.id,
           spawnLogged(
@@ -189,7 +211,7 @@ export class KvorumCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.procs.values()].map((s) => stopProcess(s)));
+    await Promise.all([...this.procs.values()].map((s) => stopProcess(s, this.stopGraceMs)));
     removeTempDir(this.dir);
   }
 }

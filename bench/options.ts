@@ -17,6 +17,8 @@ export interface BenchSettings {
   readonly scalingKeys: number;
   readonly fsync: boolean;
   readonly etcd: boolean;
+  /** Run the profiled phase: PUT w=quorum on 3 replicas under `node --cpu-prof`. */
+  readonly profile: boolean;
   /** Only scenarios whose id matches run (phases with none are skipped). */
   readonly only: RegExp | undefined;
   readonly outDir: string;
@@ -36,6 +38,7 @@ export const USAGE = `npm run bench -- [flags]
   --scaling-keys <n> keys of the large key space in --scaling [1000000]
   --fsync            start kvorum with --fsync (writes acknowledged once on disk, as etcd's)
   --no-etcd          skip the etcd baseline even when etcd is on the PATH
+  --no-profile       skip the CPU-profiled PUT w=quorum run (one more 3-replica cluster)
   --only <regex>     run only scenarios whose id matches, e.g. 'core\\.put|etcd'
   --out <dir>        where reports go [bench/results]
   --help             this text
@@ -74,6 +77,7 @@ export function parseSettings(
       'scaling-keys': { type: 'string' },
       fsync: { type: 'boolean' },
       'no-etcd': { type: 'boolean' },
+      'no-profile': { type: 'boolean' },
       only: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean' },
@@ -95,6 +99,7 @@ export function parseSettings(
     scalingKeys: positiveInteger('scaling-keys', values['scaling-keys'], 1_000_000),
     fsync: values.fsync ?? false,
     etcd: !(values['no-etcd'] ?? false),
+    profile: !(values['no-profile'] ?? false),
     only: values.only === undefined ? undefined : new RegExp(values.only),
     outDir: values.out ?? defaultOutDir,
   };

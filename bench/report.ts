@@ -1,9 +1,11 @@
 // The Markdown report: the machine and commit, the targets' verdicts, one table per section
 // (every figure with its ratio to the baselines of the same run), the PACELC and partition
-// views, the prefills, and how it was measured.
+// views, where the CPU went in the profiled PUT run, the prefills, and how it was measured.
 
 import { BASELINE } from './analysis.js';
-import type { BenchRun, Ratios, ScenarioResult } from './results.js';
+import { LOAD_GENERATOR } from './cpu.js';
+import { CATEGORIES } from './profile.js';
+import type { BenchRun, ProfileSummary, Ratios, ScenarioResult } from './results.js';
 import { LEVELS, SECTIONS, describeSize, type Op, type SectionId } from './scenarios.js';
 
 type Row = BenchRun['results'][number];
@@ -11,6 +13,8 @@ type Row = BenchRun['results'][number];
 const MIB = 1024 * 1024;
 /** Above this share of all cores used by other processes, the report says the machine was shared. */
 const SHARED_CPU_SHARE = 0.1;
+/** GitHub's anchor for the "Where the time goes" heading. */
+const PROFILE_ANCHOR = '#where-the-time-goes';
 
 /** Which baselines each section's ratio columns show. */
 const SECTION_BASELINES: Readonly<Record<SectionId, readonly string[]>> = {
@@ -22,6 +26,8 @@ const SECTION_BASELINES: Readonly<Record<SectionId, readonly string[]>> = {
   'scale-keys': [BASELINE.core, BASELINE.single],
   'scale-values': [BASELINE.smallValues, BASELINE.single],
   'scale-nodes': [BASELINE.core, BASELINE.single],
+  // Shown in its own section, not with the figures: the profiler slows it down.
+  profile: [],
 };
 
 function int(v: number): string {
@@ -36,6 +42,10 @@ function ms(v: number | undefined): string {
 function x(v: number | undefined): string {
   if (v === undefined) return '–';
   return v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+function pct(v: number): string {
+  return `${(v * 100).toFixed(1)}%`;
 }
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -233,7 +243,14 @@ function targetsSection(run: BenchRun): string[] {
       ['#', 'target', 'status', 'measured'],
       run.targets.map((t, i) => [String(i + 1), t.target, `**${t.status}**`, t.measured]),
     ),
+    ...(run.profile && run.targets.some((t) => t.status === 'FALL SHORT' && isPut(run, t.scenario))
+      ? ['', `PUT targets: see [Where the time goes](${PROFILE_ANCHOR}).`]
+      : []),
   ];
+}
+
+function isPut(run: BenchRun, id: string): boolean {
+  return find(run, id)?.scenario.op === 'put';
 }
 
 const SECTION_NOTES: Partial<Record<SectionId, string>> = {
@@ -249,7 +266,7 @@ function sectionTables(run: BenchRun): string[] {
   const out: string[] = [];
   for (const [id, title] of Object.entries(SECTIONS) as Array<[SectionId, string]>) {
     const rows = run.results.filter((r) => r.scenario.section === id);
-    if (rows.length === 0) continue;
+    if (rows.length === 0 || id === 'profile') continue;
     out.push(`### ${title}`, '');
     const note = SECTION_NOTES[id];
     if (note) out.push(note, '');
@@ -258,6 +275,91 @@ function sectionTables(run: BenchRun): string[] {
     out.push(figuresTable(rows, SECTION_BASELINES[id]), '');
   }
   return out;
+}
+
+function profileIntro(run: BenchRun, p: ProfileSummary): string {
+  const s = run.settings as Record<string, unknown>;
+  const plain = find(run, 'core.put.quorum')?.load?.okPerS;
+  const rate =
+    p.reqPerS === undefined
+      ? 'the run failed (see the end)'
+      : `${int(p.reqPerS)} req/s with the profiler on` +
+        (plain === undefined ? '' : `, against ${int(plain)} req/s without it (core row)`);
+  const window =
+    p.window === 'load'
+      ? 'samples taken during the load (warm-up included)'
+      : 'the whole life of each process, start-up and shutdown included (no sample fell in the load window)';
+  return (
+    `${p.label} on 3 replicas, load spread over n1-n3, with the same settings as the figures ` +
+    `(${s.connections} connections, ${s.warmupS} s warm-up + ${s.durationS} s), on a fresh ` +
+    'cluster prefilled as the core phase is (so the PUTs overwrite, as in the core row), ' +
+    `every node under \`node --cpu-prof\`. The profiler costs throughput: ${rate}. ` +
+    `Shares are of ${window}.`
+  );
+}
+
+/** Cores per process during the profiled scenario, against the machine's cores. */
+function coresTable(run: BenchRun, p: ProfileSummary): string {
+  const cores = run.machine.cores;
+  const servers = Object.keys(p.cpuCores)
+    .filter((n) => n !== LOAD_GENERATOR)
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  if (servers.length === 0) return 'CPU use per process: not measured (no /proc).';
+  const row = (name: string, used: number) => [name, used.toFixed(2), pct(used / cores)];
+  const total = Object.values(p.cpuCores).reduce((a, b) => a + b, 0);
+  return table(
+    ['process', 'cores used', `share of the machine's ${cores} cores`],
+    [...[...servers, LOAD_GENERATOR].map((n) => row(n, p.cpuCores[n] ?? 0)), row('total', total)],
+  );
+}
+
+function categoryTable(p: ProfileSummary): string {
+  const cols = [...p.nodes, p.all];
+  return table(
+    ['share of busy time', ...p.nodes.map((n) => n.node), 'all nodes'],
+    [
+      ...CATEGORIES.map((c) => [c, ...cols.map((n) => pct(n.busyShares[c]))]),
+      ['*busy, seconds*', ...cols.map((n) => (n.busyMs / 1000).toFixed(1))],
+      ['*idle, share of all sampled time*', ...cols.map((n) => pct(n.idleShare))],
+    ],
+  );
+}
+
+function topTable(p: ProfileSummary): string {
+  return table(
+    ['#', 'function', 'file', 'category', 'self ms', 'share of busy time'],
+    p.top.map((f, i) => [
+      String(i + 1),
+      `\`${f.name}\``,
+      f.file ? `\`${f.file}\`` : '(native)',
+      f.category,
+      int(f.selfMs),
+      pct(f.busyShare),
+    ]),
+  );
+}
+
+function profileSection(run: BenchRun): string[] {
+  const p = run.profile;
+  if (!p) return [];
+  return [
+    '## Where the time goes',
+    '',
+    profileIntro(run, p),
+    '',
+    "**CPU used per process** (CPU seconds ÷ wall seconds of the scenario, warm-up included, from /proc: every thread, LevelDB's in the libuv pool too; the load generator is the bench process, where autocannon runs):",
+    '',
+    coresTable(run, p),
+    '',
+    '**Where each node spent its busy time** (self time of each sampled frame of the JavaScript thread; busy = all sampled time minus `(idle)`. V8 samples wall-clock time, so while a node waits for a core the time counts as busy in whatever it was running: busy seconds can exceed the CPU used above when the cores are saturated):',
+    '',
+    categoryTable(p),
+    '',
+    `**Top ${p.top.length} functions by self time**, all nodes together:`,
+    '',
+    topTable(p),
+    '',
+  ];
 }
 
 function prefillSection(run: BenchRun): string[] {
@@ -302,6 +404,7 @@ export function renderReport(run: BenchRun, chartFile: string): string {
     '## Figures',
     '',
     ...sectionTables(run),
+    ...profileSection(run),
     ...prefillSection(run),
     ...METHOD,
   ];

@@ -2,6 +2,7 @@
 // it is written to JSON (the Markdown report and the chart are rendered from this).
 
 import type { Machine } from './environment.js';
+import type { ProfileBreakdown } from './profile.js';
 import type { Scenario } from './scenarios.js';
 import type { LoadResult } from './workload.js';
 
@@ -13,6 +14,22 @@ export interface ScenarioResult {
   readonly error: string | undefined;
   /** Peak resident memory of each server process during the scenario, bytes. */
   readonly rssPeakBytes: Record<string, number>;
+  /**
+   * Cores each server process used during the scenario (CPU seconds ÷ wall seconds, warm-up
+   * included), and `load generator` (the bench process); empty where /proc is missing.
+   */
+  readonly cpuCores: Record<string, number>;
+}
+
+/** The profiled phase: where its servers' CPU went, and the scenario it ran. */
+export interface ProfileSummary extends ProfileBreakdown {
+  readonly scenarioId: string;
+  readonly label: string;
+  /** 2xx per second with the profiler on; undefined when the scenario failed. */
+  readonly reqPerS: number | undefined;
+  readonly cpuCores: Record<string, number>;
+  /** .cpuprofile files read. */
+  readonly files: number;
 }
 
 export interface PrefillRecord {
@@ -46,6 +63,8 @@ export interface Ratios {
 
 export interface TargetVerdict {
   readonly target: string;
+  /** The scenario whose figure is judged (against a baseline). */
+  readonly scenario: string;
   readonly status: 'PASS' | 'FALL SHORT' | 'NOT MEASURED';
   readonly measured: string;
 }
@@ -65,5 +84,7 @@ export interface BenchRun {
   readonly prefills: readonly PrefillRecord[];
   readonly results: ReadonlyArray<ScenarioResult & { readonly ratios: readonly Ratios[] }>;
   readonly targets: readonly TargetVerdict[];
+  /** Undefined when no profiled phase ran (--no-profile, --only) or it gave no profile. */
+  readonly profile: ProfileSummary | undefined;
   readonly notes: readonly string[];
 }

@@ -1,17 +1,24 @@
 // Runs the phases: starts each phase's cluster, prefills its key spaces, walks its steps
-// (measure, delay, partition, heal) and stops it. A failure is recorded against the scenarios
-// it hit and the run carries on; progress goes to stderr.
+// (measure, delay, partition, heal) and stops it; a profiled phase's CPU profiles are then
+// summarized. A failure is recorded against the scenarios it hit and the run carries on;
+// progress goes to stderr.
 
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CpuMeter, type TimeWindow } from './cpu.js';
 import { EtcdCluster, type EtcdBinary } from './etcd-cluster.js';
 import { KvorumCluster } from './kvorum-cluster.js';
 import { runLoad } from './load.js';
 import { RssSampler } from './memory.js';
 import type { BenchSettings } from './options.js';
-import type { PrefillRecord, ScenarioResult } from './results.js';
+import { makeTempDir, removeTempDir } from './processes.js';
+import { summarizeProfiles, type CpuProfile } from './profile.js';
+import type { PrefillRecord, ProfileSummary, ScenarioResult } from './results.js';
 import {
   GET_SHARE,
   MIB,
   describeSize,
+  measuredScenarios,
   scenarioLabel,
   type KeySpace,
   type Level,
@@ -27,6 +34,8 @@ const REQUEST_TIMEOUT_S = 10;
 const SETTLE_MS = 1_000;
 /** Bytes in flight during a prefill stay around this, whatever the value size. */
 const PREFILL_BYTES_IN_FLIGHT = 16 * MIB;
+/** `node --cpu-prof` names its files CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile. */
+const PROFILE_FILE = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/;
 
 /** One phase's servers, whichever system they are. */
 interface Servers {
@@ -116,10 +125,32 @@ export interface RunnerOutput {
   readonly results: ScenarioResult[];
   readonly prefills: PrefillRecord[];
   readonly notes: string[];
+  /** Set by the profiled phase, if one ran and its servers wrote profiles. */
+  profile: ProfileSummary | undefined;
+}
+
+/**
+ * Each .cpuprofile in `dir` with the node whose PID is in its name. Other files are skipped, and
+ * so are unreadable ones (a node killed while writing): the other nodes' profiles still count.
+ */
+function readProfiles(
+  dir: string,
+  pids: ReadonlyMap<string, number>,
+): Array<{ node: string; profile: CpuProfile }> {
+  const byPid = new Map([...pids].map(([node, pid]) => [pid, node]));
+  return readdirSync(dir).flatMap((file) => {
+    const node = byPid.get(Number(PROFILE_FILE.exec(file)?.[1]));
+    if (node === undefined) return [];
+    try {
+      return [{ node, profile: JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile }];
+    } catch {
+      return [];
+    }
+  });
 }
 
 export class PhaseRunner {
-  readonly out: RunnerOutput = { results: [], prefills: [], notes: [] };
+  readonly out: RunnerOutput = { results: [], prefills: [], notes: [], profile: undefined };
   /** The etcd member the load went to, once an etcd phase has started. */
   etcdLeader: string | undefined;
   private done = 0;
@@ -139,14 +170,25 @@ export class PhaseRunner {
   }
 
   async run(phase: Phase): Promise<void> {
+    const profDir = phase.profile ? makeTempDir('kvorum-bench-prof-') : undefined;
+    try {
+      await this.runIn(phase, profDir);
+    } finally {
+      if (profDir !== undefined) removeTempDir(profDir);
+    }
+  }
+
+  private async runIn(phase: Phase, profDir: string | undefined): Promise<void> {
     this.log(`phase ${phase.id}: starting ${phase.title}`);
     let servers: Servers;
     try {
-      servers = await this.start(phase);
+      servers = await this.start(phase, profDir);
     } catch (err) {
       this.failPhase(phase, `could not start ${phase.title}: ${message(err)}`);
       return;
     }
+    // The load window of the last scenario measured: the part of the profiles that counts.
+    let window: TimeWindow | undefined;
     try {
       for (const space of phase.keySpaces) await this.prefill(phase, servers, space);
       // Set while a delay or partition that failed to apply is in force: its scenarios would
@@ -158,15 +200,49 @@ export class PhaseRunner {
           faultFailure = step.kind === 'heal' ? undefined : failure;
         } else if (faultFailure && (step.scenario.delayed || step.scenario.side)) {
           this.done += 1;
-          this.record(step.scenario, undefined, `not run: ${faultFailure}`, {});
-        } else await this.measure(servers, step.scenario);
+          this.record(step.scenario, undefined, `not run: ${faultFailure}`, {}, {});
+        } else window = await this.measure(servers, step.scenario);
       }
     } finally {
       await servers.stop();
     }
+    // Profiles are written as the servers exit, so only now can they be read.
+    if (profDir !== undefined) this.summarizeProfile(phase, profDir, servers.pids(), window);
   }
 
-  private async start(phase: Phase): Promise<Servers> {
+  private summarizeProfile(
+    phase: Phase,
+    dir: string,
+    pids: ReadonlyMap<string, number>,
+    window: TimeWindow | undefined,
+  ): void {
+    const scenario = measuredScenarios([phase])[0];
+    const result = this.out.results.find((r) => r.scenario.id === scenario?.id);
+    try {
+      const profiles = readProfiles(dir, pids);
+      const missing = [...pids.keys()].filter((node) => !profiles.some((p) => p.node === node));
+      if (missing.length > 0)
+        this.out.notes.push(`${phase.id}: no readable CPU profile from ${missing.join(', ')}`);
+      if (!result || profiles.length === 0) return;
+      const summary = summarizeProfiles(profiles, window);
+      this.out.profile = {
+        scenarioId: result.scenario.id,
+        label: result.label,
+        reqPerS: result.load?.okPerS,
+        cpuCores: result.cpuCores,
+        files: profiles.length,
+        ...summary,
+      };
+      this.log(
+        `profile: ${profiles.length} files, ${(summary.all.busyMs / 1000).toFixed(1)} s busy ` +
+          `(${summary.window === 'load' ? 'load window' : 'whole processes'})`,
+      );
+    } catch (err) {
+      this.out.notes.push(`${phase.id}: could not summarize the CPU profiles: ${message(err)}`);
+    }
+  }
+
+  private async start(phase: Phase, cpuProfDir: string | undefined): Promise<Servers> {
     if (phase.system === 'etcd') {
       if (!this.etcd) throw new Error('no etcd binary');
       const cluster = await EtcdCluster.start(this.etcd);
@@ -179,6 +255,7 @@ export class PhaseRunner {
       n: phase.n,
       fsync: this.settings.fsync,
       valueBytesMax: MIB,
+      cpuProfDir,
     });
     this.log(`kvorum up: ${cluster.ids.map((id) => `${id} ${cluster.url(id)}`).join(', ')}`);
     return kvorumServers(cluster);
@@ -283,21 +360,24 @@ export class PhaseRunner {
     };
   }
 
-  private async measure(servers: Servers, scenario: Scenario): Promise<void> {
+  /** Resolves to the scenario's load window, or undefined when it was not run. */
+  private async measure(servers: Servers, scenario: Scenario): Promise<TimeWindow | undefined> {
     this.done += 1;
     const label = scenarioLabel(scenario);
     const tag = `[${this.done}/${this.total}] ${scenario.id} (${label})`;
     const dead = servers.dead();
     if (dead.length > 0) {
-      this.record(scenario, undefined, `not run: ${dead.join('; ')}`, {});
+      this.record(scenario, undefined, `not run: ${dead.join('; ')}`, {}, {});
       this.log(`${tag}: not run, a server is down`);
-      return;
+      return undefined;
     }
     const sampler = new RssSampler(servers.pids());
+    let meter: CpuMeter | undefined;
     let load: LoadResult | undefined;
     let error: string | undefined;
     try {
       await servers.beforeScenario();
+      meter = new CpuMeter(servers.pids());
       load = await runLoad({
         urls: servers.urls(scenario),
         connections: scenario.connections,
@@ -310,12 +390,14 @@ export class PhaseRunner {
     } catch (err) {
       error = message(err);
     }
+    const cpuCores = meter?.stop() ?? {};
     const rss = await sampler.stop();
     const deadAfter = servers.dead();
     if (deadAfter.length > 0)
       error = [error, `server died: ${deadAfter.join('; ')}`].filter(Boolean).join('; ');
-    this.record(scenario, load, error, rss);
+    this.record(scenario, load, error, rss, cpuCores);
     this.log(`${tag}: ${load ? summaryLine(load) : ''}${error ? ` FAILED: ${error}` : ''}`);
+    return meter?.window;
   }
 
   private record(
@@ -323,8 +405,10 @@ export class PhaseRunner {
     load: LoadResult | undefined,
     error: string | undefined,
     rssPeakBytes: Record<string, number>,
+    cpuCores: Record<string, number>,
   ): void {
-    this.out.results.push({ scenario, label: scenarioLabel(scenario), load, error, rssPeakBytes });
+    const label = scenarioLabel(scenario);
+    this.out.results.push({ scenario, label, load, error, rssPeakBytes, cpuCores });
   }
 
   private failPhase(phase: Phase, error: string): void {
@@ -333,7 +417,7 @@ export class PhaseRunner {
     for (const step of phase.steps)
       if (step.kind === 'measure') {
         this.done += 1;
-        this.record(step.scenario, undefined, error, {});
+        this.record(step.scenario, undefined, error, {}, {});
       }
   }
 }

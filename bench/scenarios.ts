@@ -31,6 +31,7 @@ export const SECTIONS = Object.freeze({
   'scale-keys': 'Scaling: key count (3 replicas, 100 B values)',
   'scale-values': 'Scaling: value size (3 replicas)',
   'scale-nodes': 'Scaling: 5 and 7 replicas (N=3)',
+  profile: 'Where the time goes: CPU profile of PUT w=quorum, 3 replicas',
 } as const);
 export type SectionId = keyof typeof SECTIONS;
 
@@ -89,6 +90,8 @@ export interface Phase {
   readonly n: number;
   readonly keySpaces: readonly KeySpace[];
   readonly steps: readonly Step[];
+  /** Its servers run under `node --cpu-prof`, and the runner summarizes their profiles. */
+  readonly profile?: true;
 }
 
 type ScenarioFields = Partial<Scenario> & Pick<Scenario, 'id' | 'section' | 'op'>;
@@ -228,6 +231,19 @@ export function buildPhases(s: BenchSettings, withEtcd: boolean): Phase[] {
       ],
     },
   ];
+  if (s.profile)
+    phases.push({
+      id: 'kvorum-3-profile',
+      title: 'kvorum, 3 replicas, CPU profiler on',
+      system: 'kvorum',
+      nodes: 3,
+      n: 3,
+      // Prefilled as the core phase is, so its PUTs are overwrites like core.put.quorum's; the
+      // summary counts only the load window, so the prefill does not dilute it.
+      keySpaces: [small],
+      steps: [make({ id: 'profile.put.quorum', section: 'profile', op: 'put', level: 'quorum' })],
+      profile: true,
+    });
   if (withEtcd) {
     const etcd = { section: 'etcd', system: 'etcd', target: ['leader'] } as const;
     phases.push({
