@@ -23,7 +23,9 @@ describe('SetCache', () => {
     c.put('a', s, 10);
     c.put('gone', undefined, 0);
     expect(c.lookup('a')?.set).toBe(s);
-    expect(c.lookup('gone')).toEqual({ set: undefined, bytes: expect.any(Number) });
+    const gone = c.lookup('gone');
+    expect(gone).toBeDefined();
+    expect(gone?.set).toBeUndefined();
     expect([c.hits, c.misses]).toEqual([2, 1]);
   });
 
@@ -51,6 +53,25 @@ describe('SetCache', () => {
     c.put('b', undefined, 0);
     c.clear();
     expect([c.size, c.usedBytes]).toEqual([0, 0]);
+  });
+
+  it('charges a rewritten entry its new size, and drops it when it grows too large', () => {
+    const c = new SetCache(80_000);
+    c.put('a', setOf(new Uint8Array(1)), 100);
+    const small = c.usedBytes;
+    c.put('a', setOf(new Uint8Array(1)), 1_000);
+    expect(c.usedBytes).toBe(small + 900);
+    c.put('a', setOf(new Uint8Array(1)), 20_000);
+    expect([c.lookup('a'), c.size, c.usedBytes]).toEqual([undefined, 0, 0]);
+  });
+
+  it('gives every entry used since the last sweep a second chance before evicting', () => {
+    const c = new SetCache(20_000);
+    for (let i = 0; i < 9; i++) c.put(`k${i}`, setOf(new Uint8Array(1)), 2_000);
+    for (let i = 0; i < 8; i++) c.lookup(`k${i}`); // all but k8 used
+    c.put('k9', setOf(new Uint8Array(1)), 2_000);
+    expect(c.lookup('k8')).toBeUndefined();
+    for (let i = 0; i < 8; i++) expect(c.lookup(`k${i}`)).toBeDefined();
   });
 
   it('does not keep a value larger than an eighth of the budget, and 0 turns it off', () => {
