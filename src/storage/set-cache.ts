@@ -13,8 +13,8 @@ import type { VersionSet } from '../core/version-set.js';
 const ENTRY_OVERHEAD_BYTES = 160;
 
 interface Entry {
-  set: VersionSet | undefined;
-  bytes: number;
+  readonly set: VersionSet | undefined;
+  readonly bytes: number;
   /** Looked up or rewritten since the eviction sweep last passed it: it gets a second chance. */
   used: boolean;
 }
@@ -45,10 +45,7 @@ export class SetCache {
   /** `bytesMax` 0 turns the cache off. */
   constructor(private readonly bytesMax: number) {}
 
-  /**
-   * The cached state: `{ set }` (set undefined when the key is known absent), or undefined.
-   * Read `set` at once: the entry is updated in place by a later `put`.
-   */
+  /** The cached state: `{ set }` (set undefined when the key is known absent), or undefined. */
   lookup(key: string): { readonly set: VersionSet | undefined } | undefined {
     const e = this.entries.get(key);
     if (e === undefined) {
@@ -72,15 +69,9 @@ export class SetCache {
       if (old !== undefined) this.forget(key);
       return;
     }
-    if (old !== undefined) {
-      this.bytes += bytes - old.bytes;
-      old.set = detached(set, encodedBytes);
-      old.bytes = bytes;
-      old.used = true;
-    } else {
-      this.entries.set(key, { set: detached(set, encodedBytes), bytes, used: false });
-      this.bytes += bytes;
-    }
+    // Map.set on a key already there keeps its slot and its place in the order: no churn.
+    this.entries.set(key, { set: detached(set, encodedBytes), bytes, used: old !== undefined });
+    this.bytes += bytes - (old?.bytes ?? 0);
     if (this.bytes > this.bytesMax) this.evict();
   }
 

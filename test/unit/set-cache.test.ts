@@ -65,6 +65,16 @@ describe('SetCache', () => {
     expect([c.lookup('a'), c.size, c.usedBytes]).toEqual([undefined, 0, 0]);
   });
 
+  it('leaves what a lookup returned as it was when the key is written again', () => {
+    const c = new SetCache(1 << 20);
+    const first = setOf(new Uint8Array([1]));
+    c.put('a', first, 10);
+    const seen = c.lookup('a');
+    c.put('a', setOf(new Uint8Array([2])), 10);
+    expect(seen?.set).toBe(first);
+    expect(c.lookup('a')?.set).not.toBe(first);
+  });
+
   it('gives every entry used since the last sweep a second chance before evicting', () => {
     const c = new SetCache(20_000);
     for (let i = 0; i < 9; i++) c.put(`k${i}`, setOf(new Uint8Array(1)), 2_000);
