@@ -13,6 +13,16 @@ export const BIN = resolve(import.meta.dirname, '../../bin/kvorum.js');
 
 export const keyPath = (key: string) => encodeURIComponent(key);
 
+/** A failed `expect` (vitest throws chai's AssertionError): a verdict, never "not yet". */
+export function isAssertionError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AssertionError';
+}
+
+/**
+ * Polls `probe` until it returns something other than undefined or false, or the deadline
+ * passes. A probe that throws (a refused connection, a node still starting) is "not yet"; a
+ * failed assertion inside it is rethrown at once, so a poll can never swallow a test's verdict.
+ */
 export async function until<T>(
   what: string,
   probe: () => Promise<T | undefined | false> | T | undefined | false,
@@ -26,6 +36,7 @@ export async function until<T>(
       const v = await probe();
       if (v !== undefined && v !== false) return v as T;
     } catch (err) {
+      if (isAssertionError(err)) throw err;
       last = err;
     }
     if (Date.now() > deadline)
