@@ -148,6 +148,16 @@ function frameOf(body: Uint8Array): Buffer {
   return Buffer.concat([header, body]);
 }
 
+/** What `fn` threw, or undefined when it returned: the caller counts and checks both outcomes. */
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
 /** Any array as a frame, whatever toWire would make of it: how a broken or hostile peer sends. */
 const rawPackr = new Packr({ useRecords: false });
 const rawFrame = (wire: unknown): Buffer => frameOf(rawPackr.pack(wire));
@@ -398,25 +408,32 @@ describe('frame codec', () => {
     ).toThrow(ProtocolError);
   });
 
-  it('never throws anything but FrameError or ProtocolError on random input', () => {
+  it('rejects every one of 2000 random bodies, each with a FrameError or a ProtocolError', () => {
     let seed = 42;
     const rnd = () => (seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff) / 0x80000000;
+    const outcomes = { frameError: 0, protocolError: 0, decoded: 0 };
     for (let i = 0; i < 2000; i++) {
       const body = Buffer.from(
         Array.from({ length: 1 + Math.floor(rnd() * 40) }, () => Math.floor(rnd() * 256)),
       );
-      try {
-        new FrameDecoder().push(frameOf(body));
-      } catch (err) {
-        expect(err instanceof FrameError || err instanceof ProtocolError).toBe(true);
-      }
+      const error = thrownBy(() => new FrameDecoder().push(frameOf(body)));
+      if (error === undefined) outcomes.decoded += 1;
+      else if (error instanceof FrameError) outcomes.frameError += 1;
+      else if (error instanceof ProtocolError) outcomes.protocolError += 1;
+      else throw new Error(`body ${body.toString('hex')} threw ${String(error)}`);
     }
+    // Random bytes are never a well-formed message, and both checks get exercised.
+    expect(outcomes.decoded).toBe(0);
+    expect(outcomes.frameError + outcomes.protocolError).toBe(2000);
+    expect(outcomes.frameError).toBeGreaterThan(0);
+    expect(outcomes.protocolError).toBeGreaterThan(0);
   });
 
-  it('never throws anything but FrameError or ProtocolError on corrupted valid frames', () => {
+  it('corrupted valid frames either fail with FrameError or ProtocolError or decode to messages that round-trip', () => {
     const rnd = seededRng(7);
     const frames = EVERY_MESSAGE.map((m) => encodeFrame(m));
     let rejected = 0;
+    let decoded = 0;
     for (let i = 0; i < 5000; i++) {
       const frame = Buffer.from(frames[i % frames.length] as Buffer);
       for (let flips = 1 + Math.floor(rnd() * 3); flips > 0; flips--) {
@@ -424,14 +441,24 @@ describe('frame codec', () => {
         const at = 4 + Math.floor(rnd() * (frame.length - 4));
         frame[at] = Math.floor(rnd() * 256);
       }
-      try {
-        new FrameDecoder().push(frame);
-      } catch (err) {
+      let out: PeerMessage[] = [];
+      const error = thrownBy(() => (out = new FrameDecoder().push(frame)));
+      if (error !== undefined) {
         rejected += 1;
-        expect(err instanceof FrameError || err instanceof ProtocolError, String(err)).toBe(true);
+        expect(error instanceof FrameError || error instanceof ProtocolError, String(error)).toBe(
+          true,
+        );
+        continue;
       }
+      decoded += 1;
+      // What the decoder lets through is a valid message: it encodes again, to itself.
+      expect(out).toHaveLength(1);
+      const again = new FrameDecoder().push(encodeFrame(out[0] as PeerMessage));
+      expect(plain(again)).toEqual(plain(out));
     }
+    expect(rejected + decoded).toBe(5000);
     expect(rejected).toBeGreaterThan(1000);
+    expect(decoded).toBeGreaterThan(0);
   });
 
   it('decodes a "__proto__" map key as data, without touching any prototype', () => {

@@ -171,6 +171,16 @@ function thrown(fn: () => unknown): Error {
   throw new Error('expected a throw');
 }
 
+/** What `fn` threw, or undefined when it returned: for checks that count both outcomes. */
+function thrownOrUndefined(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
 describe('version set codec', () => {
   const siblingSet = set(
     [
@@ -289,8 +299,10 @@ describe('version set codec', () => {
     );
   });
 
-  it('damaged bytes either decode or fail with a VersionCodecError, never another error (property)', () => {
+  it('damaged bytes either fail with a VersionCodecError or decode to a set that encodes again (property)', () => {
     const encoded = encodeSet(siblingSet);
+    const outcomes = { rejected: 0, decoded: 0 };
+    const runs = 2000;
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.nat(encoded.length - 1), fc.integer({ min: 0, max: 255 })), {
@@ -300,15 +312,27 @@ describe('version set codec', () => {
         (flips) => {
           const damaged = Buffer.from(encoded);
           for (const [at, byte] of flips) damaged[at] = byte;
-          try {
-            decodeSet(damaged);
-          } catch (err) {
-            expect(err).toBeInstanceOf(VersionCodecError);
+          let decoded: VersionSet | undefined;
+          const error = thrownOrUndefined(() => (decoded = decodeSet(damaged)));
+          if (error !== undefined) {
+            outcomes.rejected += 1;
+            expect(error).toBeInstanceOf(VersionCodecError);
+            expect((error as Error).message).toMatch(/^corrupt stored version: /);
+            return;
           }
+          outcomes.decoded += 1;
+          // What the decoder hands out is a set the store can write back as it is.
+          expect(plain(decodeSet(encodeSet(decoded as VersionSet)))).toEqual(
+            plain(decoded as VersionSet),
+          );
         },
       ),
-      { seed: 0x5e7, numRuns: 2000 },
+      { seed: 0x5e7, numRuns: runs },
     );
+    // Both outcomes are common (about half each for this seed), so both checks above ran.
+    expect(outcomes.rejected + outcomes.decoded).toBe(runs);
+    expect(outcomes.rejected).toBeGreaterThan(runs / 4);
+    expect(outcomes.decoded).toBeGreaterThan(runs / 4);
   });
 
   it('rejects every truncation of a siblings set with a VersionCodecError', () => {
