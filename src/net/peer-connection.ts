@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
+import type { Clock } from '../core/clock.js';
 import { PeerError } from '../core/errors.js';
 import type { FaultFilter } from '../core/faults.js';
 import { encodeFrame, FrameDecoder } from './frame-codec.js';
@@ -41,6 +42,19 @@ const KEEPALIVE_INITIAL_DELAY_MS = 5_000;
  */
 const WRITE_BUFFER_BYTES_MAX = LIMITS.peerWriteBufferBytesMax;
 
+/**
+ * Node's timer functions, taken as a parameter so a test can see which timers the transport
+ * leaves armed. The signatures are Node's own, so the default adds no allocation per request.
+ */
+export interface NetTimers {
+  setTimeout<A extends unknown[]>(fn: (...args: A) => void, ms: number, ...args: A): NodeJS.Timeout;
+  clearTimeout(timer: NodeJS.Timeout | undefined): void;
+  setInterval(fn: () => void, ms: number): NodeJS.Timeout;
+  clearInterval(timer: NodeJS.Timeout | undefined): void;
+}
+
+export const NODE_TIMERS: NetTimers = { setTimeout, clearTimeout, setInterval, clearInterval };
+
 /** What a connection needs from the transport that owns it. */
 export interface ConnectionHost {
   readonly identity: HandshakeIdentity;
@@ -48,6 +62,9 @@ export interface ConnectionHost {
   readonly logger: Logger;
   readonly faults: FaultFilter;
   readonly rng: () => number;
+  readonly timers: NetTimers;
+  /** Liveness is measured on this clock's monotonic reading. */
+  readonly clock: Pick<Clock, 'monotonicMs'>;
   onRequest(from: string, req: PeerRequest): PeerReplyBody | Promise<PeerReplyBody>;
   established(conn: PeerConnection): void;
   /** The dialer's link carried its first frame from the acceptor: it now counts as live. */
@@ -121,7 +138,7 @@ export class PeerConnection {
       });
     }
     // Covers the TCP connect too, so a peer address that swallows SYNs cannot stall a dial.
-    this.handshakeTimer = setTimeout(
+    this.handshakeTimer = host.timers.setTimeout(
       () => this.refuse('handshake did not finish in time'),
       LIMITS.handshakeTimeoutMs,
     );
@@ -149,12 +166,12 @@ export class PeerConnection {
     }
     const id = this.takeId();
     return new Promise<PeerReplyBody>((resolve, reject) => {
-      const timer = setTimeout(this.onTimeout, timeoutMs, id);
+      const timer = this.host.timers.setTimeout(this.onTimeout, timeoutMs, id);
       this.pending.set(id, { resolve, reject, timer, timeoutMs });
       try {
         this.send({ ...body, id });
       } catch (err) {
-        clearTimeout(timer);
+        this.host.timers.clearTimeout(timer);
         this.pending.delete(id);
         reject(
           new PeerError(peer, 'unreachable', `could not send to peer ${peer}: ${errorText(err)}`),
@@ -175,13 +192,13 @@ export class PeerConnection {
     if (reason !== undefined) {
       this.host.logger.debug({ peer: this.remote, reason }, 'closing peer connection');
     }
-    clearTimeout(this.handshakeTimer);
-    for (const t of this.delayTimers) clearTimeout(t);
+    this.host.timers.clearTimeout(this.handshakeTimer);
+    for (const t of this.delayTimers) this.host.timers.clearTimeout(t);
     this.delayTimers.clear();
     this.socket.destroy();
     const peer = this.peer ?? this.remote;
     for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
+      this.host.timers.clearTimeout(p.timer);
       // Sent but unanswered: the peer may have applied it.
       p.reject(new PeerError(peer, 'lost', `connection to peer ${peer} closed before it answered`));
     }
@@ -265,11 +282,11 @@ export class PeerConnection {
   }
 
   private establish(): void {
-    clearTimeout(this.handshakeTimer);
+    this.host.timers.clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.firstHello = undefined;
     this.phase = 'open';
-    this.lastHeardMs = performance.now();
+    this.lastHeardMs = this.host.clock.monotonicMs();
     this.confirmed = !this.dialer;
     this.host.established(this);
     // Tells the dialer at once that its proof was accepted, instead of a heartbeat period later.
@@ -280,7 +297,7 @@ export class PeerConnection {
     const peer = this.peer as string;
     // A blocked peer's frames are read and discarded, as a firewall would drop its packets.
     if (this.host.faults.isBlocked(peer)) return;
-    this.lastHeardMs = performance.now();
+    this.lastHeardMs = this.host.clock.monotonicMs();
     if (!this.confirmed) {
       this.confirmed = true;
       this.host.confirmed(this);
@@ -358,7 +375,7 @@ export class PeerConnection {
     const p = this.pending.get(reply.id);
     if (p === undefined) return; // a heartbeat's pong, or an answer that came after its timeout
     this.pending.delete(reply.id);
-    clearTimeout(p.timer);
+    this.host.timers.clearTimeout(p.timer);
     if (reply.type === 'error') {
       const peer = this.peer as string;
       p.reject(new PeerError(peer, 'remote', `peer ${peer} failed the request: ${reply.message}`));
@@ -377,7 +394,7 @@ export class PeerConnection {
     const delayMs = faults.sendDelayMs(peer, this.host.rng);
     const frame = encodeFrame(msg);
     if (delayMs === 0) return this.write(frame);
-    const timer = setTimeout(() => {
+    const timer = this.host.timers.setTimeout(() => {
       this.delayTimers.delete(timer);
       if (!faults.isBlocked(peer)) this.write(frame);
     }, delayMs);

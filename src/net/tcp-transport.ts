@@ -5,11 +5,17 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
+import type { Clock } from '../core/clock.js';
 import { PeerError } from '../core/errors.js';
 import { FaultFilter, type FaultSpec } from '../core/faults.js';
 import type { HandshakeIdentity } from './handshake.js';
 import type { PeerReplyBody, PeerRequest, PeerRequestBody } from './messages.js';
-import { PeerConnection, type ConnectionHost } from './peer-connection.js';
+import {
+  NODE_TIMERS,
+  PeerConnection,
+  type ConnectionHost,
+  type NetTimers,
+} from './peer-connection.js';
 
 export interface PeerAddress {
   readonly id: string;
@@ -32,6 +38,10 @@ export interface TcpTransportOptions {
   readonly rng?: () => number;
   /** Open peer connections (either direction) past which new inbound ones are closed at once. */
   readonly connectionsMax?: number;
+  /** Every timer the transport and its connections arm; tests pass counting ones. */
+  readonly timers?: NetTimers;
+  /** Liveness (LIMITS.peerDownAfterMs) is measured on this; defaults to performance.now(). */
+  readonly clock?: Pick<Clock, 'monotonicMs'>;
 }
 
 export interface PeerState {
@@ -51,6 +61,8 @@ export class TcpTransport {
   private readonly host: ConnectionHost;
   private readonly filter = new FaultFilter();
   private readonly rng: () => number;
+  private readonly timers: NetTimers;
+  private readonly clock: Pick<Clock, 'monotonicMs'>;
   private readonly logger: Logger;
   /** The established link to each peer; a newer one replaces the older. */
   private readonly links = new Map<string, PeerConnection>();
@@ -66,6 +78,8 @@ export class TcpTransport {
   constructor(private readonly opts: TcpTransportOptions) {
     this.logger = opts.logger;
     this.rng = opts.rng ?? Math.random;
+    this.timers = opts.timers ?? NODE_TIMERS;
+    this.clock = opts.clock ?? { monotonicMs: () => performance.now() };
     const identity: HandshakeIdentity = {
       self: opts.self,
       cluster: opts.cluster,
@@ -86,6 +100,8 @@ export class TcpTransport {
       logger: opts.logger,
       faults: this.filter,
       rng: this.rng,
+      timers: this.timers,
+      clock: this.clock,
       onRequest: opts.onRequest,
       established: (conn) => this.onEstablished(conn),
       confirmed: (conn) => this.refreshState(conn.peer as string),
@@ -107,7 +123,10 @@ export class TcpTransport {
       });
     });
     this.server.on('error', (err) => this.logger.error({ err }, 'peer listener failed'));
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), LIMITS.heartbeatIntervalMs);
+    this.heartbeatTimer = this.timers.setInterval(
+      () => this.heartbeat(),
+      LIMITS.heartbeatIntervalMs,
+    );
     for (const d of this.dials.values()) this.dial(d);
   }
 
@@ -115,8 +134,8 @@ export class TcpTransport {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.heartbeatTimer);
-    for (const d of this.dials.values()) clearTimeout(d.timer);
+    this.timers.clearInterval(this.heartbeatTimer);
+    for (const d of this.dials.values()) this.timers.clearTimeout(d.timer);
     for (const c of [...this.conns]) c.close();
     if (!this.server.listening) return;
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -145,7 +164,7 @@ export class TcpTransport {
   isUp(peer: string): boolean {
     const link = this.links.get(peer);
     if (link === undefined || this.filter.isBlocked(peer)) return false;
-    return link.heardWithin(LIMITS.peerDownAfterMs, performance.now());
+    return link.heardWithin(LIMITS.peerDownAfterMs, this.clock.monotonicMs());
   }
 
   peerStates(): PeerState[] {
@@ -202,7 +221,7 @@ export class TcpTransport {
       ceilingMs / 2 + (this.rng() * ceilingMs) / 2,
     );
     d.attempt = Math.min(d.attempt + 1, 30);
-    d.timer = setTimeout(() => this.dial(d), delayMs);
+    d.timer = this.timers.setTimeout(() => this.dial(d), delayMs);
   }
 
   private onEstablished(conn: PeerConnection): void {
