@@ -208,12 +208,13 @@ export class PeerConnection {
 
   private onSocketClose(): void {
     if (
-      (this.phase === 'handshake' && this.connected) ||
+      (this.phase === 'handshake' && (this.connected || this.firstHello !== undefined)) ||
       (this.phase === 'open' && !this.confirmed)
     ) {
-      // The acceptor closes without a word when it refuses us; its log line says why.
+      // The other side closes without a word when it refuses us; its log line says why. An
+      // acceptor lands here when the dialer refused its HelloAck (e.g. a different secret).
       this.host.logger.warn(
-        { peer: this.remote },
+        { peer: this.peer ?? this.remote },
         'peer closed the connection during the handshake; check the cluster name, secret and node ids on both sides',
       );
     }
