@@ -21,15 +21,18 @@ describe('partition {n1,n2} | {n3} at quorum', () => {
     await c.waitSees('n3', 'down', ['n1', 'n2']);
     await c.waitSees('n1', 'down', ['n3']);
 
-    // The minority side refuses at once and writes nothing.
+    // The minority side refuses at once and writes nothing. With 30 s to wait for replicas, a
+    // refusal that waited would be a 504; a 503 that counts one reachable replica of the two
+    // needed, and names the others down without asking them, did not wait for anyone.
     const t0 = performance.now();
-    const refused = await c.put('n3', 'minority-only', 'should-not-exist');
-    const elapsed = performance.now() - t0;
+    const refused = await c.put('n3', 'minority-only', 'should-not-exist', '?timeout=30000');
     expect(refused.status).toBe(503);
-    expect(elapsed).toBeLessThan(2000);
+    expect(performance.now() - t0).toBeLessThan(15_000);
     expect(await refused.json()).toMatchObject({ error: 'unavailable', needed: 2, reachable: 1 });
     // Nobody was asked; Server-Timing says who was down.
-    expect(refused.headers.get('server-timing')).toMatch(/n1;dur=0\.0;desc="down"/);
+    const refusedTiming = refused.headers.get('server-timing') ?? '';
+    expect(refusedTiming).toMatch(/n1;dur=0\.0;desc="down"/);
+    expect(refusedTiming).toMatch(/n2;dur=0\.0;desc="down"/);
     expect((await c.put('n3', 'p', 'minority')).status).toBe(503);
     expect((await c.get('n3', 'p')).status).toBe(503);
 
@@ -39,9 +42,19 @@ describe('partition {n1,n2} | {n3} at quorum', () => {
 
     // At w=one / r=one both sides accept writes (the AP trade).
     expect((await c.put('n3', 'split', 'minority-side', '?w=one')).status).toBe(204);
-    expect(await (await c.get('n3', 'split', '?r=one')).text()).toBe('minority-side');
-    await new Promise((r) => setTimeout(r, 5)); // the later write must carry a later HLC
-    expect((await c.put('n1', 'split', 'majority-side', '?w=one')).status).toBe(204);
+    const minorityRead = await c.get('n3', 'split', '?r=one');
+    expect(await minorityRead.text()).toBe('minority-side');
+    // The client saw the minority's write, and sends that read's context with the next write:
+    // n1 must stamp it above what the read saw, whatever either node's clock says.
+    const seen = minorityRead.headers.get('x-kvorum-context');
+    expect(seen).toBeTruthy();
+    expect(
+      (
+        await c.put('n1', 'split', 'majority-side', '?w=one', {
+          'x-kvorum-context': seen as string,
+        })
+      ).status,
+    ).toBe(204);
     // w=one answers after the first ack; n2's own copy may lag by a moment (that is r=one).
     await until(
       'n2 to read the majority-side write at r=one',
@@ -69,24 +82,27 @@ describe('partition {n1,n2} | {n3} at quorum', () => {
   });
 
   it('with one replica delayed, quorum reads answer from the two fast ones', async () => {
+    for (let i = 0; i < 3; i++)
+      expect((await c.put('n1', `fast${i}`, 'v', '?w=all')).status).toBe(204);
     const res0 = await c.admin('n1', 'PUT', '/admin/faults', {
-      delay: { n3: { ms: 300, jitterMs: 0 } },
+      delay: { n3: { ms: 1_000, jitterMs: 0 } },
     });
     expect(res0.status).toBe(200);
     try {
-      // Writes reach every replica, so they show n1 that n3 is slow.
-      for (let i = 0; i < 3; i++)
-        expect((await c.put('n1', `fast${i}`, 'v', '?w=all')).status).toBe(204);
+      // A write reaches every replica, so it shows n1 that n3 is slow.
+      expect((await c.put('n1', 'teach', 'v', '?w=all&timeout=30000')).status).toBe(204);
       for (let i = 0; i < 3; i++) {
-        const started = performance.now();
         const res = await c.get('n1', `fast${i}`, '?r=quorum');
         expect(res.status).toBe(200);
-        expect(performance.now() - started).toBeLessThan(250);
-        const timing = res.headers.get('server-timing') ?? '';
-        expect(timing).toMatch(
-          /n1;dur=[\d.]+;desc="ok", n2;dur=[\d.]+;desc="ok"|n2;dur=[\d.]+;desc="ok", n1;dur=[\d.]+;desc="ok"/,
+        // Server-Timing says who answered: n1 and n2. n3 is either not asked or still pending
+        // (a read asks one more replica when one is slow): never waited for.
+        const desc = Object.fromEntries(
+          (res.headers.get('server-timing') ?? '')
+            .split(', ')
+            .map((entry) => [entry.split(';')[0], /desc="(\w+)"/.exec(entry)?.[1]]),
         );
-        expect(timing).not.toContain('n3');
+        expect(desc).toMatchObject({ n1: 'ok', n2: 'ok' });
+        expect([undefined, 'pending']).toContain(desc.n3);
       }
     } finally {
       await c.heal();
