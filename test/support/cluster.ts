@@ -133,12 +133,25 @@ export class TestCluster {
     return this.urls.get(id) as string;
   }
 
-  spawn(id: string, extraArgs: readonly string[] = []): ChildProcess {
+  /**
+   * `envOverrides` is applied last, for this process only: a value replaces the variable, and
+   * undefined removes it (e.g. `{ KVORUM_CLUSTER_SECRET: undefined }` starts a node without the
+   * cluster's secret).
+   */
+  spawn(
+    id: string,
+    extraArgs: readonly string[] = [],
+    envOverrides: Readonly<Record<string, string | undefined>> = {},
+  ): ChildProcess {
     const env: NodeJS.ProcessEnv = { ...process.env, KVORUM_LOG_LEVEL: 'info' };
     delete env.KVORUM_ADMIN_TOKEN;
     delete env.KVORUM_CLUSTER_SECRET;
     if (this.opts.adminToken) env.KVORUM_ADMIN_TOKEN = this.opts.adminToken;
     if (this.opts.clusterSecret) env.KVORUM_CLUSTER_SECRET = this.opts.clusterSecret;
+    for (const [name, value] of Object.entries(envOverrides)) {
+      if (value === undefined) delete env[name];
+      else env[name] = value;
+    }
     const args = [BIN, 'serve', '--config', this.configPath, '--id', id, ...extraArgs];
     const child = spawn(process.execPath, args, {
       env,
@@ -291,8 +304,12 @@ export class TestCluster {
     await exited;
   }
 
-  async restart(id: string, extraArgs: readonly string[] = []): Promise<void> {
-    this.spawn(id, extraArgs);
+  async restart(
+    id: string,
+    extraArgs: readonly string[] = [],
+    envOverrides: Readonly<Record<string, string | undefined>> = {},
+  ): Promise<void> {
+    this.spawn(id, extraArgs, envOverrides);
     await this.waitHealthy(id);
   }
 
