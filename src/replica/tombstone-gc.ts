@@ -12,13 +12,32 @@ import { isDeleted, newestSibling, type VersionSet } from '../core/version-set.j
 import type { ReplicaStore } from '../storage/replica-store.js';
 import type { TransportLinks } from './links.js';
 
+/** What GC asks of the links: who is up, and reading, writing and purging one key. */
+export type TombstoneLinks = Pick<TransportLinks, 'isUp' | 'read' | 'write' | 'purge'>;
+
+/**
+ * Why a sweep left a deleted key in place, counted once per key examined: still in its grace
+ * period, a node of the cluster down, a replica holding a different set (it was sent the
+ * tombstone), a replica (or this node's store) that did not answer the read, a node that did
+ * not purge.
+ */
+export interface HeldBack {
+  inGrace: number;
+  nodeDown: number;
+  notEverywhere: number;
+  readFailed: number;
+  purgeFailed: number;
+}
+
+type Outcome = keyof HeldBack | 'purged' | 'notDeleted';
+
 export interface TombstoneGcOptions {
   readonly self: string;
   readonly ring: Ring;
   readonly n: number;
-  readonly store: ReplicaStore;
+  readonly store: Pick<ReplicaStore, 'get'>;
   readonly policy: ConflictPolicy;
-  readonly links: TransportLinks;
+  readonly links: TombstoneLinks;
   readonly graceMs: number;
   readonly timeoutMs: number;
   readonly nowMs: () => number;
@@ -30,6 +49,14 @@ export class TombstoneGc {
   /** Deleted keys this node is first replica of: the only ones it may purge. */
   private readonly candidates = new Set<string>();
   private purged = 0;
+  private sweeps = 0;
+  private readonly heldBack: HeldBack = {
+    inGrace: 0,
+    nodeDown: 0,
+    notEverywhere: 0,
+    readFailed: 0,
+    purgeFailed: 0,
+  };
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private stopped = false;
@@ -57,8 +84,15 @@ export class TombstoneGc {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /** For /admin/status: what sweeps did since start, and why they left keys in place. */
   status(): Record<string, unknown> {
-    return { graceMs: this.o.graceMs, pending: this.candidates.size, purged: this.purged };
+    return {
+      graceMs: this.o.graceMs,
+      pending: this.candidates.size,
+      purged: this.purged,
+      sweeps: this.sweeps,
+      heldBack: { ...this.heldBack },
+    };
   }
 
   /** One pass over the candidates; passes never overlap. */
@@ -70,8 +104,11 @@ export class TombstoneGc {
       let examined = 0;
       for (const key of [...this.candidates]) {
         if (this.stopped || examined++ >= LIMITS.tombstoneSweepKeysMax) break;
-        if (await this.tryPurge(key).catch(() => false)) count += 1;
+        const outcome = await this.tryPurge(key);
+        if (outcome === 'purged') count += 1;
+        else if (outcome !== 'notDeleted') this.heldBack[outcome] += 1;
       }
+      this.sweeps += 1;
     } finally {
       this.running = false;
     }
@@ -83,30 +120,41 @@ export class TombstoneGc {
     return count;
   }
 
-  private async tryPurge(key: string): Promise<boolean> {
+  private async tryPurge(key: string): Promise<Outcome> {
     const { links, policy, ring, n } = this.o;
-    const local = await this.o.store.get(key);
+    const local = await this.o.store.get(key).catch(() => null);
+    if (local === null) return 'readFailed';
     if (local === undefined || !isDeleted(local)) {
       this.candidates.delete(key);
-      return false;
+      return 'notDeleted';
     }
     const deletedAt = newestSibling(local)?.ts.wallMs ?? 0;
-    if (deletedAt + this.o.graceMs > this.o.nowMs()) return false;
+    if (deletedAt + this.o.graceMs > this.o.nowMs()) return 'inGrace';
     // Every node, not just the key's replicas: any of them may hold a hint for it.
-    if (!ring.nodes.every((node) => links.isUp(node))) return false;
+    if (!ring.nodes.every((node) => links.isUp(node))) return 'nodeDown';
     const replicas = ring.preferenceList(key, n);
-    const held = await Promise.all(replicas.map((r) => links.read(r, key, this.o.timeoutMs)));
+    const held = await Promise.all(replicas.map((r) => links.read(r, key, this.o.timeoutMs))).catch(
+      () => null,
+    );
+    if (held === null) return 'readFailed';
     if (!held.every((set) => policy.equals(set, local))) {
       // Not there yet: help it along, and look again on a later sweep.
       for (let i = 0; i < replicas.length; i++) {
         if (!policy.equals(held[i], local))
           void links.write(replicas[i] as string, key, local, this.o.timeoutMs).catch(() => {});
       }
-      return false;
+      return 'notEverywhere';
     }
     // Others first: if one fails, this node keeps the tombstone and tries again later.
     const others = ring.nodes.filter((node) => node !== this.o.self);
-    await Promise.all(others.map((node) => links.purge(node, key, local, this.o.timeoutMs)));
-    return links.purge(this.o.self, key, local, this.o.timeoutMs);
+    try {
+      await Promise.all(others.map((node) => links.purge(node, key, local, this.o.timeoutMs)));
+      // false: a newer write replaced the tombstone here meanwhile, and it stays.
+      return (await links.purge(this.o.self, key, local, this.o.timeoutMs))
+        ? 'purged'
+        : 'notDeleted';
+    } catch {
+      return 'purgeFailed';
+    }
   }
 }
