@@ -1,5 +1,6 @@
 // kill -9 of one replica: the cluster keeps serving at quorum, `kvorum serve` brings the node
-// back with its data, and hinted handoff gives it the writes it missed without user action.
+// back with its data, and hinted handoff gives it the writes it missed without user action,
+// even when the coordinator that kept the hints was itself killed and restarted meanwhile.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, until } from '../support/cluster.js';
@@ -65,5 +66,74 @@ describe('a restart with the wall clock set back', () => {
     expect((await one.put('n1', 'k', 'after')).status).toBe(204);
     expect(await (await one.get('n1', 'k')).text()).toBe('after');
     expect(one.logs.get('n1')?.join('')).toMatch(/wall clock is behind the HLC mark/);
+  });
+});
+
+interface HintStatus {
+  hints: { pending: number; byTarget: Record<string, number> };
+}
+
+async function hintsOf(cl: TestCluster, id: string): Promise<HintStatus['hints']> {
+  const { pending, byTarget } = ((await cl.status(id)) as unknown as HintStatus).hints;
+  return { pending, byTarget };
+}
+
+/** The value of `kvorum_hints_replayed_total` on `id`: hints this process has delivered. */
+async function hintsReplayed(cl: TestCluster, id: string): Promise<number> {
+  const text = await (await fetch(`${cl.url(id)}/metrics`)).text();
+  const line = /^kvorum_hints_replayed_total(?:\{[^}]*\})? (\d+)$/m.exec(text);
+  if (line === null) throw new Error(`no kvorum_hints_replayed_total in ${id}'s /metrics`);
+  return Number(line[1]);
+}
+
+describe('hinted handoff across a coordinator kill -9', () => {
+  let hh: TestCluster | undefined;
+  afterAll(async () => {
+    await hh?.stop();
+  });
+
+  it('hints n1 kept for a down n3 survive kill -9 and restart of n1, and n1 delivers every one', async () => {
+    // Anti-entropy is off (the TestCluster default) and nothing reads these keys, so hints are
+    // the only way n3 can learn of the writes it missed.
+    hh = await TestCluster.start({ profile: 'quorum' });
+    const cl = hh;
+    expect((await cl.put('n1', 'doomed', 'before-delete', '?w=all')).status).toBe(204);
+
+    await cl.kill('n3');
+    await cl.waitSees('n1', 'down', ['n3']);
+    const keys = Array.from({ length: 12 }, (_, i) => `hinted-${i}`);
+    for (const key of keys) expect((await cl.put('n1', key, `value-of-${key}`)).status).toBe(204);
+    expect((await cl.del('n1', 'doomed')).status).toBe(204);
+
+    // One durable hint per key, all on the coordinator, all for n3; n2 keeps none.
+    const expected = { pending: keys.length + 1, byTarget: { n3: keys.length + 1 } };
+    expect(await hintsOf(cl, 'n1')).toEqual(expected);
+    expect(await hintsOf(cl, 'n2')).toEqual({ pending: 0, byTarget: {} });
+
+    await cl.kill('n1'); // SIGKILL: no flush, no goodbye
+    await cl.restart('n1');
+    // The new process found every hint on disk (n3 is still down, so none can have gone).
+    expect(await hintsOf(cl, 'n1')).toEqual(expected);
+    expect(await hintsReplayed(cl, 'n1')).toBe(0);
+
+    await cl.restart('n3');
+    await until(
+      "n3's own copies to hold every hinted write",
+      async () => {
+        for (const key of keys)
+          if ((await cl.localValues('n3', key)).join() !== `value-of-${key}`) return false;
+        const doomed = await cl.local('n3', 'doomed');
+        return doomed !== undefined && doomed.siblings.every((s) => s.tombstone);
+      },
+      30_000,
+    );
+    await until('n1 to drop its delivered hints', async () => {
+      const hints = await hintsOf(cl, 'n1');
+      return hints.pending === 0 && Object.keys(hints.byTarget).length === 0;
+    });
+    // The restarted n1 delivered them, each once, and no one else kept any.
+    expect(await hintsReplayed(cl, 'n1')).toBe(keys.length + 1);
+    expect(await hintsOf(cl, 'n2')).toEqual({ pending: 0, byTarget: {} });
+    expect(await hintsOf(cl, 'n3')).toEqual({ pending: 0, byTarget: {} });
   });
 });
