@@ -169,7 +169,8 @@ export class TestCluster {
     return child;
   }
 
-  async waitHealthy(id: string, timeoutMs = 15_000): Promise<void> {
+  /** Generous: a node starting beside other test clusters on 2 cores can take seconds. */
+  async waitHealthy(id: string, timeoutMs = 30_000): Promise<void> {
     const proc = this.procs.get(id);
     await until(
       `${id} /health`,
