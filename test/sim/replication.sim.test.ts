@@ -1,20 +1,18 @@
 // Replication under faults, simulated: the real Coordinator over a seeded network with
 // delays, reordering, drops, partitions and crashes; then heal, replay hints and run
 // anti-entropy until nothing changes, and check convergence and that no acknowledged write
-// was lost. A failing seed replays exactly: run it alone with SIM_SEED=<seed>.
+// was lost. A failing seed replays exactly: run it alone with SIM_SEED=<seed> (every failure
+// says which); checks over all the runs of a test name the seeds they covered.
 
 import { describe, expect, it } from 'vitest';
 import type { ConflictMode } from '../../src/config.js';
 import { setDigest } from '../../src/core/merkle.js';
 import { checkAll } from './checks.js';
 import { SimCluster, type SimOptions } from './sim-cluster.js';
+import { forEachSeed, replayAll, replayOne, SIM_ONLY } from './sim-seeds.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const SEEDS = Number(process.env.SIM_SEEDS ?? 40);
 const OPS = Number(process.env.SIM_OPS ?? 150);
-const ONLY = process.env.SIM_SEED === undefined ? undefined : Number(process.env.SIM_SEED);
-const seeds = (base: number): number[] =>
-  ONLY !== undefined ? [ONLY] : Array.from({ length: SEEDS }, (_, i) => base + i);
 
 interface Totals {
   runs: number;
@@ -33,7 +31,14 @@ async function simulate(options: SimOptions, totals: Totals): Promise<void> {
   const report = await c.healAndConverge();
   const problems = checkAll(c);
   if (!report.converged) problems.unshift(`no fixpoint after ${report.rounds} rounds`);
-  expect(problems, `seed ${options.seed} (${options.mode}, ${options.nodes} nodes)`).toEqual([]);
+  // Without hinted handoff nothing keeps a hint, so none can be replayed: a per-run property.
+  if (options.hintedHandoff === false && report.hintsReplayed > 0)
+    problems.push(`${report.hintsReplayed} hints replayed with hinted handoff off`);
+  const seed = options.seed;
+  expect(
+    problems,
+    `seed ${seed} (${replayOne(seed)} replays it; ${options.mode}, ${options.nodes} nodes)`,
+  ).toEqual([]);
   totals.runs += 1;
   for (const w of c.history.writes) {
     if (w.outcome === 'ok') totals.acked += 1;
@@ -74,8 +79,10 @@ describe('the simulation', () => {
   it('replays exactly for a seed, and differs between seeds', async () => {
     const options: SimOptions = { seed: 42, mode: 'siblings', nodes: 5, sloppyQuorum: true };
     const first = await fingerprint(options);
-    expect(await fingerprint(options)).toBe(first);
-    expect(await fingerprint({ ...options, seed: 43 })).not.toBe(first);
+    expect(await fingerprint(options), 'seed 42 ran differently the second time').toBe(first);
+    expect(await fingerprint({ ...options, seed: 43 }), 'seeds 42 and 43 ran alike').not.toBe(
+      first,
+    );
   });
 });
 
@@ -84,8 +91,9 @@ for (const mode of ['siblings', 'lww'] as ConflictMode[]) {
     for (const nodes of [3, 5]) {
       it(`${nodes} nodes, N=3: converges and keeps every acknowledged write`, async () => {
         const totals = zero();
-        for (const seed of seeds(nodes * 1000)) {
-          await simulate(
+        const base = nodes * 1000;
+        await forEachSeed(base, (seed) =>
+          simulate(
             {
               seed,
               mode,
@@ -97,14 +105,15 @@ for (const mode of ['siblings', 'lww'] as ConflictMode[]) {
               readRepair: mode === 'lww' && seed % 2 === 1 ? 'before' : 'after',
             },
             totals,
-          );
-        }
+          ),
+        );
         // The runs must exercise what they claim to: writes that count, and both repairs.
-        if (ONLY === undefined) {
-          expect(totals.acked).toBeGreaterThan(totals.runs * 10);
-          expect(totals.indeterminate).toBeGreaterThan(0);
-          expect(totals.hintsReplayed).toBeGreaterThan(0);
-          expect(totals.aeRepaired).toBeGreaterThan(0);
+        if (SIM_ONLY === undefined) {
+          const over = `${JSON.stringify(totals)} over ${replayAll(base)}`;
+          expect(totals.acked, `acknowledged writes: ${over}`).toBeGreaterThan(totals.runs * 10);
+          expect(totals.indeterminate, `indeterminate writes: ${over}`).toBeGreaterThan(0);
+          expect(totals.hintsReplayed, `hints replayed: ${over}`).toBeGreaterThan(0);
+          expect(totals.aeRepaired, `keys repaired by anti-entropy: ${over}`).toBeGreaterThan(0);
         }
         console.log(`${mode} ${nodes} nodes:`, JSON.stringify(totals));
       });
@@ -112,7 +121,7 @@ for (const mode of ['siblings', 'lww'] as ConflictMode[]) {
 
     it('converges on two hot keys over a network about as slow as the timeouts', async () => {
       const totals = zero();
-      for (const seed of seeds(9000)) {
+      await forEachSeed(9000, async (seed) => {
         const nodes = seed % 2 === 0 ? 3 : 5;
         await simulate(
           {
@@ -129,17 +138,25 @@ for (const mode of ['siblings', 'lww'] as ConflictMode[]) {
           },
           totals,
         );
-      }
-      if (ONLY === undefined) expect(totals.acked).toBeGreaterThan(totals.runs * 10);
+      });
+      if (SIM_ONLY === undefined)
+        expect(
+          totals.acked,
+          `acknowledged writes: ${JSON.stringify(totals)} over ${replayAll(9000)}`,
+        ).toBeGreaterThan(totals.runs * 10);
       console.log(`${mode} hot keys:`, JSON.stringify(totals));
     });
 
     it('converges by anti-entropy alone when hinted handoff is off', async () => {
       const totals = zero();
-      for (const seed of seeds(7000))
-        await simulate({ seed, mode, nodes: 5, ops: OPS, hintedHandoff: false }, totals);
-      expect(totals.hintsReplayed).toBe(0);
-      if (ONLY === undefined) expect(totals.aeRepaired).toBeGreaterThan(totals.runs);
+      await forEachSeed(7000, (seed) =>
+        simulate({ seed, mode, nodes: 5, ops: OPS, hintedHandoff: false }, totals),
+      );
+      if (SIM_ONLY === undefined)
+        expect(
+          totals.aeRepaired,
+          `keys repaired by anti-entropy: ${JSON.stringify(totals)} over ${replayAll(7000)}`,
+        ).toBeGreaterThan(totals.runs);
       console.log(`${mode} no hints:`, JSON.stringify(totals));
     });
   });

@@ -2,9 +2,12 @@
 // simulation (message latency, request timeouts, faults, client think time) is an event here,
 // so a run takes as long as its events take to process, not as long as its virtual time, and
 // replays exactly for a seed: events at the same time run in the order they were scheduled,
-// and all promise continuations an event triggers run before the next event.
+// and all promise continuations an event triggers run before the next event. It keeps the
+// last events it ran (with the labels they were scheduled under, and notes added while they
+// ran), so a run that fails can say what led to it.
 
 import type { Clock } from '../../src/core/clock.js';
+import { replayOne } from './sim-seeds.js';
 
 export interface Timer {
   cancel(): void;
@@ -14,8 +17,12 @@ interface Event {
   readonly at: number;
   readonly seq: number;
   readonly fn: () => void;
+  readonly label: string;
   cancelled: boolean;
 }
+
+/** Lines of the transcript a failure prints: the last events run and notes made. */
+export const TRANSCRIPT_LINES = 20;
 
 /** Lets every queued promise continuation run; the simulation does no real I/O. */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -24,19 +31,26 @@ export class Scheduler {
   private time = 0;
   private seq = 0;
   private readonly heap: Event[] = [];
+  /** A ring of the last TRANSCRIPT_LINES lines, oldest at `recentNext` once full. */
+  private readonly recent: string[] = [];
+  private recentNext = 0;
   /** Events run so far, for budgets and reports. */
   steps = 0;
+
+  /** `seed`: the seed of the run this scheduler drives, named in its failures. */
+  constructor(readonly seed?: number) {}
 
   get now(): number {
     return this.time;
   }
 
-  /** Runs `fn` at now + delayMs (at least 0). */
-  at(delayMs: number, fn: () => void): Timer {
+  /** Runs `fn` at now + delayMs (at least 0); `label` names it in the transcript. */
+  at(delayMs: number, fn: () => void, label = 'timer'): Timer {
     const ev: Event = {
       at: this.time + Math.max(0, delayMs),
       seq: this.seq++,
       fn,
+      label,
       cancelled: false,
     };
     this.push(ev);
@@ -62,13 +76,39 @@ export class Scheduler {
     tracked.catch(() => undefined);
     await settle();
     for (let i = 0; !done; i++) {
-      if (i >= maxSteps) throw new Error(`simulation did not settle in ${maxSteps} events`);
+      if (i >= maxSteps) throw this.failure(`simulation did not settle in ${maxSteps} events`);
       if (!(await this.step()))
-        throw new Error(
+        throw this.failure(
           `simulation deadlock: no events left at t=${this.time} and a promise is pending`,
         );
     }
     return tracked;
+  }
+
+  /** Adds a line to the transcript at the current time (what an event decided, say). */
+  note(text: string): void {
+    const line = `t=${this.time} ${text}`;
+    if (this.recent.length < TRANSCRIPT_LINES) this.recent.push(line);
+    else this.recent[this.recentNext] = line;
+    this.recentNext = (this.recentNext + 1) % TRANSCRIPT_LINES;
+  }
+
+  /** The last events run and notes made, oldest first, one per line. */
+  transcript(): string {
+    const lines =
+      this.recent.length < TRANSCRIPT_LINES
+        ? this.recent
+        : [...this.recent.slice(this.recentNext), ...this.recent.slice(0, this.recentNext)];
+    return lines.map((line) => `  ${line}`).join('\n');
+  }
+
+  /** An error that names the seed that replays the run and what happened last. */
+  failure(what: string): Error {
+    const seed =
+      this.seed === undefined ? '' : `seed ${this.seed} (${replayOne(this.seed)} replays it): `;
+    return new Error(
+      `${seed}${what} (${this.steps} events run, ${this.pending} queued)\nlast events:\n${this.transcript()}`,
+    );
   }
 
   /** Runs every event due up to `t`, then sets the clock to `t`. */
@@ -84,7 +124,7 @@ export class Scheduler {
   /** Runs events until none are left. */
   async runUntilIdle(maxSteps = 1_000_000): Promise<void> {
     for (let i = 0; this.heap.length > 0; i++) {
-      if (i >= maxSteps) throw new Error(`simulation still busy after ${maxSteps} events`);
+      if (i >= maxSteps) throw this.failure(`simulation still busy after ${maxSteps} events`);
       await this.step();
     }
   }
@@ -97,6 +137,7 @@ export class Scheduler {
       if (ev.cancelled) continue;
       this.time = ev.at;
       this.steps += 1;
+      this.note(ev.label);
       ev.fn();
       await settle();
       return true;

@@ -153,7 +153,7 @@ export class History implements Recorder {
 }
 
 export class SimCluster {
-  readonly sched = new Scheduler();
+  readonly sched: Scheduler;
   readonly rng: () => number;
   readonly net: SimNetwork;
   readonly ring: Ring;
@@ -185,6 +185,7 @@ export class SimCluster {
       timeoutMs: 300,
       ...options,
     };
+    this.sched = new Scheduler(options.seed);
     this.rng = seededRng(options.seed);
     this.nodeIds = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
     this.keys = Array.from({ length: this.o.keys }, (_, i) => `key-${i}`);
@@ -231,7 +232,10 @@ export class SimCluster {
       policy: this.policy,
       readRepair: this.o.readRepair,
       sloppyQuorum: this.o.sloppyQuorum,
-      targetedReads: { timers: { after: (ms, fn) => this.sched.at(ms, fn) }, speculateMs: 10 },
+      targetedReads: {
+        timers: { after: (ms, fn) => this.sched.at(ms, fn, `${node} read speculation timer`) },
+        speculateMs: 10,
+      },
       onBackgroundError: () => undefined,
     });
     this.coordinators.set(node, { epoch, coordinator });
@@ -319,7 +323,7 @@ export class SimCluster {
     // client -> key -> contexts its reads returned, oldest first.
     const seen = Array.from({ length: clients }, () => new Map<string, ParsedContext[]>());
     for (let i = 0; i < ops; i++) {
-      this.sched.at(Math.floor(this.rng() * chaosMs), () => this.clientOp(seen));
+      this.sched.at(Math.floor(this.rng() * chaosMs), () => this.clientOp(seen), 'client op');
     }
     if (this.o.faults) this.scheduleFaults(chaosMs);
     if (this.o.background) this.scheduleBackground(chaosMs);
@@ -339,6 +343,9 @@ export class SimCluster {
     const linearizable = this.policy.mode === 'lww' && r >= q && w >= q && this.rng() < 0.2;
     const opts: RequestOptions = { r, w, linearizable, timeoutMs: this.o.timeoutMs };
     if (this.rng() < 0.4) {
+      this.sched.note(
+        `client ${client} reads ${key} via ${node} (r=${r}${linearizable ? ', lin' : ''})`,
+      );
       void this.read(node, key, opts).then((set) => {
         if (set instanceof Error) return;
         const context: ParsedContext =
@@ -357,37 +364,48 @@ export class SimCluster {
     if (contexts.length > 0 && x < 0.55) context = contexts[contexts.length - 1];
     else if (contexts.length > 0 && x < 0.8) context = this.pick(contexts);
     const tombstone = this.rng() < 0.1;
+    const what = tombstone ? 'deletes' : 'writes';
+    this.sched.note(
+      `client ${client} ${what} ${key} via ${node} (w=${w}${linearizable ? ', lin' : ''})`,
+    );
     void this.write(node, key, opts, { tombstone, context }).done;
   }
 
   private scheduleFaults(chaosMs: number): void {
     const span = (lo: number, hi: number): number => lo + Math.floor(this.rng() * (hi - lo));
     for (let t = span(0, 200); t < chaosMs; t += span(100, 400)) {
-      this.sched.at(t, () => {
+      const fault = (): void => {
         const x = this.rng();
         if (x < 0.3) {
           const up = this.upNodes();
           if (up.length <= 1) return;
           const node = this.pick(up);
+          this.sched.note(`crash ${node}`);
           this.net.crash(node);
-          this.sched.at(span(100, 800), () => this.net.restart(node));
+          this.sched.at(span(100, 800), () => this.net.restart(node), `restart ${node}`);
         } else if (x < 0.6) {
           const side = this.nodeIds.filter(() => this.rng() < 0.5);
           const other = this.nodeIds.filter((id) => !side.includes(id));
           const pairs = side.flatMap((a) => other.map((b) => [a, b] as const));
+          const cut = `{${side.join(',')}} | {${other.join(',')}}`;
+          this.sched.note(`partition ${cut}`);
           for (const [a, b] of pairs) this.net.cut(a, b);
-          this.sched.at(span(100, 600), () => {
+          const mend = (): void => {
             for (const [a, b] of pairs) this.net.mend(a, b);
-          });
+          };
+          this.sched.at(span(100, 600), mend, `mend partition ${cut}`);
         } else if (x < 0.8) {
           const a = this.pick(this.nodeIds);
           const b = this.pick(this.nodeIds.filter((id) => id !== a));
+          this.sched.note(`cut ${a} | ${b}`);
           this.net.cut(a, b);
-          this.sched.at(span(100, 500), () => this.net.mend(a, b));
+          this.sched.at(span(100, 500), () => this.net.mend(a, b), `mend ${a} | ${b}`);
         } else {
           this.net.config.dropRate = this.pick([0, 0.02, 0.05, 0.1]);
+          this.sched.note(`drop rate ${this.net.config.dropRate}`);
         }
-      });
+      };
+      this.sched.at(t, fault, 'fault');
     }
   }
 
@@ -396,14 +414,15 @@ export class SimCluster {
       const replay = (): void => {
         if (this.sched.now >= chaosMs) return;
         void replica.replayHints();
-        this.sched.at(200 + Math.floor(this.rng() * 100), replay);
+        this.sched.at(200 + Math.floor(this.rng() * 100), replay, `${replica.id} replays hints`);
       };
-      this.sched.at(Math.floor(this.rng() * 250), replay);
+      this.sched.at(Math.floor(this.rng() * 250), replay, `${replica.id} replays hints`);
     }
     const ae = (): void => {
       if (this.sched.now >= chaosMs) return;
       const a = this.pick(this.nodeIds);
       const b = this.pick(this.nodeIds.filter((id) => id !== a));
+      this.sched.note(`anti-entropy ${a} with ${b}`);
       if (!this.net.isDown(a) && this.net.believesUp(a, b))
         this.replicas
           .get(a)!
@@ -412,9 +431,9 @@ export class SimCluster {
             (r) => (this.backgroundAeRepaired += r.keysRepaired),
             () => undefined,
           );
-      this.sched.at(300 + Math.floor(this.rng() * 200), ae);
+      this.sched.at(300 + Math.floor(this.rng() * 200), ae, 'anti-entropy');
     };
-    this.sched.at(Math.floor(this.rng() * 300), ae);
+    this.sched.at(Math.floor(this.rng() * 300), ae, 'anti-entropy');
   }
 
   /** Runs the fault phase to its end and lets every request still out finish. */

@@ -111,31 +111,43 @@ export class SimNetwork {
   /**
    * A request from `from` answered by `handler` at `to`. Rejects at once with 'unreachable'
    * when `from`'s detector believes `to` is down (as a closed connection would), and with
-   * 'timeout' when no reply arrives within timeoutMs.
+   * 'timeout' when no reply arrives within timeoutMs. `what` names the request in the
+   * scheduler's transcript (`read key-3`).
    */
-  call<T>(from: string, to: string, timeoutMs: number, handler: () => Promise<T> | T): Promise<T> {
+  call<T>(
+    from: string,
+    to: string,
+    timeoutMs: number,
+    handler: () => Promise<T> | T,
+    what = 'request',
+  ): Promise<T> {
     if (this.down.has(from) || !this.believesUp(from, to))
       return Promise.reject(new PeerError(to, 'unreachable'));
     if (from === to) return Promise.resolve().then(handler);
     return new Promise<T>((resolve, reject) => {
       let done = false;
-      const timer = this.sched.at(timeoutMs, () => {
-        if (done) return;
-        done = true;
-        reject(new PeerError(to, 'timeout'));
-      });
+      const timer = this.sched.at(
+        timeoutMs,
+        () => {
+          if (done) return;
+          done = true;
+          reject(new PeerError(to, 'timeout'));
+        },
+        `${from} times out on ${to}: ${what}`,
+      );
       const finish = (deliver: () => void): void => {
         if (done) return;
         done = true;
         timer.cancel();
         deliver();
       };
-      this.send(from, to, () => {
+      const request = `${from}->${to} ${what}`;
+      this.send(from, to, request, () => {
         const epoch = this.epoch(to);
         const reply = (deliver: () => void): void => {
           // A node that crashed while handling the request never sends the reply.
           if (this.epoch(to) !== epoch) return;
-          this.send(to, from, () => finish(deliver));
+          this.send(to, from, `${to}->${from} reply to ${what}`, () => finish(deliver));
         };
         Promise.resolve()
           .then(handler)
@@ -155,20 +167,26 @@ export class SimNetwork {
   }
 
   /** One message: dropped, or delivered after its latency if the path is open by then. */
-  private send(from: string, to: string, onArrive: () => void): void {
+  private send(from: string, to: string, label: string, onArrive: () => void): void {
     this.stats.sent += 1;
     if (this.rng() < this.config.dropRate) {
       this.stats.dropped += 1;
+      this.sched.note(`dropped: ${label}`);
       return;
     }
     const { delayMinMs: lo, delayMaxMs: hi } = this.config;
-    this.sched.at(lo + Math.floor(this.rng() * (hi - lo + 1)), () => {
-      if (!this.canTalk(from, to)) {
-        this.stats.lost += 1;
-        return;
-      }
-      onArrive();
-    });
+    this.sched.at(
+      lo + Math.floor(this.rng() * (hi - lo + 1)),
+      () => {
+        if (!this.canTalk(from, to)) {
+          this.stats.lost += 1;
+          this.sched.note(`lost (${from} or ${to} down, or cut off)`);
+          return;
+        }
+        onArrive();
+      },
+      label,
+    );
   }
 
   /** Every detector catches up with the change after its own lag. */
@@ -178,7 +196,11 @@ export class SimNetwork {
       for (const node of this.nodes) {
         if (observer === node) continue;
         const lag = lo + Math.floor(this.rng() * (hi - lo + 1));
-        this.sched.at(lag, () => this.views.get(observer)!.set(node, this.canTalk(observer, node)));
+        this.sched.at(
+          lag,
+          () => this.views.get(observer)!.set(node, this.canTalk(observer, node)),
+          `${observer}'s detector catches up on ${node}`,
+        );
       }
     }
   }

@@ -144,7 +144,13 @@ export class SimReplica {
           const replica = this.world.replicas.get(target)!;
           sends.push(
             this.world.net
-              .call(this.id, target, this.world.peerTimeoutMs, () => replica.merge(key, set))
+              .call(
+                this.id,
+                target,
+                this.world.peerTimeoutMs,
+                () => replica.merge(key, set),
+                `hint ${key}`,
+              )
               .then(
                 () => {
                   if (forTarget.get(key) === set) forTarget.delete(key);
@@ -196,17 +202,17 @@ export class SimReplica {
   private remote(peer: string, alive: () => void): ExchangeRemote {
     const { net, peerTimeoutMs } = this.world;
     const other = this.world.replicas.get(peer)!;
-    const ask = async <T>(handler: () => T): Promise<T> => {
+    const ask = async <T>(what: string, handler: () => T): Promise<T> => {
       alive();
-      return net.call(this.id, peer, peerTimeoutMs, handler);
+      return net.call(this.id, peer, peerTimeoutMs, handler, `anti-entropy ${what}`);
     };
     return {
-      groups: () => ask(() => other.trees.get(this.id)!.groupHashes()),
-      leaves: (groups) => ask(() => other.trees.get(this.id)!.leafHashes(groups)),
-      keys: (segments) => ask(() => other.keysFor(this.id, segments)),
-      fetch: (keys) => ask(() => keys.map((k) => other.store.get(k) ?? null)),
+      groups: () => ask('groups', () => other.trees.get(this.id)!.groupHashes()),
+      leaves: (groups) => ask('leaves', () => other.trees.get(this.id)!.leafHashes(groups)),
+      keys: (segments) => ask('keys', () => other.keysFor(this.id, segments)),
+      fetch: (keys) => ask('fetch', () => keys.map((k) => other.store.get(k) ?? null)),
       push: async (key, set) => {
-        await ask(() => other.merge(key, set));
+        await ask(`push ${key}`, () => other.merge(key, set));
       },
     };
   }
@@ -245,15 +251,15 @@ export class SimLinks implements ReplicaLinks {
   }
 
   read(node: string, key: string, timeoutMs: number): Promise<VersionSet | undefined> {
-    return this.call(node, timeoutMs, () => this.replica(node).read(key));
+    return this.call(node, timeoutMs, `read ${key}`, () => this.replica(node).read(key));
   }
 
   async write(node: string, key: string, set: VersionSet, timeoutMs: number): Promise<void> {
-    await this.call(node, timeoutMs, () => this.replica(node).merge(key, set));
+    await this.call(node, timeoutMs, `write ${key}`, () => this.replica(node).merge(key, set));
   }
 
   update(node: string, key: string, req: UpdateRequest, timeoutMs: number): Promise<VersionSet> {
-    return this.call(node, timeoutMs, () => this.replica(node).update(key, req));
+    return this.call(node, timeoutMs, `issue ${key}`, () => this.replica(node).update(key, req));
   }
 
   handoff(
@@ -263,12 +269,14 @@ export class SimLinks implements ReplicaLinks {
     set: VersionSet,
     timeoutMs: number,
   ): Promise<void> {
-    return this.call(node, timeoutMs, () => this.replica(node).addHint(home, key, set));
+    return this.call(node, timeoutMs, `hand off ${key} for ${home}`, () =>
+      this.replica(node).addHint(home, key, set),
+    );
   }
 
-  private call<T>(node: string, timeoutMs: number, handler: () => T): Promise<T> {
+  private call<T>(node: string, timeoutMs: number, what: string, handler: () => T): Promise<T> {
     if (!this.alive) return Promise.reject(new PeerError(node, 'unreachable'));
-    return this.world.net.call(this.self, node, timeoutMs, handler);
+    return this.world.net.call(this.self, node, timeoutMs, handler, what);
   }
 
   private replica(node: string): SimReplica {
