@@ -108,6 +108,53 @@ export function planNemesis(opts: PlanOptions): NemesisPlan {
   return { seed: opts.seed, durationMs: opts.durationMs, kinds: [...opts.kinds], faults };
 }
 
+export interface ScheduleOptions {
+  readonly seed: number;
+  readonly durationMs: number;
+  readonly nodes: readonly string[];
+  /** The faults, each in its lane; their kinds are the plan's kinds. */
+  readonly faults: readonly PlannedFault[];
+}
+
+/**
+ * A plan given in full instead of drawn from the seed: a targeted schedule, for a test that
+ * needs one fault pattern every time (a skewed node on one side of a bridge, say). It keeps
+ * the rules of a drawn plan: one fault at a time per lane, each inside the run, on known nodes.
+ */
+export function schedulePlan(opts: ScheduleOptions): NemesisPlan {
+  for (const f of opts.faults) {
+    if (LANE_OF[f.fault.kind] !== f.lane)
+      throw new Error(`${describeFault(f.fault)} belongs to the ${LANE_OF[f.fault.kind]} lane`);
+    if (f.startMs < 0 || f.endMs <= f.startMs || f.endMs > opts.durationMs)
+      throw new Error(`${describeFault(f.fault)} must end after it starts, within the run`);
+    const unknown = namedNodes(f.fault).filter((n) => !opts.nodes.includes(n));
+    if (unknown.length > 0)
+      throw new Error(`${describeFault(f.fault)} names unknown nodes ${unknown.join(', ')}`);
+  }
+  const faults = [...opts.faults].sort(
+    (a, b) => a.startMs - b.startMs || (a.lane < b.lane ? -1 : 1),
+  );
+  for (const lane of ['link', 'process'] as const) {
+    const own = faults.filter((f) => f.lane === lane);
+    for (const [i, f] of own.entries())
+      if (i > 0 && f.startMs < own[i - 1]!.endMs)
+        throw new Error(`two ${lane} faults overlap at ${f.startMs} ms`);
+  }
+  const kinds = NEMESIS_KINDS.filter((k) => faults.some((f) => f.fault.kind === k));
+  return { seed: opts.seed, durationMs: opts.durationMs, kinds, faults };
+}
+
+function namedNodes(fault: Fault): string[] {
+  switch (fault.kind) {
+    case 'partition':
+      return fault.groups.flat();
+    case 'delay':
+      return [fault.node, ...Object.keys(fault.delay), ...Object.keys(fault.drop)];
+    default:
+      return [fault.node];
+  }
+}
+
 function drawFault(kind: NemesisKind, nodes: readonly string[], rng: SeededRng): Fault {
   switch (kind) {
     case 'partition':

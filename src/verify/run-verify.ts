@@ -12,7 +12,15 @@ import {
 import { presentAnywhere } from './final-state.js';
 import { checkLostUpdates, checkSiblingsLoss, type RegisterLoss } from './loss-check.js';
 import { LocalCluster } from './local-cluster.js';
-import { planNemesis, PROCESS_KINDS, type NemesisKind, type NemesisPlan } from './nemesis-plan.js';
+import {
+  NEMESIS_KINDS,
+  planNemesis,
+  PROCESS_KINDS,
+  schedulePlan,
+  type NemesisKind,
+  type NemesisPlan,
+  type PlannedFault,
+} from './nemesis-plan.js';
 import { NemesisRunner, type NemesisEvent } from './nemesis-runner.js';
 import { NodeApi } from './node-api.js';
 import { checkRegisters, type RegisterCheck } from './register-check.js';
@@ -24,7 +32,7 @@ import { countStaleReads, type StaleReads } from './stale-reads.js';
 import type { VerifyTarget } from './target.js';
 import { judge, type Verdict } from './verdict.js';
 import { VERIFY_LIMITS } from './verify-limits.js';
-import { finalRead, runClients, type WorkloadMix } from './workload.js';
+import { finalRead, runClients, type WorkloadMix, type WorkloadRoutes } from './workload.js';
 
 export type Profile = 'cp' | 'quorum' | 'ap';
 export type ConflictMode = 'lww' | 'siblings';
@@ -51,6 +59,11 @@ export interface VerifyOptions {
   readonly target: TargetOptions;
   readonly durationMs: number;
   readonly nemesis: readonly NemesisKind[];
+  /**
+   * The nemesis plan given in full instead of drawn from `seed` and `nemesis`: a targeted
+   * schedule, for tests that need one fault pattern every time.
+   */
+  readonly schedule?: readonly PlannedFault[];
   readonly clients: number;
   readonly keys: number;
   readonly seed: number;
@@ -58,6 +71,8 @@ export interface VerifyOptions {
   readonly rate?: number;
   /** Shares of set adds and register writes; the rest are reads. */
   readonly mix?: WorkloadMix;
+  /** Node ids reads and writes go to (any node when absent): for targeted schedules. */
+  readonly routes?: WorkloadRoutes;
   /** `?timeout=` of every client request (and a local cluster's default timeout). */
   readonly timeoutMs?: number;
   readonly checkBudgetMs?: number;
@@ -166,7 +181,8 @@ async function openTarget(o: TargetOptions, timeoutMs: number): Promise<VerifyTa
 export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
   const startedAt = performance.now();
   if (opts.target.kind === 'remote') {
-    const needs = opts.nemesis.filter((k) => PROCESS_KINDS.includes(k));
+    const kinds = opts.schedule?.map((f) => f.fault.kind) ?? opts.nemesis;
+    const needs = [...new Set(kinds)].filter((k) => PROCESS_KINDS.includes(k));
     if (needs.length > 0) {
       throw new VerifySetupError(
         `--nemesis ${needs.join(',')} needs control of the node processes; against --url only partition and delay work`,
@@ -190,12 +206,27 @@ async function runOn(
   const prefix =
     opts.target.kind === 'remote' ? `verify-${opts.seed}-${Date.now().toString(36)}/` : '';
   const settings = settingsOf(target, opts, prefix);
-  const plan = planNemesis({
-    seed: opts.seed,
-    durationMs: opts.durationMs,
-    kinds: opts.nemesis,
-    nodes: settings.nodes,
-  });
+  const routed = [...(opts.routes?.reads ?? []), ...(opts.routes?.writes ?? [])];
+  const unknown = routed.filter((id) => !settings.nodes.includes(id));
+  if (unknown.length > 0 || opts.routes?.reads?.length === 0 || opts.routes?.writes?.length === 0) {
+    throw new VerifySetupError(
+      `routes must name nodes of the cluster (${settings.nodes.join(', ')}); got ${JSON.stringify(opts.routes)}`,
+    );
+  }
+  const plan =
+    opts.schedule === undefined
+      ? planNemesis({
+          seed: opts.seed,
+          durationMs: opts.durationMs,
+          kinds: opts.nemesis,
+          nodes: settings.nodes,
+        })
+      : schedulePlan({
+          seed: opts.seed,
+          durationMs: opts.durationMs,
+          nodes: settings.nodes,
+          faults: opts.schedule,
+        });
   opts.onStart?.(settings, plan);
 
   const t0 = performance.now();
@@ -228,6 +259,7 @@ async function runOn(
         mode: target.conflicts,
         rate: settings.rate,
         mix: opts.mix,
+        routes: opts.routes,
         rng: new SeededRng(opts.seed),
         recorder,
         now,
@@ -306,7 +338,10 @@ function settingsOf(target: VerifyTarget, opts: VerifyOptions, prefix: string): 
     rate: opts.rate ?? VERIFY_LIMITS.rateDefault,
     timeoutMs: opts.timeoutMs ?? VERIFY_LIMITS.opTimeoutMs,
     seed: opts.seed,
-    nemesis: opts.nemesis,
+    nemesis:
+      opts.schedule === undefined
+        ? opts.nemesis
+        : NEMESIS_KINDS.filter((k) => opts.schedule!.some((f) => f.fault.kind === k)),
     unsafe: [
       ...(unsafe?.noReadWriteBack ? ['no-read-write-back'] : []),
       ...(unsafe?.noWriteReadPhase ? ['no-write-read-phase'] : []),

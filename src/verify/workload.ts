@@ -23,6 +23,8 @@ export interface WorkloadOptions {
   readonly rate: number;
   /** Shares of set adds and register writes among a client's iterations; the rest are reads. */
   readonly mix?: WorkloadMix;
+  /** Which nodes reads and which nodes writes (and adds) go to; any node when absent. */
+  readonly routes?: WorkloadRoutes;
   readonly rng: SeededRng;
   readonly recorder: HistoryRecorder;
   /** Milliseconds since the run started. */
@@ -32,6 +34,15 @@ export interface WorkloadOptions {
 export interface WorkloadMix {
   readonly add: number;
   readonly write: number;
+}
+
+/**
+ * Node ids each kind of operation may go to. A targeted test pins them: writes through one side
+ * of a partition and reads through the other, say, so a bug shows on the first chance it gets.
+ */
+export interface WorkloadRoutes {
+  readonly reads?: readonly string[];
+  readonly writes?: readonly string[];
 }
 
 export const DEFAULT_MIX: WorkloadMix = Object.freeze({
@@ -51,15 +62,20 @@ async function runClient(client: number, o: WorkloadOptions, signal: AbortSignal
   // Mean time between a client's operations, for the asked rate over all clients.
   const thinkMeanMs = (1000 * o.clients) / o.rate;
   const mix = o.mix ?? DEFAULT_MIX;
+  const readers = routed(o.nodes, o.routes?.reads);
+  const writers = routed(o.nodes, o.routes?.writes);
   let seq = 0;
   while (!signal.aborted) {
     // Drawn up front, every time, so no answer shifts the numbers that follow.
     const roll = rng.next();
     const key = o.keys[hotKeyIndex(rng.next(), o.keys.length)]!;
-    // Any node, each time: writes go through different coordinators, and clients stuck behind
-    // a sick node are spread over all clients rather than starving a few.
-    const node = rng.pick(o.nodes);
-    const writeNode = rng.pick(o.nodes);
+    // Any node (of the operation's route), each time: writes go through different coordinators,
+    // and clients stuck behind a sick node are spread over all clients rather than starving a
+    // few. One draw serves reads and writes, so without routes the stream is what it always was.
+    const u = rng.next();
+    const node = at(readers, u);
+    const writer = at(writers, u);
+    const writeNode = at(writers, rng.next());
     const blind = rng.chance(VERIFY_LIMITS.blindWriteShare);
     const thinkMs = rng.next() * 2 * thinkMeanMs;
     // Unique across the run: client i writes i+1, i+1+clients, i+1+2*clients, …
@@ -69,12 +85,12 @@ async function runClient(client: number, o: WorkloadOptions, signal: AbortSignal
     if (roll < mix.add) {
       await write(
         o,
-        { client, node: node.id, key: `${o.setKeyPrefix}${value}`, f: 'add', value },
-        node,
+        { client, node: writer.id, key: `${o.setKeyPrefix}${value}`, f: 'add', value },
+        writer,
       );
     } else if (roll < mix.add + mix.write) {
       if (o.mode === 'lww' || blind) {
-        await write(o, { client, node: node.id, key, f: 'write', value }, node);
+        await write(o, { client, node: writer.id, key, f: 'write', value }, writer);
       } else {
         // Read-modify-write through two coordinators: the write supersedes what the read saw.
         const seen = await read(o, client, key, node);
@@ -99,6 +115,18 @@ async function runClient(client: number, o: WorkloadOptions, signal: AbortSignal
     }
     await sleep(thinkMs, signal);
   }
+}
+
+function routed(nodes: readonly NodeApi[], ids: readonly string[] | undefined): NodeApi[] {
+  if (ids === undefined) return [...nodes];
+  const out = nodes.filter((node) => ids.includes(node.id));
+  if (out.length === 0) throw new RangeError(`no node of ${nodes.map((n) => n.id)} is in ${ids}`);
+  return out;
+}
+
+/** The item a uniform draw `u` in [0, 1) picks, as SeededRng.pick would. */
+function at<T>(items: readonly T[], u: number): T {
+  return items[Math.floor(u * items.length)]!;
 }
 
 /**
