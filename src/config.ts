@@ -49,8 +49,12 @@ export const LIMITS = Object.freeze({
   nMax: 7,
   /** HTTP: concurrent client connections per replica; more are refused. */
   httpConnectionsMax: 4_096,
-  /** HTTP: a whole request (headers and body) must arrive within this. */
+  /** HTTP: a whole request (headers and body) must arrive within this (408 past it). */
   httpRequestTimeoutMs: 30_000,
+  /** HTTP: how often the server looks for requests past httpRequestTimeoutMs (Node's default is 30 s). */
+  httpTimeoutCheckIntervalMs: 1_000,
+  /** HTTP: request line and headers together (Node's parser limit; 414 for a key, else 431). */
+  httpHeaderBytesMax: 16 * 1024,
   /** HTTP: idle keep-alive connections are closed after this. */
   httpKeepAliveTimeoutMs: 10_000,
   /** Admin JSON bodies are small; anything larger is refused. */
@@ -63,6 +67,11 @@ export const LIMITS = Object.freeze({
   contextCharsMax: 1024,
   /** Writes in one LevelDB batch; a longer queue is split so one batch never grows unbounded. */
   storeBatchWritesMax: 4096,
+  /**
+   * Warnings of one kind about what other hosts send (refused handshakes, malformed frames) per
+   * second; the rest are counted and the count is logged.
+   */
+  logLinesPerKindPerSecond: 3,
   /** Frames before a completed handshake are at most this large. */
   handshakeFrameBytesMax: 4096,
   /** A peer that stops reading is cut off once this much output is buffered for it. */
@@ -80,6 +89,11 @@ export const LIMITS = Object.freeze({
    * drag the local HLC forward, and contexts that far ahead are refused (400).
    */
   clockAheadMsMax: 300_000,
+  /**
+   * Default `maxClockOffsetMs`: the most a client's X-Kvorum-Context may be ahead of the node's
+   * clock (400 past it), so no client can drag the cluster's clocks forward by more.
+   */
+  maxClockOffsetMsDefault: 500,
   /** Siblings mode: default cap on concurrent values per key (409 too_many_siblings past it). */
   siblingsMaxDefault: 100,
   /** The largest sibling cap a cluster may configure. */
@@ -173,6 +187,11 @@ export interface ClusterConfig {
   readonly antiEntropyIntervalMs: number;
   /** Test switch: false stops hints (and so sloppy quorum), to show anti-entropy alone converges. */
   readonly hintedHandoff: boolean;
+  /**
+   * The largest clock offset between nodes the cluster expects: a context stamped further ahead
+   * of a node's clock is refused (400) instead of moving its hybrid logical clock.
+   */
+  readonly maxClockOffsetMs: number;
 }
 
 export class ConfigError extends Error {
@@ -292,6 +311,13 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
   );
   const hintedHandoff = o.hintedHandoff ?? true;
   if (typeof hintedHandoff !== 'boolean') fail('hintedHandoff must be true or false');
+  const maxClockOffsetMs = intIn(
+    o.maxClockOffsetMs,
+    LIMITS.maxClockOffsetMsDefault,
+    1,
+    LIMITS.clockAheadMsMax,
+    'maxClockOffsetMs',
+  );
   return {
     cluster,
     profile,
@@ -306,6 +332,7 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     tombstoneGraceMs,
     antiEntropyIntervalMs,
     hintedHandoff,
+    maxClockOffsetMs,
   };
 }
 

@@ -100,6 +100,13 @@ export const CLUSTER_FLAGS = {
     default: 'on',
     help: 'off (for tests) keeps no hints, so only anti-entropy repairs missed writes',
   },
+  'max-clock-offset-ms': {
+    kind: 'integer',
+    min: 1,
+    max: LIMITS.clockAheadMsMax,
+    default: LIMITS.maxClockOffsetMsDefault,
+    help: 'largest clock offset between nodes; a context further ahead of a node is refused (400)',
+  },
   'timeout-ms': {
     kind: 'integer',
     min: 1,
@@ -219,6 +226,11 @@ export function planClusterConfig(
           values['hinted-handoff'],
           existing === undefined ? undefined : existing.hintedHandoff ? 'on' : 'off',
         ) === 'on',
+      maxClockOffsetMs: pick(
+        'max-clock-offset-ms',
+        values['max-clock-offset-ms'],
+        existing?.maxClockOffsetMs,
+      ),
     }),
   );
   if (existing === undefined) return { config, reused: false, changes: [] };
@@ -255,6 +267,7 @@ function describeChanges(before: ClusterConfig, after: ClusterConfig): string[] 
     'tombstoneGraceMs',
     'antiEntropyIntervalMs',
     'hintedHandoff',
+    'maxClockOffsetMs',
   ] as const;
   for (const key of settings) {
     if (before[key] !== after[key])

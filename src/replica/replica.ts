@@ -88,6 +88,7 @@ class ReplicaBackend implements HttpBackend {
     private readonly clusterFaults: ClusterFaults,
     private readonly meter: ReplicaMetrics,
     private readonly background: Background,
+    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
     this.valueBytesMax = config.valueBytesMax;
@@ -175,9 +176,12 @@ class ReplicaBackend implements HttpBackend {
   private seenBy(context: string | undefined): ParsedContext | undefined {
     if (context === undefined) return undefined;
     const seen = parseContext(context);
-    if (seen.kind === 'lww' && seen.ts.wallMs > Date.now() + LIMITS.clockAheadMsMax) {
+    // A write is stamped above its context: one far ahead would move this node's clock (and,
+    // through its stamps, every peer's) by as much. Only the cluster's clock offset may.
+    const aheadMs = seen.kind === 'lww' ? seen.ts.wallMs - this.clock.nowMs() : 0;
+    if (aheadMs > this.config.maxClockOffsetMs) {
       throw new InvalidArgumentError(
-        'X-Kvorum-Context names a time too far in the future; send back the context a GET returned',
+        `X-Kvorum-Context is stamped ${aheadMs} ms ahead of this node's clock, more than the cluster's maxClockOffsetMs (${this.config.maxClockOffsetMs}); send back the context a GET returned`,
       );
     }
     // Only this cluster's nodes issue dots: a clock naming others did not come from a read here
@@ -427,6 +431,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     clusterFaults,
     metrics,
     { antiEntropy: ae, tombstones },
+    clock,
     logger,
   );
   const app = await buildHttpApp(backend, logger);
