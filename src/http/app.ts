@@ -10,6 +10,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
 import { adminRoutes } from './admin-routes.js';
+import { handleClientError } from './client-errors.js';
 import type { HttpBackend } from './backend.js';
 import { errorBody, makeErrorHandler } from './error-mapping.js';
 import { kvRoutes } from './kv-routes.js';
@@ -20,6 +21,13 @@ export async function buildHttpApp(backend: HttpBackend, logger: Logger): Promis
     // Per-request lines come only from the debug hook below, so the hot path logs nothing.
     logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: LIMITS.httpRequestTimeoutMs,
+    // Node checks for late requests only every connectionsCheckingInterval: at its default (30 s)
+    // a 30 s limit cut slow requests anywhere up to a minute.
+    http: {
+      connectionsCheckingInterval: LIMITS.httpTimeoutCheckIntervalMs,
+      maxHeaderSize: LIMITS.httpHeaderBytesMax,
+    },
+    clientErrorHandler: handleClientError,
     keepAliveTimeout: LIMITS.httpKeepAliveTimeoutMs,
     // Socket inactivity: longer than the longest ?timeout= a request may ask for, so a slow
     // quorum answers 504 instead of losing its socket; requestTimeout bounds slow clients.
