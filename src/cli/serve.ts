@@ -1,7 +1,7 @@
 // `kvorum serve`: runs one replica from a cluster config file until SIGINT/SIGTERM, then closes
 // it cleanly (LevelDB flushed, peers told) and exits 0.
 
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, LIMITS, parseClusterConfig, type ClusterConfig } from '../config.js';
 import type { RunningReplica } from '../replica/replica.js';
@@ -154,8 +154,8 @@ export const serveCommand: Command<typeof SERVE_FLAGS> = {
       const ids = config.nodes.map((node) => node.id).join(', ');
       throw new UsageError(`--id ${id} is not a node of ${values.config} (its nodes: ${ids})`);
     }
+    // The store creates it, and names it in any error.
     const dataDir = path.resolve(values.data ?? path.join(config.data, id));
-    await mkdir(dataDir, { recursive: true });
     const started = installShutdown();
     let replica: RunningReplica;
     try {
