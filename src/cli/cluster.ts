@@ -33,6 +33,15 @@ export const SUPERVISOR_LIMITS = Object.freeze({
 /** dist/cli/cluster.js → bin/kvorum.js: the children run the same build as the supervisor. */
 const BIN_PATH = fileURLToPath(new URL('../../bin/kvorum.js', import.meta.url));
 
+/**
+ * The command that restarts one replica, runnable from any directory: `npx kvorum` outside a
+ * checkout would fetch whatever "kvorum" the npm registry has, so name this node and this file.
+ */
+export function restartCommand(configFile: string, id: string): string {
+  const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
+  return `${q(process.execPath)} ${q(BIN_PATH)} serve --config ${q(path.resolve(configFile))} --id ${q(id)}`;
+}
+
 interface Replica {
   readonly node: NodeAddress;
   readonly proc: ChildProcess;
@@ -205,7 +214,7 @@ class Supervisor {
     const env = secrets.length === 0 ? '' : ` (with the same ${secrets.join(' and ')} set)`;
     say(
       `${replica.node.id} ${how}; it will not be restarted. ${left} replica(s) still running. ` +
-        `To restart it: npx kvorum serve --config ${this.configFile} --id ${replica.node.id}${env}`,
+        `To restart it: ${restartCommand(this.configFile, replica.node.id)}${env}`,
     );
   }
 
