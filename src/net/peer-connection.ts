@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
+import type { RateLimitedLog } from './rate-limited-log.js';
 import { PeerError } from '../core/errors.js';
 import type { FaultFilter } from '../core/faults.js';
 import { encodeFrame, FrameDecoder } from './frame-codec.js';
@@ -46,6 +47,8 @@ export interface ConnectionHost {
   readonly identity: HandshakeIdentity;
   readonly knownPeers: ReadonlySet<string>;
   readonly logger: Logger;
+  /** Warnings other hosts can trigger at will go through this, a few lines per second. */
+  readonly peerWarnings: RateLimitedLog;
   readonly faults: FaultFilter;
   readonly rng: () => number;
   onRequest(from: string, req: PeerRequest): PeerReplyBody | Promise<PeerReplyBody>;
@@ -195,7 +198,8 @@ export class PeerConnection {
       (this.phase === 'open' && !this.confirmed)
     ) {
       // The acceptor closes without a word when it refuses us; its log line says why.
-      this.host.logger.warn(
+      this.host.peerWarnings.warn(
+        'handshake-closed',
         { peer: this.remote },
         'peer closed the connection during the handshake; check the cluster name, secret and node ids on both sides',
       );
@@ -415,7 +419,8 @@ export class PeerConnection {
   /** Closes this connection for something the peer did; one warn line, nothing else is touched. */
   private refuse(reason: string): void {
     if (this.phase === 'closed') return;
-    this.host.logger.warn(
+    this.host.peerWarnings.warn(
+      'connection-refused',
       { peer: this.peer ?? this.remote, remote: this.remote, reason },
       'peer connection refused',
     );

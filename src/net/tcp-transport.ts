@@ -5,6 +5,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import { PeerError } from '../core/errors.js';
 import { FaultFilter, type FaultSpec } from '../core/faults.js';
 import type { HandshakeIdentity } from './handshake.js';
@@ -84,6 +85,7 @@ export class TcpTransport {
       identity,
       knownPeers: new Set(opts.peers.map((p) => p.id)),
       logger: opts.logger,
+      peerWarnings: new RateLimitedLog(opts.logger),
       faults: this.filter,
       rng: this.rng,
       onRequest: opts.onRequest,
@@ -118,6 +120,7 @@ export class TcpTransport {
     clearInterval(this.heartbeatTimer);
     for (const d of this.dials.values()) clearTimeout(d.timer);
     for (const c of [...this.conns]) c.close();
+    this.host.peerWarnings.close();
     if (!this.server.listening) return;
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -171,12 +174,11 @@ export class TcpTransport {
     // this node. Established links keep working; only the newcomer is turned away.
     if (this.conns.size >= (this.opts.connectionsMax ?? LIMITS.peerConnectionsMax)) {
       this.refusedConnections += 1;
-      if (this.refusedConnections === 1 || this.refusedConnections % 1000 === 0) {
-        this.logger.warn(
-          { remote: socket.remoteAddress, refused: this.refusedConnections },
-          'peer connection refused: too many open',
-        );
-      }
+      this.host.peerWarnings.warn(
+        'too-many-connections',
+        { remote: socket.remoteAddress, refused: this.refusedConnections },
+        'peer connection refused: too many open',
+      );
       socket.destroy();
       return;
     }
