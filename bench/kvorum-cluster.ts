@@ -2,6 +2,7 @@
 // on free loopback ports, a temp data dir, --log-level warn, and the admin calls the PACELC
 // and partition runs need. stop() kills every process by PID and removes the dir.
 
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { callJson, freePorts, pollUntil } from './local-net.js';
@@ -66,6 +67,7 @@ export class KvorumCluster {
       fsync: opts.fsync,
       valueBytesMax: opts.valueBytesMax,
       nodes,
+      clusterSecret: randomBytes(32).toString('base64url'),
     };
     writeFileSync(configPath, JSON.stringify(config, null, 2));
     const env = { ...process.env };

@@ -72,6 +72,8 @@ export const LIMITS = Object.freeze({
    * second; the rest are counted and the count is logged.
    */
   logLinesPerKindPerSecond: 3,
+  /** A cluster secret (config field or flag) is at most this long. */
+  clusterSecretCharsMax: 1024,
   /** Frames before a completed handshake are at most this large. */
   handshakeFrameBytesMax: 4096,
   /** A peer that stops reading is cut off once this much output is buffered for it. */
@@ -192,6 +194,11 @@ export interface ClusterConfig {
    * of a node's clock is refused (400) instead of moving its hybrid logical clock.
    */
   readonly maxClockOffsetMs: number;
+  /**
+   * The secret every node proves in the peer handshake. `kvorum cluster` generates one and
+   * keeps this file private (0600); `--cluster-secret` / KVORUM_CLUSTER_SECRET override it.
+   */
+  readonly clusterSecret?: string;
 }
 
 export class ConfigError extends Error {
@@ -318,6 +325,15 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     LIMITS.clockAheadMsMax,
     'maxClockOffsetMs',
   );
+  const clusterSecret = o.clusterSecret;
+  if (
+    clusterSecret !== undefined &&
+    (typeof clusterSecret !== 'string' ||
+      clusterSecret.length === 0 ||
+      clusterSecret.length > LIMITS.clusterSecretCharsMax)
+  ) {
+    fail(`clusterSecret must be a string of 1-${LIMITS.clusterSecretCharsMax} characters`);
+  }
   return {
     cluster,
     profile,
@@ -333,6 +349,7 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     antiEntropyIntervalMs,
     hintedHandoff,
     maxClockOffsetMs,
+    ...(clusterSecret === undefined ? {} : { clusterSecret }),
   };
 }
 

@@ -173,6 +173,7 @@ export function planClusterConfig(
   explicit: ReadonlySet<string>,
   existing: ClusterConfig | undefined,
   dataDir: string,
+  newSecret: () => string,
 ): ClusterPlan {
   const pick = <T>(flag: ClusterFlagName, fromFlag: T, fromExisting: T | undefined): T =>
     explicit.has(flag) || fromExisting === undefined ? fromFlag : fromExisting;
@@ -231,6 +232,8 @@ export function planClusterConfig(
         values['max-clock-offset-ms'],
         existing?.maxClockOffsetMs,
       ),
+      // Peers authenticate by default: a cluster without a secret gets one.
+      clusterSecret: values['cluster-secret'] || existing?.clusterSecret || newSecret(),
     }),
   );
   if (existing === undefined) return { config, reused: false, changes: [] };
@@ -272,6 +275,12 @@ function describeChanges(before: ClusterConfig, after: ClusterConfig): string[] 
   for (const key of settings) {
     if (before[key] !== after[key])
       changes.push(`${key} ${String(before[key])} → ${String(after[key])}`);
+  }
+  // Never the secret itself: this line goes to the terminal.
+  if (before.clusterSecret !== after.clusterSecret) {
+    changes.push(
+      before.clusterSecret === undefined ? 'cluster secret generated' : 'cluster secret replaced',
+    );
   }
   const moved = after.nodes.filter((node, i) => {
     const old = before.nodes[i];

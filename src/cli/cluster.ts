@@ -3,7 +3,8 @@
 // failure must not heal itself); SIGINT/SIGTERM stop every replica and exit 0.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdir, rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -63,8 +64,14 @@ async function readExistingConfig(file: string): Promise<ClusterConfig | undefin
 /** Written to a temporary file and renamed, so a crash never leaves half a config behind. */
 async function writeConfig(file: string, config: ClusterConfig): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`);
+  // It holds the cluster secret: only its owner may read it.
+  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, file);
+}
+
+/** 256 random bits, URL-safe, for a cluster created without --cluster-secret. */
+function newClusterSecret(): string {
+  return randomBytes(32).toString('base64url');
 }
 
 function unbracket(host: string): string {
@@ -103,16 +110,15 @@ async function checkPortsFree(config: ClusterConfig): Promise<void> {
   }
 }
 
-/** The children get no KVORUM_* of ours (a KVORUM_DATA meant for `cluster` would mislead `serve`), only the secrets. */
-function childEnv(
-  adminToken: string | undefined,
-  clusterSecret: string | undefined,
-): NodeJS.ProcessEnv {
+/**
+ * The children get no KVORUM_* of ours (a KVORUM_DATA meant for `cluster` would mislead
+ * `serve`), only the admin token; the cluster secret is in cluster.json.
+ */
+function childEnv(adminToken: string | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env))
     if (!name.startsWith('KVORUM_')) env[name] = value;
   if (adminToken !== undefined) env.KVORUM_ADMIN_TOKEN = adminToken;
-  if (clusterSecret !== undefined) env.KVORUM_CLUSTER_SECRET = clusterSecret;
   return env;
 }
 
@@ -134,7 +140,6 @@ interface SupervisorOptions {
   readonly configFile: string;
   readonly logLevel: string;
   readonly adminToken: string | undefined;
-  readonly clusterSecret: string | undefined;
 }
 
 class Supervisor {
@@ -180,7 +185,7 @@ class Supervisor {
       '--log-level',
       this.opts.logLevel,
     ];
-    const env = childEnv(this.opts.adminToken, this.opts.clusterSecret);
+    const env = childEnv(this.opts.adminToken);
     // The IPC channel carries no messages: its closing tells the child that we are gone.
     const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     const label = node.id.padEnd(this.labelWidth);
@@ -207,11 +212,7 @@ class Supervisor {
       if (left === 0) say('every replica has stopped');
       return;
     }
-    const secrets = [
-      this.opts.adminToken === undefined ? [] : ['KVORUM_ADMIN_TOKEN'],
-      this.opts.clusterSecret === undefined ? [] : ['KVORUM_CLUSTER_SECRET'],
-    ].flat();
-    const env = secrets.length === 0 ? '' : ` (with the same ${secrets.join(' and ')} set)`;
+    const env = this.opts.adminToken === undefined ? '' : ' (with the same KVORUM_ADMIN_TOKEN set)';
     say(
       `${replica.node.id} ${how}; it will not be restarted. ${left} replica(s) still running. ` +
         `To restart it: ${restartCommand(this.configFile, replica.node.id)}${env}`,
@@ -316,12 +317,16 @@ export const clusterCommand: Command<typeof CLUSTER_FLAGS> = {
       explicit,
       await readExistingConfig(configFile),
       dataDir,
+      newClusterSecret,
     );
     await checkPortsFree(plan.config);
     for (const node of plan.config.nodes)
       await mkdir(path.join(dataDir, node.id), { recursive: true });
-    if (plan.reused) say(`reusing ${configFile} and the data beside it`);
-    else await writeConfig(configFile, plan.config);
+    if (plan.reused) {
+      say(`reusing ${configFile} and the data beside it`);
+      // A file from before secrets were generated may be world-readable.
+      await chmod(configFile, 0o600);
+    } else await writeConfig(configFile, plan.config);
     if (plan.changes.length > 0) say(`updated ${configFile}: ${plan.changes.join('; ')}`);
 
     const supervisor = new Supervisor({
@@ -329,7 +334,6 @@ export const clusterCommand: Command<typeof CLUSTER_FLAGS> = {
       configFile,
       logLevel: values['log-level'],
       adminToken: values['admin-token'],
-      clusterSecret: values['cluster-secret'],
     });
     if (!(await supervisor.run()))
       throw new CommandError('every replica has exited; the cluster is down');

@@ -39,6 +39,10 @@ const SERVE_FLAGS = {
     help: 'bind HTTP and peer listeners here instead of the config hosts (0.0.0.0 in containers)',
   },
   ...SECRET_FLAGS,
+  'insecure-peers': {
+    kind: 'boolean',
+    help: 'run without a cluster secret: any process that reaches the peer port can act as a node',
+  },
   'log-level': { kind: 'choice', choices: LOG_LEVELS, default: 'info', help: 'log verbosity' },
   'clock-offset-ms': {
     kind: 'integer',
@@ -156,6 +160,16 @@ export const serveCommand: Command<typeof SERVE_FLAGS> = {
     }
     // The store creates it, and names it in any error.
     const dataDir = path.resolve(values.data ?? path.join(config.data, id));
+    // Peers authenticate by default; running without a secret is a choice made out loud.
+    const clusterSecret = values['cluster-secret'] || config.clusterSecret;
+    const insecurePeers = values['insecure-peers'];
+    if (clusterSecret === undefined && !insecurePeers) {
+      throw new UsageError(
+        `${id} has no cluster secret: set "clusterSecret" in ${values.config} (kvorum cluster writes one), ` +
+          'or --cluster-secret / KVORUM_CLUSTER_SECRET, the same on every node; ' +
+          '--insecure-peers runs without one, letting any process that reaches the peer port act as a node',
+      );
+    }
     const started = installShutdown();
     let replica: RunningReplica;
     try {
@@ -167,7 +181,7 @@ export const serveCommand: Command<typeof SERVE_FLAGS> = {
         dataDir,
         listenHost: values['listen-host'],
         adminToken: values['admin-token'],
-        clusterSecret: values['cluster-secret'],
+        ...(clusterSecret === undefined ? {} : { clusterSecret }),
         logLevel: values['log-level'],
         clockOffsetMs: values['clock-offset-ms'],
         unsafe: {

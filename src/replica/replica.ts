@@ -459,12 +459,19 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
       n: config.n,
       fsync: config.fsync,
       dataDir: opts.dataDir,
+      peersAuthenticated: opts.clusterSecret !== undefined,
       ...(opts.unsafe?.noReadWriteBack || opts.unsafe?.noWriteReadPhase
         ? { unsafe: opts.unsafe }
         : {}),
     },
     'replica started',
   );
+  if (opts.clusterSecret === undefined) {
+    logger.warn(
+      { peer: self.peer },
+      'peers are not authenticated (--insecure-peers): any process that reaches the peer port can act as a node, write any key and take over a link',
+    );
+  }
 
   let closing: Promise<void> | undefined;
   return {

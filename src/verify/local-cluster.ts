@@ -3,6 +3,7 @@
 // restart with a skewed clock, and a close() that kills them all and removes the dir. If the
 // verifying process dies first, each node notices its IPC channel close and shuts down.
 
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -90,6 +91,7 @@ export class LocalCluster implements VerifyTarget, ProcessControl {
       nodes,
       antiEntropyIntervalMs: VERIFY_LIMITS.antiEntropyIntervalMs,
       hintedHandoff: true,
+      clusterSecret: randomBytes(32).toString('base64url'),
     };
     const configPath = join(dir, 'cluster.json');
     await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);

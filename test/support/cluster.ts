@@ -2,6 +2,7 @@
 // its temp dir and its processes, and stop() removes both.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -55,7 +56,10 @@ export interface ClusterOptions {
   valueBytesMax?: number;
   fsync?: boolean;
   adminToken?: string;
+  /** Given to the nodes through KVORUM_CLUSTER_SECRET; without it, cluster.json holds a random one. */
   clusterSecret?: string;
+  /** No secret anywhere: the nodes run with --insecure-peers. */
+  insecurePeers?: boolean;
   conflicts?: 'lww' | 'siblings';
   siblingsMax?: number;
   tombstoneGraceMs?: number;
@@ -112,6 +116,7 @@ export class TestCluster {
       tombstoneGraceMs: opts.tombstoneGraceMs ?? 86_400_000,
       antiEntropyIntervalMs: opts.antiEntropyIntervalMs ?? 0,
       hintedHandoff: opts.hintedHandoff ?? true,
+      ...(opts.insecurePeers ? {} : { clusterSecret: randomBytes(24).toString('base64url') }),
     };
     const configPath = join(dir, 'cluster.json');
     await writeFile(configPath, JSON.stringify(config, null, 2));
@@ -140,6 +145,7 @@ export class TestCluster {
     if (this.opts.adminToken) env.KVORUM_ADMIN_TOKEN = this.opts.adminToken;
     if (this.opts.clusterSecret) env.KVORUM_CLUSTER_SECRET = this.opts.clusterSecret;
     const args = [BIN, 'serve', '--config', this.configPath, '--id', id, ...extraArgs];
+    if (this.opts.insecurePeers) args.push('--insecure-peers');
     const child = spawn(process.execPath, args, {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
