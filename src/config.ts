@@ -140,6 +140,12 @@ export const LIMITS = Object.freeze({
   tombstoneSweepKeysMax: 1_000,
   /** The HLC's wall part is saved this far ahead of what it has issued (one write per period). */
   hlcMarkAheadMs: 10_000,
+  /** HTTPS: a client must finish the TLS handshake within this, or its connection is closed. */
+  httpsHandshakeTimeoutMs: 10_000,
+  /** `kvorum cluster --tls`: days the generated CA and node certificates are valid (825: what browsers accept). */
+  tlsCertValidDays: 825,
+  /** `kvorum cluster --tls`: one openssl run (key or certificate) must finish within this. */
+  opensslTimeoutMs: 30_000,
   /** Test-only clock skew (`serve --clock-offset-ms`) is bounded by a day. */
   clockOffsetMsMax: 86_400_000,
 });

@@ -7,6 +7,7 @@ import { ConfigError, LIMITS, parseClusterConfig, type ClusterConfig } from '../
 import type { RunningReplica } from '../replica/replica.js';
 import { CommandError, SECRET_FLAGS, say, type Command } from './command.js';
 import { expectPositionals, UsageError, type FlagSpecs } from './flags.js';
+import { readTlsFiles, TLS_FLAGS } from './tls-flags.js';
 
 export const LOG_LEVELS = Object.freeze([
   'fatal',
@@ -43,6 +44,7 @@ const SERVE_FLAGS = {
     kind: 'boolean',
     help: 'run without a cluster secret: any process that reaches the peer port can act as a node',
   },
+  ...TLS_FLAGS,
   'log-level': { kind: 'choice', choices: LOG_LEVELS, default: 'info', help: 'log verbosity' },
   'clock-offset-ms': {
     kind: 'integer',
@@ -170,6 +172,18 @@ export const serveCommand: Command<typeof SERVE_FLAGS> = {
           '--insecure-peers runs without one, letting any process that reaches the peer port act as a node',
       );
     }
+    const tls = await readTlsFiles(values, id);
+    // Peers and the supervisor reach each node at its config URL: the scheme must say the truth.
+    const plain = config.nodes.filter(
+      (node) => node.http.startsWith('https:') !== (tls !== undefined),
+    );
+    if (plain.length > 0) {
+      throw new UsageError(
+        tls === undefined
+          ? `${values.config} gives https URLs (${plain[0]!.http}) but ${id} has no --tls-cert, --tls-key and --tls-ca`
+          : `with --tls-cert every node's http URL in ${values.config} must be https:// (${plain[0]!.id} has ${plain[0]!.http})`,
+      );
+    }
     const started = installShutdown();
     let replica: RunningReplica;
     try {
@@ -182,6 +196,7 @@ export const serveCommand: Command<typeof SERVE_FLAGS> = {
         listenHost: values['listen-host'],
         adminToken: values['admin-token'],
         ...(clusterSecret === undefined ? {} : { clusterSecret }),
+        ...(tls === undefined ? {} : { tls }),
         logLevel: values['log-level'],
         clockOffsetMs: values['clock-offset-ms'],
         unsafe: {

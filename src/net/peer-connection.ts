@@ -51,6 +51,8 @@ export interface ConnectionHost {
   readonly peerWarnings: RateLimitedLog;
   readonly faults: FaultFilter;
   readonly rng: () => number;
+  /** Over TLS: why the certificate on `socket` does not back the node id a Hello claims, or null. */
+  readonly claimRefusal?: (socket: Socket, claimed: string) => string | null;
   onRequest(from: string, req: PeerRequest): PeerReplyBody | Promise<PeerReplyBody>;
   established(conn: PeerConnection): void;
   /** The dialer's link carried its first frame from the acceptor: it now counts as live. */
@@ -118,7 +120,9 @@ export class PeerConnection {
     );
     socket.on('close', () => this.onSocketClose());
     if (role.dialer) {
-      socket.once('connect', () => {
+      // Over TLS the Hello waits for the TLS handshake, so it never goes to an unverified peer.
+      const encrypted = (socket as { encrypted?: boolean }).encrypted === true;
+      socket.once(encrypted ? 'secureConnect' : 'connect', () => {
         this.connected = true;
         this.writeHandshake(firstHello(host.identity, this.nonce));
       });
@@ -256,7 +260,10 @@ export class PeerConnection {
     }
     if (m.type !== 'hello') return this.refuse(`expected hello, got ${m.type}`);
     if (this.firstHello === undefined) {
-      const why = refuseHello(id, m, this.host.knownPeers);
+      const why =
+        refuseHello(id, m, this.host.knownPeers) ??
+        this.host.claimRefusal?.(this.socket, m.node) ??
+        null;
       if (why !== null) return this.refuse(why);
       this.firstHello = m;
       this.peer = m.node;

@@ -1,8 +1,10 @@
-// The peer transport over TCP: one persistent connection per peer pair (the lower id dials),
-// reconnects with backoff, heartbeats and the failure detector, and the link faults of the
-// admin API. Connections themselves live in peer-connection.ts.
+// The peer transport over TCP, or mutual TLS when given certificates: one persistent connection
+// per peer pair (the lower id dials), reconnects with backoff, heartbeats and the failure
+// detector, and the link faults of the admin API. Connections themselves live in
+// peer-connection.ts.
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
 import { RateLimitedLog } from './rate-limited-log.js';
@@ -11,6 +13,7 @@ import { FaultFilter, type FaultSpec } from '../core/faults.js';
 import type { HandshakeIdentity } from './handshake.js';
 import type { PeerReplyBody, PeerRequest, PeerRequestBody } from './messages.js';
 import { PeerConnection, type ConnectionHost } from './peer-connection.js';
+import { certificateNamesNode, peerIdentityError, type TlsMaterial } from './tls-identity.js';
 
 export interface PeerAddress {
   readonly id: string;
@@ -25,6 +28,12 @@ export interface TcpTransportOptions {
   readonly peers: readonly PeerAddress[];
   /** Both sides of every link must prove this secret in the handshake (`--cluster-secret`). */
   readonly secret?: string;
+  /**
+   * Mutual TLS on every link: both sides present a certificate signed by `ca` that names their
+   * node id. The secret handshake still runs inside it (the certificate proves the machine, the
+   * secret proves membership of this cluster).
+   */
+  readonly tls?: TlsMaterial;
   readonly logger: Logger;
   /** Serves reads and writes; a throw or rejection is answered with an ErrorReply. Pings never reach it. */
   readonly onRequest: (from: string, req: PeerRequest) => PeerReplyBody | Promise<PeerReplyBody>;
@@ -92,8 +101,39 @@ export class TcpTransport {
       established: (conn) => this.onEstablished(conn),
       confirmed: (conn) => this.refreshState(conn.peer as string),
       closed: (conn, wasEstablished) => this.onClosed(conn, wasEstablished),
+      ...(opts.tls === undefined ? {} : { claimRefusal: certificateClaimRefusal }),
     };
-    this.server = createServer((socket) => this.onAccept(socket));
+    this.server =
+      opts.tls === undefined
+        ? createServer((socket) => this.onAccept(socket))
+        : this.createTlsListener(opts.tls);
+  }
+
+  /**
+   * Only peers with a certificate from the cluster CA get past the TLS handshake; the others
+   * (no certificate, another CA, plain TCP) are cut there, with one rate-limited line.
+   */
+  private createTlsListener(tls: TlsMaterial): Server {
+    const server = createTlsServer(
+      {
+        cert: tls.cert,
+        key: tls.key,
+        ca: tls.ca,
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: LIMITS.handshakeTimeoutMs,
+      },
+      (socket) => this.onAccept(socket),
+    );
+    server.on('tlsClientError', (err, socket) => {
+      this.host.peerWarnings.warn(
+        'tls-refused',
+        { remote: socket.remoteAddress, reason: err.message },
+        'peer connection refused in the TLS handshake: it needs a certificate signed by the cluster CA',
+      );
+    });
+    return server;
   }
 
   /** Listens, then starts dialing; resolves once the port is bound, not when peers are connected. */
@@ -188,9 +228,36 @@ export class TcpTransport {
   private dial(d: DialState): void {
     d.timer = undefined;
     if (this.stopped) return;
-    const socket = connect({ host: d.peer.host, port: d.peer.port });
+    const socket =
+      this.opts.tls === undefined
+        ? connect({ host: d.peer.host, port: d.peer.port })
+        : this.dialTls(d.peer, this.opts.tls);
     d.conn = new PeerConnection(socket, this.host, { dialer: true, peer: d.peer.id });
     this.conns.add(d.conn);
+  }
+
+  private dialTls(peer: PeerAddress, tls: TlsMaterial): TLSSocket {
+    const socket = tlsConnect({
+      host: peer.host,
+      port: peer.port,
+      cert: tls.cert,
+      key: tls.key,
+      ca: tls.ca,
+      minVersion: 'TLSv1.2',
+      checkServerIdentity: (host, cert) => peerIdentityError(host, cert, peer.id),
+    });
+    let secured = false;
+    socket.once('secureConnect', () => (secured = true));
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      // A peer that is down refuses the TCP connect: that is the redial loop's business, not TLS's.
+      if (secured || err.code === 'ECONNREFUSED') return;
+      this.host.peerWarnings.warn(
+        'tls-refused',
+        { peer: peer.id, reason: err.message },
+        'TLS handshake with peer failed; check that both nodes use certificates from the same CA',
+      );
+    });
+    return socket;
   }
 
   /** Exponential backoff with jitter: the delay doubles per failed attempt, drawn from its upper half. */
@@ -260,4 +327,12 @@ export class TcpTransport {
       this.logger.error({ err, peer }, 'onPeerState callback failed');
     }
   }
+}
+
+/** The acceptor's check of a Hello over TLS: the claimed node id must be on the certificate. */
+function certificateClaimRefusal(socket: Socket, claimed: string): string | null {
+  const cert = (socket as TLSSocket).getPeerCertificate();
+  return certificateNamesNode(cert, claimed)
+    ? null
+    : `the peer claims to be ${claimed} but its certificate names ${cert.subjectaltname ?? 'nothing'}`;
 }

@@ -29,6 +29,7 @@ import type { VersionSet } from '../core/version-set.js';
 import type { HttpBackend, PartitionResult } from '../http/backend.js';
 import { buildHttpApp } from '../http/app.js';
 import { TcpTransport } from '../net/tcp-transport.js';
+import type { TlsMaterial } from '../net/tls-identity.js';
 import { openDiskStore } from '../storage/level-store.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import { AntiEntropy } from './anti-entropy.js';
@@ -52,6 +53,8 @@ export interface ReplicaOptions {
   readonly listenHost?: string;
   readonly adminToken?: string;
   readonly clusterSecret?: string;
+  /** HTTPS on the client port and mutual TLS between peers; the config's URLs must be https. */
+  readonly tls?: TlsMaterial;
   readonly logLevel?: string;
   /** Test-only: shifts this node's wall clock, to exercise clock skew. */
   readonly clockOffsetMs?: number;
@@ -350,6 +353,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     listen: { host: opts.listenHost ?? peerAddr.host, port: peerAddr.port },
     peers: config.nodes.filter((n) => n.id !== id).map((n) => ({ id: n.id, ...peerHostPort(n) })),
     ...(opts.clusterSecret !== undefined ? { secret: opts.clusterSecret } : {}),
+    ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
     logger,
     // The coordinator that asked counts and logs the refusal; the issuer only notes it.
     onRequest: makePeerHandler(local, ae, (key, siblings) =>
@@ -418,6 +422,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     self: id,
     nodes: config.nodes,
     adminToken: opts.adminToken,
+    ...(opts.tls !== undefined ? { ca: opts.tls.ca } : {}),
     getLocal: () => transport.faults(),
     setLocal: (spec) => transport.setFaults(spec),
   });
@@ -434,7 +439,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     clock,
     logger,
   );
-  const app = await buildHttpApp(backend, logger);
+  const app = await buildHttpApp(backend, logger, opts.tls);
 
   try {
     await transport.start();
@@ -460,6 +465,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
       fsync: config.fsync,
       dataDir: opts.dataDir,
       peersAuthenticated: opts.clusterSecret !== undefined,
+      tls: opts.tls !== undefined,
       ...(opts.unsafe?.noReadWriteBack || opts.unsafe?.noWriteReadPhase
         ? { unsafe: opts.unsafe }
         : {}),
