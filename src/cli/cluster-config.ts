@@ -129,6 +129,10 @@ export const CLUSTER_FLAGS = {
     check: checkHost,
   },
   ...SECRET_FLAGS,
+  tls: {
+    kind: 'boolean',
+    help: 'HTTPS for clients and mutual TLS between peers, with a throwaway CA and certificates made by openssl under <data>/tls/',
+  },
   'log-level': {
     kind: 'choice',
     choices: LOG_LEVELS,
@@ -141,10 +145,15 @@ export type ClusterFlagValues = FlagValues<typeof CLUSTER_FLAGS>;
 export type ClusterFlagName = keyof typeof CLUSTER_FLAGS & string;
 
 /** Nodes n1…nK on consecutive ports; the peer ports sit PEER_PORT_OFFSET above the HTTP ones. */
-export function nodeAddresses(count: number, host: string, basePort: number): NodeAddress[] {
+export function nodeAddresses(
+  count: number,
+  host: string,
+  basePort: number,
+  tls = false,
+): NodeAddress[] {
   return Array.from({ length: count }, (_, i) => ({
     id: `n${i + 1}`,
-    http: `http://${bracketed(host)}:${basePort + i}`,
+    http: `${tls ? 'https' : 'http'}://${bracketed(host)}:${basePort + i}`,
     peer: `${host}:${basePort + PEER_PORT_OFFSET + i}`,
   }));
 }
@@ -179,12 +188,16 @@ export function planClusterConfig(
     explicit.has(flag) || fromExisting === undefined ? fromFlag : fromExisting;
 
   const count = pick('nodes', values.nodes, existing?.nodes.length);
+  // A cluster is a TLS cluster when its URLs are https, so a restart without --tls keeps TLS.
+  const existingTls = existing === undefined ? undefined : usesTls(existing);
+  const tls = pick('tls', values.tls, existingTls);
   // Addresses are regenerated only when asked for, so a hand-edited cluster.json survives restarts.
   const regenerate =
     existing === undefined ||
     explicit.has('host') ||
     explicit.has('base-port') ||
-    count !== existing.nodes.length;
+    count !== existing.nodes.length ||
+    tls !== existingTls;
   const lastPeerPort = values['base-port'] + PEER_PORT_OFFSET + count - 1;
   if (regenerate && lastPeerPort > PORT_MAX) {
     throw new UsageError(
@@ -192,7 +205,7 @@ export function planClusterConfig(
     );
   }
   const nodes = regenerate
-    ? nodeAddresses(count, values.host, values['base-port'])
+    ? nodeAddresses(count, values.host, values['base-port'], tls)
     : existing.nodes;
 
   const nMax = Math.min(count, LIMITS.nMax);
@@ -246,6 +259,11 @@ export function planClusterConfig(
   }
   const changes = describeChanges(existing, config);
   return { config, reused: changes.length === 0, changes };
+}
+
+/** Every node of a TLS cluster is reached over https (serve refuses a mix). */
+export function usesTls(config: ClusterConfig): boolean {
+  return config.nodes.every((node) => node.http.startsWith('https:'));
 }
 
 /** A config the flags make invalid is the user's to fix: one line, exit 2. */

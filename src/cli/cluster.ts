@@ -4,7 +4,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,10 +17,11 @@ import {
   type NodeAddress,
 } from '../config.js';
 import { KvorumClient } from '../client/kvorum-client.js';
-import { CLUSTER_FLAGS, planClusterConfig, type ClusterPlan } from './cluster-config.js';
+import { CLUSTER_FLAGS, planClusterConfig, usesTls, type ClusterPlan } from './cluster-config.js';
 import { CommandError, say, type Command } from './command.js';
 import { expectPositionals } from './flags.js';
 import { readClusterConfig } from './serve.js';
+import { clusterTlsPaths, ensureClusterCertificates, serveTlsArgs } from './tls-certs.js';
 
 /** Supervisor timing; a replica that is not healthy in HEALTH_DEADLINE_MS is reported as stuck. */
 export const SUPERVISOR_LIMITS = Object.freeze({
@@ -38,9 +39,14 @@ const BIN_PATH = fileURLToPath(new URL('../../bin/kvorum.js', import.meta.url));
  * The command that restarts one replica, runnable from any directory: `npx kvorum` outside a
  * checkout would fetch whatever "kvorum" the npm registry has, so name this node and this file.
  */
-export function restartCommand(configFile: string, id: string): string {
+export function restartCommand(
+  configFile: string,
+  id: string,
+  extraArgs: readonly string[] = [],
+): string {
   const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
-  return `${q(process.execPath)} ${q(BIN_PATH)} serve --config ${q(path.resolve(configFile))} --id ${q(id)}`;
+  const extra = extraArgs.map((a) => ` ${q(a)}`).join('');
+  return `${q(process.execPath)} ${q(BIN_PATH)} serve --config ${q(path.resolve(configFile))} --id ${q(id)}${extra}`;
 }
 
 interface Replica {
@@ -140,6 +146,8 @@ interface SupervisorOptions {
   readonly configFile: string;
   readonly logLevel: string;
   readonly adminToken: string | undefined;
+  /** The cluster's CA (PEM) when it runs TLS: health checks trust it alone. */
+  readonly ca: Buffer | undefined;
 }
 
 class Supervisor {
@@ -174,6 +182,11 @@ class Supervisor {
     }
   }
 
+  /** What `serve` needs beyond the config and id: the node's TLS files, for a TLS cluster. */
+  private serveArgs(id: string): string[] {
+    return this.opts.ca === undefined ? [] : serveTlsArgs(this.config.data, id);
+  }
+
   private start(node: NodeAddress): Replica {
     const args = [
       BIN_PATH,
@@ -184,6 +197,7 @@ class Supervisor {
       node.id,
       '--log-level',
       this.opts.logLevel,
+      ...this.serveArgs(node.id),
     ];
     const env = childEnv(this.opts.adminToken);
     // The IPC channel carries no messages: its closing tells the child that we are gone.
@@ -215,7 +229,7 @@ class Supervisor {
     const env = this.opts.adminToken === undefined ? '' : ' (with the same KVORUM_ADMIN_TOKEN set)';
     say(
       `${replica.node.id} ${how}; it will not be restarted. ${left} replica(s) still running. ` +
-        `To restart it: ${restartCommand(this.configFile, replica.node.id)}${env}`,
+        `To restart it: ${restartCommand(this.configFile, replica.node.id, this.serveArgs(replica.node.id))}${env}`,
     );
   }
 
@@ -245,6 +259,7 @@ class Supervisor {
   private async waitHealthy(replica: Replica, deadline: number): Promise<boolean> {
     const client = new KvorumClient(replica.node.http, {
       requestTimeoutMs: SUPERVISOR_LIMITS.healthRequestTimeoutMs,
+      ...(this.opts.ca === undefined ? {} : { ca: this.opts.ca }),
     });
     while (replica.alive && !this.stopping && Date.now() < deadline) {
       try {
@@ -279,6 +294,7 @@ class Supervisor {
     // The token itself stays out of the output: logs of a terminal session get shared.
     const auth =
       this.opts.adminToken === undefined ? '' : '-H "Authorization: Bearer $KVORUM_ADMIN_TOKEN" ';
+    const cacert = this.opts.ca === undefined ? '' : `--cacert ${clusterTlsPaths(c.data).ca} `;
     const rows = this.replicas.map((r, i) => {
       const state = healthy[i] ? `pid ${r.proc.pid ?? '?'}` : 'NOT READY';
       return `  ${r.node.id.padEnd(this.labelWidth)}  ${r.node.http}  peer ${r.node.peer}  ${state}`;
@@ -289,9 +305,9 @@ class Supervisor {
       ...rows,
       `config ${this.configFile}; each node's data in ${c.data}/<id>/`,
       'try:',
-      `  curl -X PUT --data-binary hello ${first}/kv/greeting`,
-      `  curl ${second}/kv/greeting`,
-      `  curl ${auth}${first}/admin/status`,
+      `  curl ${cacert}-X PUT --data-binary hello ${first}/kv/greeting`,
+      `  curl ${cacert}${second}/kv/greeting`,
+      `  curl ${cacert}${auth}${first}/admin/status`,
       'Ctrl-C stops every node.',
       '',
     ].join('\n');
@@ -328,12 +344,23 @@ export const clusterCommand: Command<typeof CLUSTER_FLAGS> = {
       await chmod(configFile, 0o600);
     } else await writeConfig(configFile, plan.config);
     if (plan.changes.length > 0) say(`updated ${configFile}: ${plan.changes.join('; ')}`);
+    let ca: Buffer | undefined;
+    if (usesTls(plan.config)) {
+      const made = await ensureClusterCertificates(dataDir, plan.config.cluster, plan.config.nodes);
+      const tlsDir = clusterTlsPaths(dataDir);
+      if (made.caCreated)
+        say(`made a throwaway CA with openssl: ${tlsDir.ca} (give it to clients: --cacert)`);
+      if (made.certified.length > 0)
+        say(`made certificates for ${made.certified.join(', ')} in ${tlsDir.dir}`);
+      ca = await readFile(tlsDir.ca);
+    }
 
     const supervisor = new Supervisor({
       config: plan.config,
       configFile,
       logLevel: values['log-level'],
       adminToken: values['admin-token'],
+      ca,
     });
     if (!(await supervisor.run()))
       throw new CommandError('every replica has exited; the cluster is down');
