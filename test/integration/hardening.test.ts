@@ -6,13 +6,13 @@
 
 import { type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/config.js';
 import { encodeLwwContext, parseContext } from '../../src/core/context.js';
-import { BIN, TestCluster, until } from '../support/cluster.js';
+import { BIN, freeBasePort, TestCluster, until } from '../support/cluster.js';
 import { runCli } from '../support/kvorum-cli.js';
 
 let c: TestCluster;
@@ -316,21 +316,3 @@ describe('starting and restarting nodes', () => {
     await cluster.done;
   });
 });
-
-/** A base port p with p..p+k-1 and p+100..p+100+k-1 all free, as `kvorum cluster` needs. */
-async function freeBasePort(k: number): Promise<number> {
-  const bindable = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = Array.from({ length: k }, (_, i) => [base + i, base + 100 + i]).flat();
-    let ok = true;
-    for (const p of ports) if (!(await bindable(p))) ok = false;
-    if (ok) return base;
-  }
-  throw new Error('no free base port found');
-}

@@ -3,9 +3,16 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { fetchWithCa, type FetchWithCaInit } from '../../src/client/fetch-with-ca.js';
+import {
+  clusterTlsPaths,
+  ensureClusterCertificates,
+  serveTlsArgs,
+} from '../../src/cli/tls-certs.js';
 import { freePorts } from '../../src/verify/free-ports.js';
 
 export { freePorts };
@@ -66,6 +73,8 @@ export interface ClusterOptions {
   /** Default 0 here: tests run exchanges with POST /admin/repair, or set it to watch the schedule. */
   antiEntropyIntervalMs?: number;
   hintedHandoff?: boolean;
+  /** HTTPS and mutual peer TLS, with certificates `kvorum cluster --tls` would make, in the temp dir. */
+  tls?: boolean;
 }
 
 export interface LocalCopy {
@@ -86,6 +95,8 @@ export class TestCluster {
   readonly logs = new Map<string, string[]>();
   ids: string[] = [];
   urls = new Map<string, string>();
+  /** With `tls`: the cluster CA's PEM, which this cluster's fetch trusts. */
+  ca: Buffer | undefined;
 
   private constructor(
     readonly dir: string,
@@ -99,7 +110,7 @@ export class TestCluster {
     const ports = await freePorts(2 * k);
     const nodes = Array.from({ length: k }, (_, i) => ({
       id: `n${i + 1}`,
-      http: `http://127.0.0.1:${ports[i]}`,
+      http: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${ports[i]}`,
       peer: `127.0.0.1:${ports[k + i]}`,
     }));
     const config = {
@@ -124,6 +135,10 @@ export class TestCluster {
     c.ids = nodes.map((n) => n.id);
     for (const n of nodes) c.urls.set(n.id, n.http);
     try {
+      if (opts.tls) {
+        await ensureClusterCertificates(dir, config.cluster, nodes);
+        c.ca = await readFile(c.caFile);
+      }
       for (const id of c.ids) c.spawn(id);
       await Promise.all(c.ids.map((id) => c.waitHealthy(id)));
       await c.waitAllUp();
@@ -132,6 +147,16 @@ export class TestCluster {
       throw err;
     }
     return c;
+  }
+
+  /** Where the cluster CA is (with `tls`), for curl --cacert and kvorum --cacert. */
+  get caFile(): string {
+    return clusterTlsPaths(this.dir).ca;
+  }
+
+  /** fetch, trusting the cluster CA when the cluster runs TLS. */
+  fetch(url: string, init: FetchWithCaInit = {}): Promise<Response> {
+    return this.ca === undefined ? fetch(url, init) : fetchWithCa(url, init, this.ca);
   }
 
   url(id: string): string {
@@ -145,6 +170,7 @@ export class TestCluster {
     if (this.opts.adminToken) env.KVORUM_ADMIN_TOKEN = this.opts.adminToken;
     if (this.opts.clusterSecret) env.KVORUM_CLUSTER_SECRET = this.opts.clusterSecret;
     const args = [BIN, 'serve', '--config', this.configPath, '--id', id, ...extraArgs];
+    if (this.opts.tls) args.push(...serveTlsArgs(this.dir, id));
     if (this.opts.insecurePeers) args.push('--insecure-peers');
     const child = spawn(process.execPath, args, {
       env,
@@ -171,7 +197,7 @@ export class TestCluster {
           throw new Error(
             `${id} exited with ${proc.exitCode}: ${this.logs.get(id)?.join('').slice(-2000)}`,
           );
-        const res = await fetch(`${this.url(id)}/health`);
+        const res = await this.fetch(`${this.url(id)}/health`);
         return res.status === 200;
       },
       timeoutMs,
@@ -187,7 +213,7 @@ export class TestCluster {
     hints: { pending: number };
     [k: string]: unknown;
   }> {
-    const res = await fetch(`${this.url(id)}/admin/status`, { headers: this.headers() });
+    const res = await this.fetch(`${this.url(id)}/admin/status`, { headers: this.headers() });
     if (res.status !== 200) throw new Error(`status of ${id}: ${res.status}`);
     return (await res.json()) as never;
   }
@@ -222,7 +248,7 @@ export class TestCluster {
     query = '',
     headers: Record<string, string> = {},
   ): Promise<Response> {
-    return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, {
+    return this.fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, {
       method: 'PUT',
       body: value,
       headers,
@@ -230,7 +256,7 @@ export class TestCluster {
   }
 
   async get(id: string, key: string, query = ''): Promise<Response> {
-    return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`);
+    return this.fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`);
   }
 
   async del(
@@ -239,12 +265,12 @@ export class TestCluster {
     query = '',
     headers: Record<string, string> = {},
   ): Promise<Response> {
-    return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, { method: 'DELETE', headers });
+    return this.fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, { method: 'DELETE', headers });
   }
 
   /** What node `id` itself stores for `key` (GET /admin/keys/<key>), or undefined. */
   async local(id: string, key: string): Promise<LocalCopy | undefined> {
-    const res = await fetch(`${this.url(id)}/admin/keys/${keyPath(key)}`, {
+    const res = await this.fetch(`${this.url(id)}/admin/keys/${keyPath(key)}`, {
       headers: this.headers(),
     });
     if (res.status === 404) return undefined;
@@ -269,7 +295,7 @@ export class TestCluster {
   }
 
   async admin(id: string, method: string, path: string, body?: unknown): Promise<Response> {
-    return fetch(`${this.url(id)}${path}`, {
+    return this.fetch(`${this.url(id)}${path}`, {
       method,
       headers: { ...this.headers(), 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -310,4 +336,22 @@ export class TestCluster {
   dump(): string {
     return [...this.logs].map(([id, l]) => `--- ${id}\n${l.join('').slice(-3000)}`).join('\n');
   }
+}
+
+/** A base port p with p..p+k-1 and p+100..p+100+k-1 all free, as `kvorum cluster` needs. */
+export async function freeBasePort(k: number): Promise<number> {
+  const bindable = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const ports = Array.from({ length: k }, (_, i) => [base + i, base + 100 + i]).flat();
+    let ok = true;
+    for (const p of ports) if (!(await bindable(p))) ok = false;
+    if (ok) return base;
+  }
+  throw new Error('no free base port found');
 }

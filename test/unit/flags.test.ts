@@ -288,6 +288,19 @@ describe('planClusterConfig (kvorum cluster)', () => {
     });
   });
 
+  it('--tls makes https URLs; a restart without the flag keeps TLS, --tls=false drops it', () => {
+    const { config } = fresh(['--nodes', '2', '--tls']);
+    expect(config.nodes.map((n) => n.http)).toEqual([
+      'https://127.0.0.1:7001',
+      'https://127.0.0.1:7002',
+    ]);
+    const again = planClusterConfig(...flags([]), config, DATA, newSecret);
+    expect(again.reused).toBe(true);
+    const off = planClusterConfig(...flags(['--tls=false']), config, DATA, newSecret);
+    expect(off.config.nodes[0]!.http).toBe('http://127.0.0.1:7001');
+    expect(off.changes.join(';')).toContain('addresses of n1,n2');
+  });
+
   it('brackets an IPv6 host in URLs but not in peer addresses', () => {
     expect(nodeAddresses(1, '::1', 7001)).toEqual([
       { id: 'n1', http: 'http://[::1]:7001', peer: '::1:7101' },
