@@ -338,12 +338,8 @@ export const clusterCommand: Command<typeof CLUSTER_FLAGS> = {
     await checkPortsFree(plan.config);
     for (const node of plan.config.nodes)
       await mkdir(path.join(dataDir, node.id), { recursive: true });
-    if (plan.reused) {
-      say(`reusing ${configFile} and the data beside it`);
-      // A file from before secrets were generated may be world-readable.
-      await chmod(configFile, 0o600);
-    } else await writeConfig(configFile, plan.config);
-    if (plan.changes.length > 0) say(`updated ${configFile}: ${plan.changes.join('; ')}`);
+    // Before the config is written: a config with https URLs but no certificates (openssl
+    // missing) would keep the next run on TLS too.
     let ca: Buffer | undefined;
     if (usesTls(plan.config)) {
       const made = await ensureClusterCertificates(dataDir, plan.config.cluster, plan.config.nodes);
@@ -354,6 +350,12 @@ export const clusterCommand: Command<typeof CLUSTER_FLAGS> = {
         say(`made certificates for ${made.certified.join(', ')} in ${tlsDir.dir}`);
       ca = await readFile(tlsDir.ca);
     }
+    if (plan.reused) {
+      say(`reusing ${configFile} and the data beside it`);
+      // A file from before secrets were generated may be world-readable.
+      await chmod(configFile, 0o600);
+    } else await writeConfig(configFile, plan.config);
+    if (plan.changes.length > 0) say(`updated ${configFile}: ${plan.changes.join('; ')}`);
 
     const supervisor = new Supervisor({
       config: plan.config,
