@@ -35,6 +35,8 @@ export const LIMITS = Object.freeze({
   readSpeculateMs: 10,
   /** Decoded version sets of recently used keys each node keeps in memory (LRU). */
   storeCacheBytes: 64 * 1024 * 1024,
+  /** A set whose record is larger than this is not kept in that cache. */
+  storeCacheEntryBytesMax: 64 * 1024,
   /** The largest `?timeout=` a client may ask for. */
   requestTimeoutMsMax: 60_000,
   /** How often each node tries to replay its hints to replicas that are up again. */
@@ -47,6 +49,31 @@ export const LIMITS = Object.freeze({
   vnodesPerNode: 128,
   /** Replication factor bounds. */
   nMax: 7,
+  /**
+   * Admission: bytes a node holds in flight, request bodies (reserved at their Content-Length
+   * before they are read) plus replication frames queued to peers; past it, 503 overloaded.
+   */
+  inFlightBytesMax: 256 * 1024 * 1024,
+  /**
+   * Admission: bodies of writes being served at once (503 overloaded past it). Each is sent to
+   * every replica, so this is the most a write's frame can wait behind on a peer link.
+   */
+  writeBytesInFlightMax: 8 * 1024 * 1024,
+  /** Admission: client requests on /kv a node serves at once; past it, 503 overloaded. */
+  inFlightRequestsMax: 1_024,
+  /**
+   * After this many bytes of writes were admitted, a node that goes quiet for memoryReturnQuietMs
+   * asks V8 for a full collection, so the buffers of a burst go back to the system.
+   */
+  memoryReturnAfterBytes: 8 * 1024 * 1024,
+  memoryReturnQuietMs: 1_000,
+  /** Retry-After (seconds) on 503 overloaded. */
+  overloadRetryAfterS: 1,
+  /**
+   * A write refused as overloaded has its connection closed this long after the answer (time
+   * for the client to read it), instead of its body being read and dropped.
+   */
+  overloadCloseAfterMs: 50,
   /** HTTP: concurrent client connections per replica; more are refused. */
   httpConnectionsMax: 4_096,
   /** HTTP: a whole request (headers and body) must arrive within this (408 past it). */
@@ -149,6 +176,16 @@ export const LIMITS = Object.freeze({
   /** Test-only clock skew (`serve --clock-offset-ms`) is bounded by a day. */
   clockOffsetMsMax: 86_400_000,
 });
+
+/**
+ * Environment every replica process is started with (by `kvorum cluster`, verify and the tests;
+ * the Dockerfile sets it too). glibc's malloc raises its mmap threshold to the size of each large
+ * block it frees, so after a burst of 1 MiB values later ones come from its heap, which it
+ * rarely gives back: RSS stayed at the burst's peak. A fixed threshold keeps every block of
+ * 128 KiB or more in its own mapping, returned to the system when freed. Other allocators
+ * ignore the variable.
+ */
+export const REPLICA_PROCESS_ENV = Object.freeze({ MALLOC_MMAP_THRESHOLD_: '131072' });
 
 export const PROFILES = Object.freeze({
   cp: { r: 'quorum', w: 'quorum', readRepair: 'before', hintedHandoff: true, sloppyQuorum: false },

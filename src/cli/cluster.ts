@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
   LIMITS,
+  REPLICA_PROCESS_ENV,
   httpHostPort,
   peerHostPort,
   type ClusterConfig,
@@ -121,7 +122,7 @@ async function checkPortsFree(config: ClusterConfig): Promise<void> {
  * `serve`), only the admin token; the cluster secret is in cluster.json.
  */
 function childEnv(adminToken: string | undefined): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
+  const env: NodeJS.ProcessEnv = { ...REPLICA_PROCESS_ENV };
   for (const [name, value] of Object.entries(process.env))
     if (!name.startsWith('KVORUM_')) env[name] = value;
   if (adminToken !== undefined) env.KVORUM_ADMIN_TOKEN = adminToken;

@@ -119,6 +119,18 @@ export async function kvRoutes(
     },
   );
 
+  // Before the body is read: a node over budget refuses at once, having taken nothing in. A
+  // chunked body may be as large as a value can be, so it reserves that much.
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const bytes =
+      req.headers['transfer-encoding'] !== undefined
+        ? backend.valueBytesMax
+        : Math.min(Number.isFinite(declared) ? declared : 0, backend.valueBytesMax);
+    const admitted = backend.admission.admit(bytes);
+    reply.raw.once('close', () => backend.admission.release(admitted));
+  });
+
   app.get('/kv/*', async (req: FastifyRequest, reply: FastifyReply) => {
     const key = keyFromUrl(req.url);
     const result = await backend.get(key, paramsOf(req));

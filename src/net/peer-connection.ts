@@ -53,6 +53,8 @@ export interface ConnectionHost {
   readonly rng: () => number;
   /** Over TLS: why the certificate on `socket` does not back the node id a Hello claims, or null. */
   readonly claimRefusal?: (socket: Socket, claimed: string) => string | null;
+  /** Heartbeat ticks the owner has run so far. */
+  ticks(): number;
   onRequest(from: string, req: PeerRequest): PeerReplyBody | Promise<PeerReplyBody>;
   established(conn: PeerConnection): void;
   /** The dialer's link carried its first frame from the acceptor: it now counts as live. */
@@ -92,6 +94,8 @@ export class PeerConnection {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private lastHeardMs = 0;
+  /** The owner's heartbeat tick when this peer was last heard (see heardWithin). */
+  private lastHeardTick = 0;
   private corked = false;
   private readonly delayTimers = new Set<NodeJS.Timeout>();
   private readonly remote: string;
@@ -135,8 +139,24 @@ export class PeerConnection {
   }
 
   /** Liveness. A dialer counts only from the acceptor's first frame, proof that it took our Hello. */
-  heardWithin(ms: number, nowMs: number): boolean {
-    return this.phase === 'open' && this.confirmed && nowMs - this.lastHeardMs <= ms;
+  /** Bytes written to this connection that the socket has not handed to the network yet. */
+  queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  private heard(): void {
+    this.lastHeardMs = performance.now();
+    this.lastHeardTick = this.host.ticks();
+  }
+
+  /**
+   * Heard within `ms`, or within `ticks` of the owner's heartbeat ticks. Silence counts only
+   * while this process runs: when its own event loop stalls (a burst of large writes, GC), no
+   * tick passes and no socket is read, so a peer is never blamed for time this node was away.
+   */
+  heardWithin(ms: number, nowMs: number, ticks: number): boolean {
+    if (this.phase !== 'open' || !this.confirmed) return false;
+    return nowMs - this.lastHeardMs <= ms || this.host.ticks() - this.lastHeardTick <= ticks;
   }
 
   /** Rejects with PeerError: 'unreachable' when the link cannot take it, 'timeout', 'lost' if the link closes first, or 'remote'. */
@@ -229,6 +249,10 @@ export class PeerConnection {
   };
 
   private onData(chunk: Buffer): void {
+    // Any bytes prove the peer alive, not only whole frames: while a large value is in transit
+    // its link must not look silent.
+    if (this.phase === 'open' && this.confirmed && !this.host.faults.isBlocked(this.peer as string))
+      this.heard();
     let msgs: PeerMessage[];
     try {
       msgs = this.decoder.push(chunk);
@@ -280,7 +304,7 @@ export class PeerConnection {
     this.handshakeTimer = undefined;
     this.firstHello = undefined;
     this.phase = 'open';
-    this.lastHeardMs = performance.now();
+    this.heard();
     this.confirmed = !this.dialer;
     this.host.established(this);
     // Tells the dialer at once that its proof was accepted, instead of a heartbeat period later.
@@ -291,7 +315,7 @@ export class PeerConnection {
     const peer = this.peer as string;
     // A blocked peer's frames are read and discarded, as a firewall would drop its packets.
     if (this.host.faults.isBlocked(peer)) return;
-    this.lastHeardMs = performance.now();
+    this.heard();
     if (!this.confirmed) {
       this.confirmed = true;
       this.host.confirmed(this);

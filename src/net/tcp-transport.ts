@@ -15,6 +15,9 @@ import type { PeerReplyBody, PeerRequest, PeerRequestBody } from './messages.js'
 import { PeerConnection, type ConnectionHost } from './peer-connection.js';
 import { certificateNamesNode, peerIdentityError, type TlsMaterial } from './tls-identity.js';
 
+/** A peer is down after this many of our own heartbeat periods pass without a word from it. */
+const PEER_DOWN_AFTER_TICKS = Math.ceil(LIMITS.peerDownAfterMs / LIMITS.heartbeatIntervalMs);
+
 export interface PeerAddress {
   readonly id: string;
   readonly host: string;
@@ -72,6 +75,8 @@ export class TcpTransport {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private refusedConnections = 0;
+  /** Heartbeat periods this transport has run: the clock of peer liveness (heardWithin). */
+  private ticks = 0;
 
   constructor(private readonly opts: TcpTransportOptions) {
     this.logger = opts.logger;
@@ -97,6 +102,7 @@ export class TcpTransport {
       peerWarnings: new RateLimitedLog(opts.logger),
       faults: this.filter,
       rng: this.rng,
+      ticks: () => this.ticks,
       onRequest: opts.onRequest,
       established: (conn) => this.onEstablished(conn),
       confirmed: (conn) => this.refreshState(conn.peer as string),
@@ -165,6 +171,13 @@ export class TcpTransport {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Bytes queued on the peer connections and not yet written to the network. */
+  queuedBytes(): number {
+    let total = 0;
+    for (const c of this.conns) total += c.queuedBytes();
+    return total;
+  }
+
   /** The bound address: useful when listening on port 0. */
   address(): { host: string; port: number } | undefined {
     const a = this.server.address();
@@ -188,7 +201,7 @@ export class TcpTransport {
   isUp(peer: string): boolean {
     const link = this.links.get(peer);
     if (link === undefined || this.filter.isBlocked(peer)) return false;
-    return link.heardWithin(LIMITS.peerDownAfterMs, performance.now());
+    return link.heardWithin(LIMITS.peerDownAfterMs, performance.now(), PEER_DOWN_AFTER_TICKS);
   }
 
   peerStates(): PeerState[] {
@@ -310,6 +323,7 @@ export class TcpTransport {
    * reachable again, which triggers the redial.
    */
   private heartbeat(): void {
+    this.ticks += 1;
     for (const [peer, link] of this.links) {
       if (!this.filter.isBlocked(peer)) link.sendHeartbeat();
     }

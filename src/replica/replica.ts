@@ -12,6 +12,7 @@ import {
   type ClusterConfig,
   type NodeAddress,
 } from '../config.js';
+import { Admission } from '../core/admission.js';
 import type { Clock, Timers } from '../core/clock.js';
 import { policyFor } from '../core/conflicts.js';
 import { parseContext, type ParsedContext } from '../core/context.js';
@@ -40,6 +41,7 @@ import { actorFor, nodeOfActor } from './actor.js';
 import { DotCounter } from './dot-counter.js';
 import { persistClock } from './hlc-mark.js';
 import { LocalReplica } from './local-replica.js';
+import { MemoryReturn } from './memory-return.js';
 import { ReplicaMetrics } from './metrics.js';
 import { makePeerHandler } from './peer-handler.js';
 import { TombstoneGc } from './tombstone-gc.js';
@@ -80,6 +82,7 @@ class ReplicaBackend implements HttpBackend {
   readonly conflicts: ClusterConfig['conflicts'];
   private readonly defaults: ConsistencyDefaults;
   private readonly nodeIds: ReadonlySet<string>;
+  readonly admission: Admission;
 
   constructor(
     readonly id: string,
@@ -96,6 +99,15 @@ class ReplicaBackend implements HttpBackend {
   ) {
     this.valueBytesMax = config.valueBytesMax;
     this.conflicts = config.conflicts;
+    this.admission = new Admission(
+      {
+        bytesMax: LIMITS.inFlightBytesMax,
+        writeBytesMax: LIMITS.writeBytesInFlightMax,
+        requestsMax: LIMITS.inFlightRequestsMax,
+        retryAfterS: LIMITS.overloadRetryAfterS,
+      },
+      () => transport.queuedBytes(),
+    );
     this.nodeIds = new Set(config.nodes.map((n) => n.id));
     const profile = PROFILES[config.profile];
     this.defaults = {
@@ -228,6 +240,12 @@ class ReplicaBackend implements HttpBackend {
       antiEntropy: this.background.antiEntropy.status(),
       tombstones: this.background.tombstones.status(),
       cache: this.store.cacheStats(),
+      inFlight: {
+        ...this.admission.status(),
+        bytesMax: LIMITS.inFlightBytesMax,
+        requestsMax: LIMITS.inFlightRequestsMax,
+      },
+      memory: process.memoryUsage(),
     };
   }
 
@@ -451,6 +469,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     throw err;
   }
   replayer.start();
+  const memoryReturn = new MemoryReturn(backend.admission);
+  memoryReturn.start();
   ae.start();
   tombstones.start();
   logger.info(
@@ -486,6 +506,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     close() {
       closing ??= (async () => {
         replayer.stop();
+        memoryReturn.stop();
         ae.stop();
         tombstones.stop();
         await app.close();

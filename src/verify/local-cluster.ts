@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { REPLICA_PROCESS_ENV } from '../config.js';
 import { freePorts } from './free-ports.js';
 import { NodeApi } from './node-api.js';
 import { sleep } from './sleep.js';
@@ -128,7 +129,7 @@ export class LocalCluster implements VerifyTarget, ProcessControl {
     if (this.opts.unsafe?.noReadWriteBack) args.push('--unsafe-no-read-write-back');
     if (this.opts.unsafe?.noWriteReadPhase) args.push('--unsafe-no-write-read-phase');
     // Our own KVORUM_* settings (a KVORUM_URL meant for verify) must not reach the nodes.
-    const env: NodeJS.ProcessEnv = {};
+    const env: NodeJS.ProcessEnv = { ...REPLICA_PROCESS_ENV };
     for (const [name, value] of Object.entries(process.env)) {
       if (!name.startsWith('KVORUM_')) env[name] = value;
     }

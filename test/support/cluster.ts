@@ -13,6 +13,7 @@ import {
   ensureClusterCertificates,
   serveTlsArgs,
 } from '../../src/cli/tls-certs.js';
+import { REPLICA_PROCESS_ENV } from '../../src/config.js';
 import { freePorts } from '../../src/verify/free-ports.js';
 
 export { freePorts };
@@ -164,7 +165,11 @@ export class TestCluster {
   }
 
   spawn(id: string, extraArgs: readonly string[] = []): ChildProcess {
-    const env: NodeJS.ProcessEnv = { ...process.env, KVORUM_LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = {
+      ...REPLICA_PROCESS_ENV,
+      ...process.env,
+      KVORUM_LOG_LEVEL: 'info',
+    };
     delete env.KVORUM_ADMIN_TOKEN;
     delete env.KVORUM_CLUSTER_SECRET;
     if (this.opts.adminToken) env.KVORUM_ADMIN_TOKEN = this.opts.adminToken;
