@@ -2,6 +2,7 @@
 // on free loopback ports, a temp data dir, --log-level warn, and the admin calls the PACELC
 // and partition runs need. stop() kills every process by PID and removes the dir.
 
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { callJson, freePorts, pollUntil } from './local-net.js';
@@ -66,9 +67,12 @@ export class KvorumCluster {
       fsync: opts.fsync,
       valueBytesMax: opts.valueBytesMax,
       nodes,
+      clusterSecret: randomBytes(32).toString('base64url'),
     };
     writeFileSync(configPath, JSON.stringify(config, null, 2));
-    const env = { ...process.env };
+    // As src/config.ts REPLICA_PROCESS_ENV (the bench compiles apart from src): a fixed glibc
+    // mmap threshold, so memory freed after large values goes back to the system.
+    const env: NodeJS.ProcessEnv = { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env };
     for (const name of Object.keys(env)) if (name.startsWith('KVORUM_')) delete env[name];
     const bin = join(repo, 'bin', 'kvorum.js');
     const procs = new Map<string, Spawned>();

@@ -35,6 +35,8 @@ export const LIMITS = Object.freeze({
   readSpeculateMs: 10,
   /** Decoded version sets of recently used keys each node keeps in memory (LRU). */
   storeCacheBytes: 64 * 1024 * 1024,
+  /** A set whose record is larger than this is not kept in that cache. */
+  storeCacheEntryBytesMax: 64 * 1024,
   /** The largest `?timeout=` a client may ask for. */
   requestTimeoutMsMax: 60_000,
   /** How often each node tries to replay its hints to replicas that are up again. */
@@ -47,10 +49,39 @@ export const LIMITS = Object.freeze({
   vnodesPerNode: 128,
   /** Replication factor bounds. */
   nMax: 7,
+  /**
+   * Admission: bytes a node holds in flight, request bodies (reserved at their Content-Length
+   * before they are read) plus replication frames queued to peers; past it, 503 overloaded.
+   */
+  inFlightBytesMax: 256 * 1024 * 1024,
+  /**
+   * Admission: bodies of writes being served at once (503 overloaded past it). Each is sent to
+   * every replica, so this is the most a write's frame can wait behind on a peer link.
+   */
+  writeBytesInFlightMax: 8 * 1024 * 1024,
+  /** Admission: client requests on /kv a node serves at once; past it, 503 overloaded. */
+  inFlightRequestsMax: 1_024,
+  /**
+   * After this many bytes of writes were admitted, a node that goes quiet for memoryReturnQuietMs
+   * asks V8 for a full collection, so the buffers of a burst go back to the system.
+   */
+  memoryReturnAfterBytes: 8 * 1024 * 1024,
+  memoryReturnQuietMs: 1_000,
+  /** Retry-After (seconds) on 503 overloaded. */
+  overloadRetryAfterS: 1,
+  /**
+   * A write refused as overloaded has its connection closed this long after the answer (time
+   * for the client to read it), instead of its body being read and dropped.
+   */
+  overloadCloseAfterMs: 50,
   /** HTTP: concurrent client connections per replica; more are refused. */
   httpConnectionsMax: 4_096,
-  /** HTTP: a whole request (headers and body) must arrive within this. */
+  /** HTTP: a whole request (headers and body) must arrive within this (408 past it). */
   httpRequestTimeoutMs: 30_000,
+  /** HTTP: how often the server looks for requests past httpRequestTimeoutMs (Node's default is 30 s). */
+  httpTimeoutCheckIntervalMs: 1_000,
+  /** HTTP: request line and headers together (Node's parser limit; 414 for a key, else 431). */
+  httpHeaderBytesMax: 16 * 1024,
   /** HTTP: idle keep-alive connections are closed after this. */
   httpKeepAliveTimeoutMs: 10_000,
   /** Admin JSON bodies are small; anything larger is refused. */
@@ -63,6 +94,13 @@ export const LIMITS = Object.freeze({
   contextCharsMax: 1024,
   /** Writes in one LevelDB batch; a longer queue is split so one batch never grows unbounded. */
   storeBatchWritesMax: 4096,
+  /**
+   * Warnings of one kind about what other hosts send (refused handshakes, malformed frames) per
+   * second; the rest are counted and the count is logged.
+   */
+  logLinesPerKindPerSecond: 3,
+  /** A cluster secret (config field or flag) is at most this long. */
+  clusterSecretCharsMax: 1024,
   /** Frames before a completed handshake are at most this large. */
   handshakeFrameBytesMax: 4096,
   /** A peer that stops reading is cut off once this much output is buffered for it. */
@@ -80,6 +118,11 @@ export const LIMITS = Object.freeze({
    * drag the local HLC forward, and contexts that far ahead are refused (400).
    */
   clockAheadMsMax: 300_000,
+  /**
+   * Default `maxClockOffsetMs`: the most a client's X-Kvorum-Context may be ahead of the node's
+   * clock (400 past it), so no client can drag the cluster's clocks forward by more.
+   */
+  maxClockOffsetMsDefault: 500,
   /** Siblings mode: default cap on concurrent values per key (409 too_many_siblings past it). */
   siblingsMaxDefault: 100,
   /** The largest sibling cap a cluster may configure. */
@@ -124,9 +167,25 @@ export const LIMITS = Object.freeze({
   tombstoneSweepKeysMax: 1_000,
   /** The HLC's wall part is saved this far ahead of what it has issued (one write per period). */
   hlcMarkAheadMs: 10_000,
+  /** HTTPS: a client must finish the TLS handshake within this, or its connection is closed. */
+  httpsHandshakeTimeoutMs: 10_000,
+  /** `kvorum cluster --tls`: days the generated CA and node certificates are valid (825: what browsers accept). */
+  tlsCertValidDays: 825,
+  /** `kvorum cluster --tls`: one openssl run (key or certificate) must finish within this. */
+  opensslTimeoutMs: 30_000,
   /** Test-only clock skew (`serve --clock-offset-ms`) is bounded by a day. */
   clockOffsetMsMax: 86_400_000,
 });
+
+/**
+ * Environment every replica process is started with (by `kvorum cluster`, verify and the tests;
+ * the Dockerfile sets it too). glibc's malloc raises its mmap threshold to the size of each large
+ * block it frees, so after a burst of 1 MiB values later ones come from its heap, which it
+ * rarely gives back: RSS stayed at the burst's peak. A fixed threshold keeps every block of
+ * 128 KiB or more in its own mapping, returned to the system when freed. Other allocators
+ * ignore the variable.
+ */
+export const REPLICA_PROCESS_ENV = Object.freeze({ MALLOC_MMAP_THRESHOLD_: '131072' });
 
 export const PROFILES = Object.freeze({
   cp: { r: 'quorum', w: 'quorum', readRepair: 'before', hintedHandoff: true, sloppyQuorum: false },
@@ -173,6 +232,16 @@ export interface ClusterConfig {
   readonly antiEntropyIntervalMs: number;
   /** Test switch: false stops hints (and so sloppy quorum), to show anti-entropy alone converges. */
   readonly hintedHandoff: boolean;
+  /**
+   * The largest clock offset between nodes the cluster expects: a context stamped further ahead
+   * of a node's clock is refused (400) instead of moving its hybrid logical clock.
+   */
+  readonly maxClockOffsetMs: number;
+  /**
+   * The secret every node proves in the peer handshake. `kvorum cluster` generates one and
+   * keeps this file private (0600); `--cluster-secret` / KVORUM_CLUSTER_SECRET override it.
+   */
+  readonly clusterSecret?: string;
 }
 
 export class ConfigError extends Error {
@@ -292,6 +361,22 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
   );
   const hintedHandoff = o.hintedHandoff ?? true;
   if (typeof hintedHandoff !== 'boolean') fail('hintedHandoff must be true or false');
+  const maxClockOffsetMs = intIn(
+    o.maxClockOffsetMs,
+    LIMITS.maxClockOffsetMsDefault,
+    1,
+    LIMITS.clockAheadMsMax,
+    'maxClockOffsetMs',
+  );
+  const clusterSecret = o.clusterSecret;
+  if (
+    clusterSecret !== undefined &&
+    (typeof clusterSecret !== 'string' ||
+      clusterSecret.length === 0 ||
+      clusterSecret.length > LIMITS.clusterSecretCharsMax)
+  ) {
+    fail(`clusterSecret must be a string of 1-${LIMITS.clusterSecretCharsMax} characters`);
+  }
   return {
     cluster,
     profile,
@@ -306,6 +391,8 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     tombstoneGraceMs,
     antiEntropyIntervalMs,
     hintedHandoff,
+    maxClockOffsetMs,
+    ...(clusterSecret === undefined ? {} : { clusterSecret }),
   };
 }
 

@@ -7,12 +7,13 @@ import {
   type ClusterFaultResult,
   type FaultFailure,
 } from '../client/kvorum-client.js';
-import { askNode, NODE_URL_FLAG } from './client-commands.js';
+import { askNode, CACERT_FLAG, NODE_URL_FLAG, nodeClient } from './client-commands.js';
 import { CommandError, type Command } from './command.js';
 import { expectPositionals, UsageError, type FlagSpecs } from './flags.js';
 
 const ADMIN_FLAGS = {
   url: NODE_URL_FLAG,
+  cacert: CACERT_FLAG,
   'admin-token': {
     kind: 'string',
     placeholder: 'token',
@@ -23,8 +24,12 @@ const ADMIN_FLAGS = {
 /** Same rule as node ids in cluster.json (src/config.ts). */
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-function adminClient(values: { url: string; 'admin-token': string | undefined }): KvorumClient {
-  return new KvorumClient(values.url, { adminToken: values['admin-token'] });
+function adminClient(values: {
+  url: string;
+  cacert: string | undefined;
+  'admin-token': string | undefined;
+}): Promise<KvorumClient> {
+  return nodeClient(values, values['admin-token']);
 }
 
 /** Admin calls throw KvorumHttpError on an error status; a person needs only its one line. */
@@ -80,7 +85,7 @@ export const statusCommand: Command<typeof ADMIN_FLAGS> = {
   flags: ADMIN_FLAGS,
   async run({ values, positionals }) {
     expectPositionals(positionals, 0, 0, this.synopsis);
-    const status = await askAdmin(() => adminClient(values).status());
+    const status = await askAdmin(async () => (await adminClient(values)).status());
     process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
   },
 };
@@ -98,7 +103,7 @@ export const partitionCommand: Command<typeof ADMIN_FLAGS> = {
   async run({ values, positionals }) {
     expectPositionals(positionals, 1, Number.MAX_SAFE_INTEGER, this.synopsis);
     const groups = parseGroups(positionals);
-    const result = await askAdmin(() => adminClient(values).partition(groups));
+    const result = await askAdmin(async () => (await adminClient(values)).partition(groups));
     finish(`partition ${groups.map((g) => `{${g.join(',')}}`).join(' ')}`, result);
   },
 };
@@ -111,7 +116,7 @@ export const healCommand: Command<typeof ADMIN_FLAGS> = {
   flags: ADMIN_FLAGS,
   async run({ values, positionals }) {
     expectPositionals(positionals, 0, 0, this.synopsis);
-    finish('heal', await askAdmin(() => adminClient(values).heal()));
+    finish('heal', await askAdmin(async () => (await adminClient(values)).heal()));
   },
 };
 
@@ -126,7 +131,7 @@ export const repairCommand: Command<typeof ADMIN_FLAGS> = {
   flags: ADMIN_FLAGS,
   async run({ values, positionals }) {
     expectPositionals(positionals, 0, 0, this.synopsis);
-    const result = await askAdmin(() => adminClient(values).repair());
+    const result = await askAdmin(async () => (await adminClient(values)).repair());
     const failed: string[] = [];
     for (const [peer, r] of Object.entries(result.peers)) {
       if (r.error !== undefined) failed.push(`${peer} (${r.error})`);

@@ -1,6 +1,7 @@
 // `kvorum get|put|del`: one key-value request to one node (DESIGN 1.2), with the answer on
 // stdout as raw bytes and anything that went wrong as one line on stderr (exit status 1).
 
+import { readFile } from 'node:fs/promises';
 import { LIMITS } from '../config.js';
 import {
   describeHttpFailure,
@@ -11,7 +12,7 @@ import {
   type WriteResult,
 } from '../client/kvorum-client.js';
 import { CommandError, say, type Command } from './command.js';
-import { expectPositionals, type FlagSpecs } from './flags.js';
+import { expectPositionals, UsageError, type FlagSpecs } from './flags.js';
 
 export const DEFAULT_NODE_URL = 'http://127.0.0.1:7001';
 
@@ -42,8 +43,38 @@ export const NODE_URL_FLAG = {
   check: checkNodeUrl,
 } as const;
 
+/** The CA of a TLS cluster (`kvorum cluster --tls` writes `<data>/tls/ca.pem`). */
+export const CACERT_FLAG = {
+  kind: 'string',
+  placeholder: 'file',
+  help: "trust this CA (PEM) for an https --url, e.g. a TLS cluster's <data>/tls/ca.pem",
+} as const;
+
+/** A client for --url, trusting --cacert when given; an unreadable CA file is a usage error. */
+export async function nodeClient(
+  values: { readonly url: string; readonly cacert?: string | undefined },
+  adminToken?: string,
+): Promise<KvorumClient> {
+  let ca: Buffer | undefined;
+  if (values.cacert !== undefined) {
+    try {
+      ca = await readFile(values.cacert);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      const why =
+        code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(err);
+      throw new UsageError(`cannot read --cacert ${values.cacert}: ${why}`);
+    }
+  }
+  return new KvorumClient(values.url, {
+    ...(adminToken === undefined ? {} : { adminToken }),
+    ...(ca === undefined ? {} : { ca }),
+  });
+}
+
 const COMMON_FLAGS = {
   url: NODE_URL_FLAG,
+  cacert: CACERT_FLAG,
   consistency: {
     kind: 'choice',
     choices: ['linearizable', 'default'],
@@ -132,7 +163,7 @@ export const getCommand: Command<typeof GET_FLAGS> = {
   flags: GET_FLAGS,
   async run({ values, positionals }) {
     const key = keyOf(positionals, this.synopsis, 1);
-    const client = new KvorumClient(values.url);
+    const client = await nodeClient(values);
     const opts = {
       r: toLevel(values.r),
       consistency: values.consistency,
@@ -195,7 +226,7 @@ export const putCommand: Command<typeof PUT_FLAGS> = {
     const key = keyOf(positionals, this.synopsis, 2);
     const given = positionals[1];
     const value = given === undefined ? await readStdin() : Buffer.from(given, 'utf8');
-    const client = new KvorumClient(values.url);
+    const client = await nodeClient(values);
     const res = await askNode(() =>
       client.put(key, value, {
         w: toLevel(values.w),
@@ -217,7 +248,7 @@ export const delCommand: Command<typeof DEL_FLAGS> = {
   flags: DEL_FLAGS,
   async run({ values, positionals }) {
     const key = keyOf(positionals, this.synopsis, 1);
-    const client = new KvorumClient(values.url);
+    const client = await nodeClient(values);
     const res = await askNode(() =>
       client.del(key, {
         w: toLevel(values.w),

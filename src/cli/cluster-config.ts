@@ -100,6 +100,13 @@ export const CLUSTER_FLAGS = {
     default: 'on',
     help: 'off (for tests) keeps no hints, so only anti-entropy repairs missed writes',
   },
+  'max-clock-offset-ms': {
+    kind: 'integer',
+    min: 1,
+    max: LIMITS.clockAheadMsMax,
+    default: LIMITS.maxClockOffsetMsDefault,
+    help: 'largest clock offset between nodes; a context further ahead of a node is refused (400)',
+  },
   'timeout-ms': {
     kind: 'integer',
     min: 1,
@@ -122,6 +129,10 @@ export const CLUSTER_FLAGS = {
     check: checkHost,
   },
   ...SECRET_FLAGS,
+  tls: {
+    kind: 'boolean',
+    help: 'HTTPS for clients and mutual TLS between peers, with a throwaway CA and certificates made by openssl under <data>/tls/',
+  },
   'log-level': {
     kind: 'choice',
     choices: LOG_LEVELS,
@@ -134,10 +145,15 @@ export type ClusterFlagValues = FlagValues<typeof CLUSTER_FLAGS>;
 export type ClusterFlagName = keyof typeof CLUSTER_FLAGS & string;
 
 /** Nodes n1…nK on consecutive ports; the peer ports sit PEER_PORT_OFFSET above the HTTP ones. */
-export function nodeAddresses(count: number, host: string, basePort: number): NodeAddress[] {
+export function nodeAddresses(
+  count: number,
+  host: string,
+  basePort: number,
+  tls = false,
+): NodeAddress[] {
   return Array.from({ length: count }, (_, i) => ({
     id: `n${i + 1}`,
-    http: `http://${bracketed(host)}:${basePort + i}`,
+    http: `${tls ? 'https' : 'http'}://${bracketed(host)}:${basePort + i}`,
     peer: `${host}:${basePort + PEER_PORT_OFFSET + i}`,
   }));
 }
@@ -166,17 +182,22 @@ export function planClusterConfig(
   explicit: ReadonlySet<string>,
   existing: ClusterConfig | undefined,
   dataDir: string,
+  newSecret: () => string,
 ): ClusterPlan {
   const pick = <T>(flag: ClusterFlagName, fromFlag: T, fromExisting: T | undefined): T =>
     explicit.has(flag) || fromExisting === undefined ? fromFlag : fromExisting;
 
   const count = pick('nodes', values.nodes, existing?.nodes.length);
+  // A cluster is a TLS cluster when its URLs are https, so a restart without --tls keeps TLS.
+  const existingTls = existing === undefined ? undefined : usesTls(existing);
+  const tls = pick('tls', values.tls, existingTls);
   // Addresses are regenerated only when asked for, so a hand-edited cluster.json survives restarts.
   const regenerate =
     existing === undefined ||
     explicit.has('host') ||
     explicit.has('base-port') ||
-    count !== existing.nodes.length;
+    count !== existing.nodes.length ||
+    tls !== existingTls;
   const lastPeerPort = values['base-port'] + PEER_PORT_OFFSET + count - 1;
   if (regenerate && lastPeerPort > PORT_MAX) {
     throw new UsageError(
@@ -184,7 +205,7 @@ export function planClusterConfig(
     );
   }
   const nodes = regenerate
-    ? nodeAddresses(count, values.host, values['base-port'])
+    ? nodeAddresses(count, values.host, values['base-port'], tls)
     : existing.nodes;
 
   const nMax = Math.min(count, LIMITS.nMax);
@@ -219,6 +240,13 @@ export function planClusterConfig(
           values['hinted-handoff'],
           existing === undefined ? undefined : existing.hintedHandoff ? 'on' : 'off',
         ) === 'on',
+      maxClockOffsetMs: pick(
+        'max-clock-offset-ms',
+        values['max-clock-offset-ms'],
+        existing?.maxClockOffsetMs,
+      ),
+      // Peers authenticate by default: a cluster without a secret gets one.
+      clusterSecret: values['cluster-secret'] || existing?.clusterSecret || newSecret(),
     }),
   );
   if (existing === undefined) return { config, reused: false, changes: [] };
@@ -231,6 +259,11 @@ export function planClusterConfig(
   }
   const changes = describeChanges(existing, config);
   return { config, reused: changes.length === 0, changes };
+}
+
+/** Every node of a TLS cluster is reached over https (serve refuses a mix). */
+export function usesTls(config: ClusterConfig): boolean {
+  return config.nodes.every((node) => node.http.startsWith('https:'));
 }
 
 /** A config the flags make invalid is the user's to fix: one line, exit 2. */
@@ -255,10 +288,17 @@ function describeChanges(before: ClusterConfig, after: ClusterConfig): string[] 
     'tombstoneGraceMs',
     'antiEntropyIntervalMs',
     'hintedHandoff',
+    'maxClockOffsetMs',
   ] as const;
   for (const key of settings) {
     if (before[key] !== after[key])
       changes.push(`${key} ${String(before[key])} → ${String(after[key])}`);
+  }
+  // Never the secret itself: this line goes to the terminal.
+  if (before.clusterSecret !== after.clusterSecret) {
+    changes.push(
+      before.clusterSecret === undefined ? 'cluster secret generated' : 'cluster secret replaced',
+    );
   }
   const moved = after.nodes.filter((node, i) => {
     const old = before.nodes[i];

@@ -3,23 +3,26 @@
 // failure must not heal itself); SIGINT/SIGTERM stop every replica and exit 0.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdir, rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
   LIMITS,
+  REPLICA_PROCESS_ENV,
   httpHostPort,
   peerHostPort,
   type ClusterConfig,
   type NodeAddress,
 } from '../config.js';
 import { KvorumClient } from '../client/kvorum-client.js';
-import { CLUSTER_FLAGS, planClusterConfig, type ClusterPlan } from './cluster-config.js';
+import { CLUSTER_FLAGS, planClusterConfig, usesTls, type ClusterPlan } from './cluster-config.js';
 import { CommandError, say, type Command } from './command.js';
 import { expectPositionals } from './flags.js';
 import { readClusterConfig } from './serve.js';
+import { clusterTlsPaths, ensureClusterCertificates, serveTlsArgs } from './tls-certs.js';
 
 /** Supervisor timing; a replica that is not healthy in HEALTH_DEADLINE_MS is reported as stuck. */
 export const SUPERVISOR_LIMITS = Object.freeze({
@@ -32,6 +35,20 @@ export const SUPERVISOR_LIMITS = Object.freeze({
 
 /** dist/cli/cluster.js → bin/kvorum.js: the children run the same build as the supervisor. */
 const BIN_PATH = fileURLToPath(new URL('../../bin/kvorum.js', import.meta.url));
+
+/**
+ * The command that restarts one replica, runnable from any directory: `npx kvorum` outside a
+ * checkout would fetch whatever "kvorum" the npm registry has, so name this node and this file.
+ */
+export function restartCommand(
+  configFile: string,
+  id: string,
+  extraArgs: readonly string[] = [],
+): string {
+  const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
+  const extra = extraArgs.map((a) => ` ${q(a)}`).join('');
+  return `${q(process.execPath)} ${q(BIN_PATH)} serve --config ${q(path.resolve(configFile))} --id ${q(id)}${extra}`;
+}
 
 interface Replica {
   readonly node: NodeAddress;
@@ -54,8 +71,14 @@ async function readExistingConfig(file: string): Promise<ClusterConfig | undefin
 /** Written to a temporary file and renamed, so a crash never leaves half a config behind. */
 async function writeConfig(file: string, config: ClusterConfig): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`);
+  // It holds the cluster secret: only its owner may read it.
+  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, file);
+}
+
+/** 256 random bits, URL-safe, for a cluster created without --cluster-secret. */
+function newClusterSecret(): string {
+  return randomBytes(32).toString('base64url');
 }
 
 function unbracket(host: string): string {
@@ -94,16 +117,15 @@ async function checkPortsFree(config: ClusterConfig): Promise<void> {
   }
 }
 
-/** The children get no KVORUM_* of ours (a KVORUM_DATA meant for `cluster` would mislead `serve`), only the secrets. */
-function childEnv(
-  adminToken: string | undefined,
-  clusterSecret: string | undefined,
-): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
+/**
+ * The children get no KVORUM_* of ours (a KVORUM_DATA meant for `cluster` would mislead
+ * `serve`), only the admin token; the cluster secret is in cluster.json.
+ */
+function childEnv(adminToken: string | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...REPLICA_PROCESS_ENV };
   for (const [name, value] of Object.entries(process.env))
     if (!name.startsWith('KVORUM_')) env[name] = value;
   if (adminToken !== undefined) env.KVORUM_ADMIN_TOKEN = adminToken;
-  if (clusterSecret !== undefined) env.KVORUM_CLUSTER_SECRET = clusterSecret;
   return env;
 }
 
@@ -125,7 +147,8 @@ interface SupervisorOptions {
   readonly configFile: string;
   readonly logLevel: string;
   readonly adminToken: string | undefined;
-  readonly clusterSecret: string | undefined;
+  /** The cluster's CA (PEM) when it runs TLS: health checks trust it alone. */
+  readonly ca: Buffer | undefined;
 }
 
 class Supervisor {
@@ -160,6 +183,11 @@ class Supervisor {
     }
   }
 
+  /** What `serve` needs beyond the config and id: the node's TLS files, for a TLS cluster. */
+  private serveArgs(id: string): string[] {
+    return this.opts.ca === undefined ? [] : serveTlsArgs(this.config.data, id);
+  }
+
   private start(node: NodeAddress): Replica {
     const args = [
       BIN_PATH,
@@ -170,8 +198,9 @@ class Supervisor {
       node.id,
       '--log-level',
       this.opts.logLevel,
+      ...this.serveArgs(node.id),
     ];
-    const env = childEnv(this.opts.adminToken, this.opts.clusterSecret);
+    const env = childEnv(this.opts.adminToken);
     // The IPC channel carries no messages: its closing tells the child that we are gone.
     const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     const label = node.id.padEnd(this.labelWidth);
@@ -198,14 +227,10 @@ class Supervisor {
       if (left === 0) say('every replica has stopped');
       return;
     }
-    const secrets = [
-      this.opts.adminToken === undefined ? [] : ['KVORUM_ADMIN_TOKEN'],
-      this.opts.clusterSecret === undefined ? [] : ['KVORUM_CLUSTER_SECRET'],
-    ].flat();
-    const env = secrets.length === 0 ? '' : ` (with the same ${secrets.join(' and ')} set)`;
+    const env = this.opts.adminToken === undefined ? '' : ' (with the same KVORUM_ADMIN_TOKEN set)';
     say(
       `${replica.node.id} ${how}; it will not be restarted. ${left} replica(s) still running. ` +
-        `To restart it: npx kvorum serve --config ${this.configFile} --id ${replica.node.id}${env}`,
+        `To restart it: ${restartCommand(this.configFile, replica.node.id, this.serveArgs(replica.node.id))}${env}`,
     );
   }
 
@@ -235,6 +260,7 @@ class Supervisor {
   private async waitHealthy(replica: Replica, deadline: number): Promise<boolean> {
     const client = new KvorumClient(replica.node.http, {
       requestTimeoutMs: SUPERVISOR_LIMITS.healthRequestTimeoutMs,
+      ...(this.opts.ca === undefined ? {} : { ca: this.opts.ca }),
     });
     while (replica.alive && !this.stopping && Date.now() < deadline) {
       try {
@@ -269,6 +295,7 @@ class Supervisor {
     // The token itself stays out of the output: logs of a terminal session get shared.
     const auth =
       this.opts.adminToken === undefined ? '' : '-H "Authorization: Bearer $KVORUM_ADMIN_TOKEN" ';
+    const cacert = this.opts.ca === undefined ? '' : `--cacert ${clusterTlsPaths(c.data).ca} `;
     const rows = this.replicas.map((r, i) => {
       const state = healthy[i] ? `pid ${r.proc.pid ?? '?'}` : 'NOT READY';
       return `  ${r.node.id.padEnd(this.labelWidth)}  ${r.node.http}  peer ${r.node.peer}  ${state}`;
@@ -279,9 +306,9 @@ class Supervisor {
       ...rows,
       `config ${this.configFile}; each node's data in ${c.data}/<id>/`,
       'try:',
-      `  curl -X PUT --data-binary hello ${first}/kv/greeting`,
-      `  curl ${second}/kv/greeting`,
-      `  curl ${auth}${first}/admin/status`,
+      `  curl ${cacert}-X PUT --data-binary hello ${first}/kv/greeting`,
+      `  curl ${cacert}${second}/kv/greeting`,
+      `  curl ${cacert}${auth}${first}/admin/status`,
       'Ctrl-C stops every node.',
       '',
     ].join('\n');
@@ -307,12 +334,28 @@ export const clusterCommand: Command<typeof CLUSTER_FLAGS> = {
       explicit,
       await readExistingConfig(configFile),
       dataDir,
+      newClusterSecret,
     );
     await checkPortsFree(plan.config);
     for (const node of plan.config.nodes)
       await mkdir(path.join(dataDir, node.id), { recursive: true });
-    if (plan.reused) say(`reusing ${configFile} and the data beside it`);
-    else await writeConfig(configFile, plan.config);
+    // Before the config is written: a config with https URLs but no certificates (openssl
+    // missing) would keep the next run on TLS too.
+    let ca: Buffer | undefined;
+    if (usesTls(plan.config)) {
+      const made = await ensureClusterCertificates(dataDir, plan.config.cluster, plan.config.nodes);
+      const tlsDir = clusterTlsPaths(dataDir);
+      if (made.caCreated)
+        say(`made a throwaway CA with openssl: ${tlsDir.ca} (give it to clients: --cacert)`);
+      if (made.certified.length > 0)
+        say(`made certificates for ${made.certified.join(', ')} in ${tlsDir.dir}`);
+      ca = await readFile(tlsDir.ca);
+    }
+    if (plan.reused) {
+      say(`reusing ${configFile} and the data beside it`);
+      // A file from before secrets were generated may be world-readable.
+      await chmod(configFile, 0o600);
+    } else await writeConfig(configFile, plan.config);
     if (plan.changes.length > 0) say(`updated ${configFile}: ${plan.changes.join('; ')}`);
 
     const supervisor = new Supervisor({
@@ -320,7 +363,7 @@ export const clusterCommand: Command<typeof CLUSTER_FLAGS> = {
       configFile,
       logLevel: values['log-level'],
       adminToken: values['admin-token'],
-      clusterSecret: values['cluster-secret'],
+      ca,
     });
     if (!(await supervisor.run()))
       throw new CommandError('every replica has exited; the cluster is down');

@@ -1,12 +1,13 @@
 // `kvorum serve`: runs one replica from a cluster config file until SIGINT/SIGTERM, then closes
 // it cleanly (LevelDB flushed, peers told) and exits 0.
 
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, LIMITS, parseClusterConfig, type ClusterConfig } from '../config.js';
 import type { RunningReplica } from '../replica/replica.js';
 import { CommandError, SECRET_FLAGS, say, type Command } from './command.js';
 import { expectPositionals, UsageError, type FlagSpecs } from './flags.js';
+import { readTlsFiles, TLS_FLAGS } from './tls-flags.js';
 
 export const LOG_LEVELS = Object.freeze([
   'fatal',
@@ -39,6 +40,11 @@ const SERVE_FLAGS = {
     help: 'bind HTTP and peer listeners here instead of the config hosts (0.0.0.0 in containers)',
   },
   ...SECRET_FLAGS,
+  'insecure-peers': {
+    kind: 'boolean',
+    help: 'run without a cluster secret (even one in the config): any process that reaches the peer port can act as a node',
+  },
+  ...TLS_FLAGS,
   'log-level': { kind: 'choice', choices: LOG_LEVELS, default: 'info', help: 'log verbosity' },
   'clock-offset-ms': {
     kind: 'integer',
@@ -154,8 +160,33 @@ export const serveCommand: Command<typeof SERVE_FLAGS> = {
       const ids = config.nodes.map((node) => node.id).join(', ');
       throw new UsageError(`--id ${id} is not a node of ${values.config} (its nodes: ${ids})`);
     }
+    // The store creates it, and names it in any error.
     const dataDir = path.resolve(values.data ?? path.join(config.data, id));
-    await mkdir(dataDir, { recursive: true });
+    // Peers authenticate by default; running without a secret is a choice made out loud.
+    // --insecure-peers means no secret at all, even one the config holds: said once, it wins.
+    const insecurePeers = values['insecure-peers'];
+    const clusterSecret = insecurePeers
+      ? undefined
+      : values['cluster-secret'] || config.clusterSecret;
+    if (clusterSecret === undefined && !insecurePeers) {
+      throw new UsageError(
+        `${id} has no cluster secret: set "clusterSecret" in ${values.config} (kvorum cluster writes one), ` +
+          'or --cluster-secret / KVORUM_CLUSTER_SECRET, the same on every node; ' +
+          '--insecure-peers runs without one, letting any process that reaches the peer port act as a node',
+      );
+    }
+    const tls = await readTlsFiles(values, id);
+    // Peers and the supervisor reach each node at its config URL: the scheme must say the truth.
+    const plain = config.nodes.filter(
+      (node) => node.http.startsWith('https:') !== (tls !== undefined),
+    );
+    if (plain.length > 0) {
+      throw new UsageError(
+        tls === undefined
+          ? `${values.config} gives https URLs (${plain[0]!.http}) but ${id} has no --tls-cert, --tls-key and --tls-ca`
+          : `with --tls-cert every node's http URL in ${values.config} must be https:// (${plain[0]!.id} has ${plain[0]!.http})`,
+      );
+    }
     const started = installShutdown();
     let replica: RunningReplica;
     try {
@@ -167,7 +198,8 @@ export const serveCommand: Command<typeof SERVE_FLAGS> = {
         dataDir,
         listenHost: values['listen-host'],
         adminToken: values['admin-token'],
-        clusterSecret: values['cluster-secret'],
+        ...(clusterSecret === undefined ? {} : { clusterSecret }),
+        ...(tls === undefined ? {} : { tls }),
         logLevel: values['log-level'],
         clockOffsetMs: values['clock-offset-ms'],
         unsafe: {

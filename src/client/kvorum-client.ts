@@ -3,6 +3,7 @@
 // 504 are answers a caller branches on; only a network failure throws (KvorumNetworkError).
 
 import { LIMITS } from '../config.js';
+import { fetchWithCa } from './fetch-with-ca.js';
 
 /** `one`, `quorum`, `all`, or a replica count 1…N. */
 export type ReplicaCount = 'one' | 'quorum' | 'all' | number;
@@ -123,6 +124,11 @@ export interface KvorumClientOptions {
   readonly adminToken?: string;
   /** Client-side cap on one HTTP exchange, beyond the server's own `?timeout=`. */
   readonly requestTimeoutMs?: number;
+  /**
+   * PEM of the CA that signed the nodes' certificates (`--cacert`, e.g. `<data>/tls/ca.pem`):
+   * trusted alone for this client's https requests.
+   */
+  readonly ca?: string | Buffer;
 }
 
 /** The node could not be reached, or did not answer at all in time. */
@@ -177,6 +183,7 @@ export class KvorumClient {
   readonly baseUrl: string;
   private readonly adminToken: string | undefined;
   private readonly requestTimeoutMs: number;
+  private readonly ca: string | Buffer | undefined;
 
   constructor(baseUrl: string, opts: KvorumClientOptions = {}) {
     const url = new URL(baseUrl); // throws TypeError on a malformed URL, before any request
@@ -185,6 +192,7 @@ export class KvorumClient {
     }
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.adminToken = opts.adminToken;
+    this.ca = opts.ca;
     this.requestTimeoutMs =
       opts.requestTimeoutMs ?? LIMITS.requestTimeoutMsMax + RESPONSE_MARGIN_MS;
   }
@@ -305,7 +313,9 @@ export class KvorumClient {
     // A request that names its own timeout may outlast the default cap; allow it that long.
     const capMs = Math.max(this.requestTimeoutMs, (serverTimeoutMs ?? 0) + RESPONSE_MARGIN_MS);
     try {
-      const res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(capMs) });
+      const init = { method, headers, body, signal: AbortSignal.timeout(capMs) };
+      const res =
+        this.ca === undefined ? await fetch(url, init) : await fetchWithCa(url, init, this.ca);
       const bytes = Buffer.from(await res.arrayBuffer());
       return { status: res.status, headers: res.headers, bytes };
     } catch (err) {
@@ -327,6 +337,15 @@ function parseBody(res: Exchange): unknown {
   return text;
 }
 
+/** OpenSSL's verdicts on a certificate chain that does not lead to a trusted root. */
+const UNTRUSTED_CERTIFICATE_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
 /** fetch hides the socket error in `cause`; ECONNREFUSED tells a user far more than "fetch failed". */
 function networkReason(err: unknown, capMs: number): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
@@ -338,6 +357,9 @@ function networkReason(err: unknown, capMs: number): string {
       : undefined;
   // The message usually holds the code ("connect ECONNREFUSED 127.0.0.1:7001"), but an
   // AggregateError from trying IPv6 and IPv4 has only the code.
+  if (typeof cause?.code === 'string' && UNTRUSTED_CERTIFICATE_CODES.has(cause.code)) {
+    return `${String(cause.message)}: the node's certificate is not signed by a CA this client trusts; give the cluster's CA (--cacert <data>/tls/ca.pem)`;
+  }
   if (cause !== undefined && typeof cause.message === 'string' && cause.message !== '') {
     return cause.message;
   }

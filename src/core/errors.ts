@@ -81,6 +81,30 @@ export class UnavailableError extends KvorumError {
   }
 }
 
+/**
+ * The node is over its budget of bytes or requests in flight: answered at once, before the body
+ * is read, and nothing was written. `retryAfterS` goes out as Retry-After.
+ */
+export class OverloadedError extends KvorumError {
+  readonly code = 'overloaded';
+  readonly status = 503;
+  constructor(
+    readonly resource: 'bytes' | 'requests',
+    readonly inFlight: number,
+    readonly limit: number,
+    readonly retryAfterS: number,
+  ) {
+    super(
+      resource === 'bytes'
+        ? `this node already has ${inFlight} bytes of requests and replication in flight (its budget is ${limit}); retry after ${retryAfterS} s or ask another node`
+        : `this node already has ${inFlight} requests in flight (its budget is ${limit}); retry after ${retryAfterS} s or ask another node`,
+    );
+  }
+  override details(): Record<string, unknown> {
+    return { resource: this.resource, inFlight: this.inFlight, limit: this.limit };
+  }
+}
+
 /** Not enough replicas answered in time. For a write the outcome is unknown. */
 export class TimeoutError extends KvorumError {
   readonly code = 'timeout';

@@ -47,7 +47,8 @@ export async function adminRoutes(
     });
     secured.get('/admin/status', async () => backend.status());
     secured.get('/admin/faults', async () => backend.getFaults());
-    secured.put('/admin/faults', jsonLimit, async (req) => backend.setFaults(req.body ?? {}));
+    // No body is not "no faults": a client that lost its body must not clear every fault.
+    secured.put('/admin/faults', jsonLimit, async (req) => backend.setFaults(req.body));
     secured.post('/admin/partition', jsonLimit, async (req) => backend.partition(req.body));
     secured.post('/admin/heal', jsonLimit, async () => backend.heal());
     secured.post('/admin/repair', jsonLimit, async () => backend.repair());

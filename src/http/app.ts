@@ -1,5 +1,6 @@
 // Builds the fastify app for one replica: /kv and the admin routes as encapsulated plugins,
-// one error handler, and server limits so slow or stuck clients cannot hold the replica.
+// one error handler, and server limits so slow or stuck clients cannot hold the replica. With
+// a certificate it serves HTTPS only: a plain HTTP request to the port fails the TLS handshake.
 
 import Fastify, {
   LogController,
@@ -10,16 +11,46 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
 import { adminRoutes } from './admin-routes.js';
+import { handleClientError } from './client-errors.js';
 import type { HttpBackend } from './backend.js';
 import { errorBody, makeErrorHandler } from './error-mapping.js';
 import { kvRoutes } from './kv-routes.js';
 
-export async function buildHttpApp(backend: HttpBackend, logger: Logger): Promise<FastifyInstance> {
+/** The certificate and key the client port serves HTTPS with. */
+export interface HttpsIdentity {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export async function buildHttpApp(
+  backend: HttpBackend,
+  logger: Logger,
+  https?: HttpsIdentity,
+): Promise<FastifyInstance> {
+  // Node checks for late requests only every connectionsCheckingInterval: at its default (30 s)
+  // a 30 s limit cut slow requests anywhere up to a minute.
+  const serverOptions = {
+    connectionsCheckingInterval: LIMITS.httpTimeoutCheckIntervalMs,
+    maxHeaderSize: LIMITS.httpHeaderBytesMax,
+  };
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Per-request lines come only from the debug hook below, so the hot path logs nothing.
     logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: LIMITS.httpRequestTimeoutMs,
+    // fastify hands `https` alone to https.createServer, so the HTTP server limits go in it too.
+    ...(https === undefined
+      ? { http: serverOptions }
+      : {
+          https: {
+            ...serverOptions,
+            cert: https.cert,
+            key: https.key,
+            minVersion: 'TLSv1.2' as const,
+            handshakeTimeout: LIMITS.httpsHandshakeTimeoutMs,
+          },
+        }),
+    clientErrorHandler: handleClientError,
     keepAliveTimeout: LIMITS.httpKeepAliveTimeoutMs,
     // Socket inactivity: longer than the longest ?timeout= a request may ask for, so a slow
     // quorum answers 504 instead of losing its socket; requestTimeout bounds slow clients.

@@ -1,6 +1,7 @@
 // What the HTTP layer needs from a running replica. src/replica implements it; route tests
 // can implement it in memory.
 
+import type { Admission } from '../core/admission.js';
 import type { ReadResult, WriteResult } from '../core/coordinator.js';
 import type { ConflictMode } from '../config.js';
 import type { FaultSpec } from '../core/faults.js';
@@ -17,6 +18,8 @@ export interface HttpBackend {
   readonly valueBytesMax: number;
   readonly conflicts: ConflictMode;
   readonly adminToken: string | undefined;
+  /** Every /kv request is admitted here first, or refused 503 overloaded. */
+  readonly admission: Admission;
   get(key: string, params: RequestParams): Promise<ReadResult>;
   put(
     key: string,

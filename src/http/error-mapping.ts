@@ -2,7 +2,8 @@
 // {"error", "message", ...details} for every failure, whatever raised it.
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { KvorumError } from '../core/errors.js';
+import { LIMITS } from '../config.js';
+import { KvorumError, OverloadedError } from '../core/errors.js';
 import { serverTiming } from './server-timing.js';
 
 export interface ErrorBody {
@@ -65,6 +66,18 @@ function fromFastify(
 export function makeErrorHandler(valueBytesMax: number) {
   return function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
     if (err instanceof KvorumError) {
+      if (err instanceof OverloadedError) {
+        reply.header('Retry-After', String(err.retryAfterS));
+        // Refused before its body was read: reading megabytes only to drop them would cost the
+        // node what admission is there to save. The answer goes out, then the connection.
+        if (req.headers['content-length'] !== '0' && req.method !== 'GET') {
+          reply.header('Connection', 'close');
+          const socket = req.raw.socket;
+          reply.raw.once('finish', () =>
+            setTimeout(() => socket.destroy(), LIMITS.overloadCloseAfterMs).unref(),
+          );
+        }
+      }
       if (err.timings !== undefined && err.timings.length > 0)
         reply.header('Server-Timing', serverTiming(err.timings));
       void reply

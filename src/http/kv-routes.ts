@@ -17,6 +17,10 @@ import { serverTiming } from './server-timing.js';
 const KV_PREFIX = '/kv/';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const CONTEXT_HEADER = 'x-kvorum-context';
+const VALUE_CSP = "default-src 'none'; sandbox";
+/** What /kv/<key> answers to; anything else is 405 with this as `Allow`. */
+const KV_METHODS_ALLOWED = 'GET, HEAD, PUT, DELETE';
+const KV_METHODS_REFUSED = ['POST', 'PATCH', 'OPTIONS'] as const;
 
 /** The key is everything after /kv/ up to the query, percent-decoded, so slashes may be literal or %2F. */
 export function keyFromUrl(url: string, prefix = KV_PREFIX): string {
@@ -72,8 +76,18 @@ function notFound(reply: FastifyReply): FastifyReply {
     .send(errorBody('not_found', 'no value is stored under this key'));
 }
 
+/**
+ * A stored value is served with the Content-Type its writer chose, which may be text/html. A
+ * browser must neither sniff it into something else nor run it with this node's origin (the
+ * console's, holding the admin token): `nosniff`, and a CSP sandbox with no sources at all.
+ */
 function sendValue(reply: FastifyReply, v: Version): FastifyReply {
-  return reply.code(200).type(v.contentType).send(bytesOf(v.value));
+  return reply
+    .code(200)
+    .header('X-Content-Type-Options', 'nosniff')
+    .header('Content-Security-Policy', VALUE_CSP)
+    .type(v.contentType)
+    .send(bytesOf(v.value));
 }
 
 /**
@@ -104,6 +118,18 @@ export async function kvRoutes(
       done(null, body);
     },
   );
+
+  // Before the body is read: a node over budget refuses at once, having taken nothing in. A
+  // chunked body may be as large as a value can be, so it reserves that much.
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const bytes =
+      req.headers['transfer-encoding'] !== undefined
+        ? backend.valueBytesMax
+        : Math.min(Number.isFinite(declared) ? declared : 0, backend.valueBytesMax);
+    const admitted = backend.admission.admit(bytes);
+    reply.raw.once('close', () => backend.admission.release(admitted));
+  });
 
   app.get('/kv/*', async (req: FastifyRequest, reply: FastifyReply) => {
     const key = keyFromUrl(req.url);
@@ -146,6 +172,24 @@ export async function kvRoutes(
     const result = await backend.put(key, body, contentType, paramsOf(req), contextOf(req));
     reply.header('Server-Timing', serverTiming(result.timings));
     return reply.code(204).send();
+  });
+
+  // A method the API does not have on an existing resource is 405, not "no such route".
+  app.route({
+    method: [...KV_METHODS_REFUSED],
+    url: '/kv/*',
+    handler: async (req: FastifyRequest, reply: FastifyReply) =>
+      reply
+        .code(405)
+        .header('Allow', KV_METHODS_ALLOWED)
+        .type('application/json')
+        .send(
+          errorBody(
+            'method_not_allowed',
+            `${req.method} is not a method of /kv/<key>; use ${KV_METHODS_ALLOWED}`,
+            { allow: KV_METHODS_ALLOWED.split(', ') },
+          ),
+        ),
   });
 
   app.delete('/kv/*', async (req: FastifyRequest, reply: FastifyReply) => {

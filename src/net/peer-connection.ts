@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
 import type { Clock } from '../core/clock.js';
+import type { RateLimitedLog } from './rate-limited-log.js';
 import { PeerError } from '../core/errors.js';
 import type { FaultFilter } from '../core/faults.js';
 import { encodeFrame, FrameDecoder } from './frame-codec.js';
@@ -60,11 +61,17 @@ export interface ConnectionHost {
   readonly identity: HandshakeIdentity;
   readonly knownPeers: ReadonlySet<string>;
   readonly logger: Logger;
+  /** Warnings other hosts can trigger at will go through this, a few lines per second. */
+  readonly peerWarnings: RateLimitedLog;
   readonly faults: FaultFilter;
   readonly rng: () => number;
   readonly timers: NetTimers;
   /** Liveness is measured on this clock's monotonic reading. */
   readonly clock: Pick<Clock, 'monotonicMs'>;
+  /** Over TLS: why the certificate on `socket` does not back the node id a Hello claims, or null. */
+  readonly claimRefusal?: (socket: Socket, claimed: string) => string | null;
+  /** Heartbeat ticks the owner has run so far. */
+  ticks(): number;
   onRequest(from: string, req: PeerRequest): PeerReplyBody | Promise<PeerReplyBody>;
   established(conn: PeerConnection): void;
   /** The dialer's link carried its first frame from the acceptor: it now counts as live. */
@@ -104,6 +111,8 @@ export class PeerConnection {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private lastHeardMs = 0;
+  /** The owner's heartbeat tick when this peer was last heard (see heardWithin). */
+  private lastHeardTick = 0;
   private corked = false;
   private readonly delayTimers = new Set<NodeJS.Timeout>();
   private readonly remote: string;
@@ -132,7 +141,9 @@ export class PeerConnection {
     );
     socket.on('close', () => this.onSocketClose());
     if (role.dialer) {
-      socket.once('connect', () => {
+      // Over TLS the Hello waits for the TLS handshake, so it never goes to an unverified peer.
+      const encrypted = (socket as { encrypted?: boolean }).encrypted === true;
+      socket.once(encrypted ? 'secureConnect' : 'connect', () => {
         this.connected = true;
         this.writeHandshake(firstHello(host.identity, this.nonce));
       });
@@ -145,8 +156,24 @@ export class PeerConnection {
   }
 
   /** Liveness. A dialer counts only from the acceptor's first frame, proof that it took our Hello. */
-  heardWithin(ms: number, nowMs: number): boolean {
-    return this.phase === 'open' && this.confirmed && nowMs - this.lastHeardMs <= ms;
+  /** Bytes written to this connection that the socket has not handed to the network yet. */
+  queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  private heard(): void {
+    this.lastHeardMs = this.host.clock.monotonicMs();
+    this.lastHeardTick = this.host.ticks();
+  }
+
+  /**
+   * Heard within `ms`, or within `ticks` of the owner's heartbeat ticks. Silence counts only
+   * while this process runs: when its own event loop stalls (a burst of large writes, GC), no
+   * tick passes and no socket is read, so a peer is never blamed for time this node was away.
+   */
+  heardWithin(ms: number, nowMs: number, ticks: number): boolean {
+    if (this.phase !== 'open' || !this.confirmed) return false;
+    return nowMs - this.lastHeardMs <= ms || this.host.ticks() - this.lastHeardTick <= ticks;
   }
 
   /** Rejects with PeerError: 'unreachable' when the link cannot take it, 'timeout', 'lost' if the link closes first, or 'remote'. */
@@ -213,7 +240,8 @@ export class PeerConnection {
     ) {
       // The other side closes without a word when it refuses us; its log line says why. An
       // acceptor lands here when the dialer refused its HelloAck (e.g. a different secret).
-      this.host.logger.warn(
+      this.host.peerWarnings.warn(
+        'handshake-closed',
         { peer: this.peer ?? this.remote },
         'peer closed the connection during the handshake; check the cluster name, secret and node ids on both sides',
       );
@@ -239,6 +267,10 @@ export class PeerConnection {
   };
 
   private onData(chunk: Buffer): void {
+    // Any bytes prove the peer alive, not only whole frames: while a large value is in transit
+    // its link must not look silent.
+    if (this.phase === 'open' && this.confirmed && !this.host.faults.isBlocked(this.peer as string))
+      this.heard();
     let msgs: PeerMessage[];
     try {
       msgs = this.decoder.push(chunk);
@@ -270,7 +302,10 @@ export class PeerConnection {
     }
     if (m.type !== 'hello') return this.refuse(`expected hello, got ${m.type}`);
     if (this.firstHello === undefined) {
-      const why = refuseHello(id, m, this.host.knownPeers);
+      const why =
+        refuseHello(id, m, this.host.knownPeers) ??
+        this.host.claimRefusal?.(this.socket, m.node) ??
+        null;
       if (why !== null) return this.refuse(why);
       this.firstHello = m;
       this.peer = m.node;
@@ -287,7 +322,7 @@ export class PeerConnection {
     this.handshakeTimer = undefined;
     this.firstHello = undefined;
     this.phase = 'open';
-    this.lastHeardMs = this.host.clock.monotonicMs();
+    this.heard();
     this.confirmed = !this.dialer;
     this.host.established(this);
     // Tells the dialer at once that its proof was accepted, instead of a heartbeat period later.
@@ -298,7 +333,7 @@ export class PeerConnection {
     const peer = this.peer as string;
     // A blocked peer's frames are read and discarded, as a firewall would drop its packets.
     if (this.host.faults.isBlocked(peer)) return;
-    this.lastHeardMs = this.host.clock.monotonicMs();
+    this.heard();
     if (!this.confirmed) {
       this.confirmed = true;
       this.host.confirmed(this);
@@ -433,7 +468,8 @@ export class PeerConnection {
   /** Closes this connection for something the peer did; one warn line, nothing else is touched. */
   private refuse(reason: string): void {
     if (this.phase === 'closed') return;
-    this.host.logger.warn(
+    this.host.peerWarnings.warn(
+      'connection-refused',
       { peer: this.peer ?? this.remote, remote: this.remote, reason },
       'peer connection refused',
     );

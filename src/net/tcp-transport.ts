@@ -1,11 +1,14 @@
-// The peer transport over TCP: one persistent connection per peer pair (the lower id dials),
-// reconnects with backoff, heartbeats and the failure detector, and the link faults of the
-// admin API. Connections themselves live in peer-connection.ts.
+// The peer transport over TCP, or mutual TLS when given certificates: one persistent connection
+// per peer pair (the lower id dials), reconnects with backoff, heartbeats and the failure
+// detector, and the link faults of the admin API. Connections themselves live in
+// peer-connection.ts.
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
 import type { Clock } from '../core/clock.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import { PeerError } from '../core/errors.js';
 import { FaultFilter, type FaultSpec } from '../core/faults.js';
 import type { HandshakeIdentity } from './handshake.js';
@@ -16,6 +19,10 @@ import {
   type ConnectionHost,
   type NetTimers,
 } from './peer-connection.js';
+import { certificateNamesNode, peerIdentityError, type TlsMaterial } from './tls-identity.js';
+
+/** A peer is down after this many of our own heartbeat periods pass without a word from it. */
+const PEER_DOWN_AFTER_TICKS = Math.ceil(LIMITS.peerDownAfterMs / LIMITS.heartbeatIntervalMs);
 
 export interface PeerAddress {
   readonly id: string;
@@ -30,6 +37,12 @@ export interface TcpTransportOptions {
   readonly peers: readonly PeerAddress[];
   /** Both sides of every link must prove this secret in the handshake (`--cluster-secret`). */
   readonly secret?: string;
+  /**
+   * Mutual TLS on every link: both sides present a certificate signed by `ca` that names their
+   * node id. The secret handshake still runs inside it (the certificate proves the machine, the
+   * secret proves membership of this cluster).
+   */
+  readonly tls?: TlsMaterial;
   readonly logger: Logger;
   /** Serves reads and writes; a throw or rejection is answered with an ErrorReply. Pings never reach it. */
   readonly onRequest: (from: string, req: PeerRequest) => PeerReplyBody | Promise<PeerReplyBody>;
@@ -38,6 +51,8 @@ export interface TcpTransportOptions {
   readonly rng?: () => number;
   /** Open peer connections (either direction) past which new inbound ones are closed at once. */
   readonly connectionsMax?: number;
+  /** Warnings other hosts can trigger, per kind per second (default logLinesPerKindPerSecond). */
+  readonly warningLinesPerSecond?: number;
   /** Every timer the transport and its connections arm; tests pass counting ones. */
   readonly timers?: NetTimers;
   /** Liveness (LIMITS.peerDownAfterMs) is measured on this; defaults to performance.now(). */
@@ -74,6 +89,8 @@ export class TcpTransport {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private refusedConnections = 0;
+  /** Heartbeat periods this transport has run: the clock of peer liveness (heardWithin). */
+  private ticks = 0;
 
   constructor(private readonly opts: TcpTransportOptions) {
     this.logger = opts.logger;
@@ -98,16 +115,49 @@ export class TcpTransport {
       identity,
       knownPeers: new Set(opts.peers.map((p) => p.id)),
       logger: opts.logger,
+      peerWarnings: new RateLimitedLog(opts.logger, opts.warningLinesPerSecond),
       faults: this.filter,
       rng: this.rng,
       timers: this.timers,
       clock: this.clock,
+      ticks: () => this.ticks,
       onRequest: opts.onRequest,
       established: (conn) => this.onEstablished(conn),
       confirmed: (conn) => this.refreshState(conn.peer as string),
       closed: (conn, wasEstablished) => this.onClosed(conn, wasEstablished),
+      ...(opts.tls === undefined ? {} : { claimRefusal: certificateClaimRefusal }),
     };
-    this.server = createServer((socket) => this.onAccept(socket));
+    this.server =
+      opts.tls === undefined
+        ? createServer((socket) => this.onAccept(socket))
+        : this.createTlsListener(opts.tls);
+  }
+
+  /**
+   * Only peers with a certificate from the cluster CA get past the TLS handshake; the others
+   * (no certificate, another CA, plain TCP) are cut there, with one rate-limited line.
+   */
+  private createTlsListener(tls: TlsMaterial): Server {
+    const server = createTlsServer(
+      {
+        cert: tls.cert,
+        key: tls.key,
+        ca: tls.ca,
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: LIMITS.handshakeTimeoutMs,
+      },
+      (socket) => this.onAccept(socket),
+    );
+    server.on('tlsClientError', (err, socket) => {
+      this.host.peerWarnings.warn(
+        'tls-refused',
+        { remote: socket.remoteAddress, reason: err.message },
+        'peer connection refused in the TLS handshake: it needs a certificate signed by the cluster CA',
+      );
+    });
+    return server;
   }
 
   /** Listens, then starts dialing; resolves once the port is bound, not when peers are connected. */
@@ -137,8 +187,16 @@ export class TcpTransport {
     this.timers.clearInterval(this.heartbeatTimer);
     for (const d of this.dials.values()) this.timers.clearTimeout(d.timer);
     for (const c of [...this.conns]) c.close();
+    this.host.peerWarnings.close();
     if (!this.server.listening) return;
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Bytes queued on the peer connections and not yet written to the network. */
+  queuedBytes(): number {
+    let total = 0;
+    for (const c of this.conns) total += c.queuedBytes();
+    return total;
   }
 
   /** The bound address: useful when listening on port 0. */
@@ -164,7 +222,11 @@ export class TcpTransport {
   isUp(peer: string): boolean {
     const link = this.links.get(peer);
     if (link === undefined || this.filter.isBlocked(peer)) return false;
-    return link.heardWithin(LIMITS.peerDownAfterMs, this.clock.monotonicMs());
+    return link.heardWithin(
+      LIMITS.peerDownAfterMs,
+      this.clock.monotonicMs(),
+      PEER_DOWN_AFTER_TICKS,
+    );
   }
 
   peerStates(): PeerState[] {
@@ -190,12 +252,11 @@ export class TcpTransport {
     // this node. Established links keep working; only the newcomer is turned away.
     if (this.conns.size >= (this.opts.connectionsMax ?? LIMITS.peerConnectionsMax)) {
       this.refusedConnections += 1;
-      if (this.refusedConnections === 1 || this.refusedConnections % 1000 === 0) {
-        this.logger.warn(
-          { remote: socket.remoteAddress, refused: this.refusedConnections },
-          'peer connection refused: too many open',
-        );
-      }
+      this.host.peerWarnings.warn(
+        'too-many-connections',
+        { remote: socket.remoteAddress, refused: this.refusedConnections },
+        'peer connection refused: too many open',
+      );
       socket.destroy();
       return;
     }
@@ -205,9 +266,36 @@ export class TcpTransport {
   private dial(d: DialState): void {
     d.timer = undefined;
     if (this.stopped) return;
-    const socket = connect({ host: d.peer.host, port: d.peer.port });
+    const socket =
+      this.opts.tls === undefined
+        ? connect({ host: d.peer.host, port: d.peer.port })
+        : this.dialTls(d.peer, this.opts.tls);
     d.conn = new PeerConnection(socket, this.host, { dialer: true, peer: d.peer.id });
     this.conns.add(d.conn);
+  }
+
+  private dialTls(peer: PeerAddress, tls: TlsMaterial): TLSSocket {
+    const socket = tlsConnect({
+      host: peer.host,
+      port: peer.port,
+      cert: tls.cert,
+      key: tls.key,
+      ca: tls.ca,
+      minVersion: 'TLSv1.2',
+      checkServerIdentity: (host, cert) => peerIdentityError(host, cert, peer.id),
+    });
+    let secured = false;
+    socket.once('secureConnect', () => (secured = true));
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      // A peer that is down refuses the TCP connect: that is the redial loop's business, not TLS's.
+      if (secured || err.code === 'ECONNREFUSED') return;
+      this.host.peerWarnings.warn(
+        'tls-refused',
+        { peer: peer.id, reason: err.message },
+        'TLS handshake with peer failed; check that both nodes use certificates from the same CA',
+      );
+    });
+    return socket;
   }
 
   /** Exponential backoff with jitter: the delay doubles per failed attempt, drawn from its upper half. */
@@ -260,6 +348,7 @@ export class TcpTransport {
    * reachable again, which triggers the redial.
    */
   private heartbeat(): void {
+    this.ticks += 1;
     for (const [peer, link] of this.links) {
       if (!this.filter.isBlocked(peer)) link.sendHeartbeat();
     }
@@ -277,4 +366,12 @@ export class TcpTransport {
       this.logger.error({ err, peer }, 'onPeerState callback failed');
     }
   }
+}
+
+/** The acceptor's check of a Hello over TLS: the claimed node id must be on the certificate. */
+function certificateClaimRefusal(socket: Socket, claimed: string): string | null {
+  const cert = (socket as TLSSocket).getPeerCertificate();
+  return certificateNamesNode(cert, claimed)
+    ? null
+    : `the peer claims to be ${claimed} but its certificate names ${cert.subjectaltname ?? 'nothing'}`;
 }

@@ -2,6 +2,7 @@
 // node's block list and sets it through each node's own /admin/faults, keeping that node's
 // delays and drops.
 
+import { fetchWithCa, type FetchWithCaInit } from '../client/fetch-with-ca.js';
 import { LIMITS, type NodeAddress } from '../config.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { FaultSpec } from '../core/faults.js';
@@ -50,6 +51,8 @@ export interface ClusterFaultsOptions {
   readonly self: string;
   readonly nodes: readonly NodeAddress[];
   readonly adminToken: string | undefined;
+  /** With TLS, the other nodes answer https and are trusted through the cluster CA alone. */
+  readonly ca?: Buffer;
   readonly getLocal: () => FaultSpec;
   readonly setLocal: (spec: FaultSpec) => void;
 }
@@ -99,10 +102,13 @@ export class ClusterFaults {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.o.adminToken !== undefined) headers.authorization = `Bearer ${this.o.adminToken}`;
     const url = `${node.http}/admin/faults`;
-    const got = await fetch(url, { headers, signal: AbortSignal.timeout(ADMIN_CALL_TIMEOUT_MS) });
+    const ca = this.o.ca;
+    const call = (init: FetchWithCaInit) =>
+      ca === undefined ? fetch(url, init) : fetchWithCa(url, init, ca);
+    const got = await call({ headers, signal: AbortSignal.timeout(ADMIN_CALL_TIMEOUT_MS) });
     if (!got.ok) throw new Error(`GET ${url} answered ${got.status}`);
     const current = (await got.json()) as FaultSpec;
-    const put = await fetch(url, {
+    const put = await call({
       method: 'PUT',
       headers,
       body: JSON.stringify(next(current, node.id)),

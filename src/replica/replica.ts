@@ -12,6 +12,7 @@ import {
   type ClusterConfig,
   type NodeAddress,
 } from '../config.js';
+import { Admission } from '../core/admission.js';
 import type { Clock, Timers } from '../core/clock.js';
 import { policyFor } from '../core/conflicts.js';
 import { parseContext, type ParsedContext } from '../core/context.js';
@@ -29,6 +30,7 @@ import type { VersionSet } from '../core/version-set.js';
 import type { HttpBackend, PartitionResult } from '../http/backend.js';
 import { buildHttpApp } from '../http/app.js';
 import { TcpTransport } from '../net/tcp-transport.js';
+import type { TlsMaterial } from '../net/tls-identity.js';
 import { openDiskStore } from '../storage/level-store.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import { AntiEntropy } from './anti-entropy.js';
@@ -39,6 +41,7 @@ import { actorFor, nodeOfActor } from './actor.js';
 import { DotCounter } from './dot-counter.js';
 import { persistClock } from './hlc-mark.js';
 import { LocalReplica } from './local-replica.js';
+import { MemoryReturn } from './memory-return.js';
 import { ReplicaMetrics } from './metrics.js';
 import { makePeerHandler } from './peer-handler.js';
 import { TombstoneGc } from './tombstone-gc.js';
@@ -52,6 +55,8 @@ export interface ReplicaOptions {
   readonly listenHost?: string;
   readonly adminToken?: string;
   readonly clusterSecret?: string;
+  /** HTTPS on the client port and mutual TLS between peers; the config's URLs must be https. */
+  readonly tls?: TlsMaterial;
   readonly logLevel?: string;
   /** Test-only: shifts this node's wall clock, to exercise clock skew. */
   readonly clockOffsetMs?: number;
@@ -77,6 +82,7 @@ class ReplicaBackend implements HttpBackend {
   readonly conflicts: ClusterConfig['conflicts'];
   private readonly defaults: ConsistencyDefaults;
   private readonly nodeIds: ReadonlySet<string>;
+  readonly admission: Admission;
 
   constructor(
     readonly id: string,
@@ -88,10 +94,20 @@ class ReplicaBackend implements HttpBackend {
     private readonly clusterFaults: ClusterFaults,
     private readonly meter: ReplicaMetrics,
     private readonly background: Background,
+    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
     this.valueBytesMax = config.valueBytesMax;
     this.conflicts = config.conflicts;
+    this.admission = new Admission(
+      {
+        bytesMax: LIMITS.inFlightBytesMax,
+        writeBytesMax: LIMITS.writeBytesInFlightMax,
+        requestsMax: LIMITS.inFlightRequestsMax,
+        retryAfterS: LIMITS.overloadRetryAfterS,
+      },
+      () => transport.queuedBytes(),
+    );
     this.nodeIds = new Set(config.nodes.map((n) => n.id));
     const profile = PROFILES[config.profile];
     this.defaults = {
@@ -175,9 +191,12 @@ class ReplicaBackend implements HttpBackend {
   private seenBy(context: string | undefined): ParsedContext | undefined {
     if (context === undefined) return undefined;
     const seen = parseContext(context);
-    if (seen.kind === 'lww' && seen.ts.wallMs > Date.now() + LIMITS.clockAheadMsMax) {
+    // A write is stamped above its context: one far ahead would move this node's clock (and,
+    // through its stamps, every peer's) by as much. Only the cluster's clock offset may.
+    const aheadMs = seen.kind === 'lww' ? seen.ts.wallMs - this.clock.nowMs() : 0;
+    if (aheadMs > this.config.maxClockOffsetMs) {
       throw new InvalidArgumentError(
-        'X-Kvorum-Context names a time too far in the future; send back the context a GET returned',
+        `X-Kvorum-Context is stamped ${aheadMs} ms ahead of this node's clock, more than the cluster's maxClockOffsetMs (${this.config.maxClockOffsetMs}); send back the context a GET returned`,
       );
     }
     // Only this cluster's nodes issue dots: a clock naming others did not come from a read here
@@ -221,6 +240,12 @@ class ReplicaBackend implements HttpBackend {
       antiEntropy: this.background.antiEntropy.status(),
       tombstones: this.background.tombstones.status(),
       cache: this.store.cacheStats(),
+      inFlight: {
+        ...this.admission.status(),
+        bytesMax: LIMITS.inFlightBytesMax,
+        requestsMax: LIMITS.inFlightRequestsMax,
+      },
+      memory: process.memoryUsage(),
     };
   }
 
@@ -346,6 +371,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     listen: { host: opts.listenHost ?? peerAddr.host, port: peerAddr.port },
     peers: config.nodes.filter((n) => n.id !== id).map((n) => ({ id: n.id, ...peerHostPort(n) })),
     ...(opts.clusterSecret !== undefined ? { secret: opts.clusterSecret } : {}),
+    ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
     logger,
     // The coordinator that asked counts and logs the refusal; the issuer only notes it.
     onRequest: makePeerHandler(local, ae, (key, siblings) =>
@@ -414,6 +440,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     self: id,
     nodes: config.nodes,
     adminToken: opts.adminToken,
+    ...(opts.tls !== undefined ? { ca: opts.tls.ca } : {}),
     getLocal: () => transport.faults(),
     setLocal: (spec) => transport.setFaults(spec),
   });
@@ -427,9 +454,10 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     clusterFaults,
     metrics,
     { antiEntropy: ae, tombstones },
+    clock,
     logger,
   );
-  const app = await buildHttpApp(backend, logger);
+  const app = await buildHttpApp(backend, logger, opts.tls);
 
   try {
     await transport.start();
@@ -441,6 +469,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     throw err;
   }
   replayer.start();
+  const memoryReturn = new MemoryReturn(backend.admission);
+  memoryReturn.start();
   ae.start();
   tombstones.start();
   logger.info(
@@ -454,12 +484,20 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
       n: config.n,
       fsync: config.fsync,
       dataDir: opts.dataDir,
+      peersAuthenticated: opts.clusterSecret !== undefined,
+      tls: opts.tls !== undefined,
       ...(opts.unsafe?.noReadWriteBack || opts.unsafe?.noWriteReadPhase
         ? { unsafe: opts.unsafe }
         : {}),
     },
     'replica started',
   );
+  if (opts.clusterSecret === undefined) {
+    logger.warn(
+      { peer: self.peer },
+      'peers are not authenticated (--insecure-peers): any process that reaches the peer port can act as a node, write any key and take over a link',
+    );
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -468,6 +506,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     close() {
       closing ??= (async () => {
         replayer.stop();
+        memoryReturn.stop();
         ae.stop();
         tombstones.stop();
         await app.close();

@@ -31,6 +31,8 @@ type BatchOp = AbstractBatchOperation<RootDb, string, Buffer | string>;
 export interface LevelReplicaStoreOptions {
   /** Keys must be utf8; the store opens sublevels with their own value encodings. */
   readonly db: StoreDb;
+  /** The directory, named in errors; default "in memory". */
+  readonly location?: string;
   /** Sync each batch to disk before answering its writers. */
   readonly fsync: boolean;
   /** How sets merge; a store refuses to open data written under the other mode. */
@@ -42,6 +44,29 @@ export interface LevelReplicaStoreOptions {
 /** A data directory this version cannot use as it is (older format, other conflict mode). */
 export class StoreFormatError extends Error {
   override readonly name = 'StoreFormatError';
+}
+
+/** The data directory cannot be opened at all (permissions, a lock another process holds). */
+export class StoreOpenError extends Error {
+  override readonly name = 'StoreOpenError';
+}
+
+/**
+ * LevelDB says only "Database failed to open" and keeps the reason in `cause`: an operator needs
+ * the directory, the reason and what to do about it in one line.
+ */
+function openFailure(location: string, err: unknown): StoreOpenError {
+  const messages: string[] = [];
+  for (let e: unknown = err; e instanceof Error && messages.length < 4; e = e.cause) {
+    messages.push(e.message);
+  }
+  const reason = messages.slice(1).join(': ') || messages[0] || String(err);
+  const advice = /\block\b/i.test(reason)
+    ? '; is another kvorum node running on it?'
+    : /EACCES|EPERM|permission/i.test(reason)
+      ? '; check that the user running kvorum may write there'
+      : '';
+  return new StoreOpenError(`cannot open the data directory ${location}: ${reason}${advice}`);
 }
 
 /** Writes per database batch; a longer queue is split so one batch stays bounded in size. */
@@ -104,9 +129,12 @@ export class LevelReplicaStore implements ReplicaStore {
   private readonly cache: SetCache;
   /** Batches written so far: a read that saw one land while it was out may hold older state. */
   private commits = 0;
+  /** Where the data lives, for error messages. */
+  private readonly location: string;
 
   constructor(options: LevelReplicaStoreOptions) {
     this.db = options.db as RootDb;
+    this.location = options.location ?? 'in memory';
     this.policy = options.policy ?? LWW;
     this.data = this.db.sublevel<string, Buffer>('data', {
       keyEncoding: 'utf8',
@@ -126,7 +154,11 @@ export class LevelReplicaStore implements ReplicaStore {
 
   async open(): Promise<void> {
     this.cache.clear();
-    await this.db.open();
+    try {
+      await this.db.open();
+    } catch (err) {
+      throw openFailure(this.location, err);
+    }
     this.closing = false;
     try {
       await this.checkFormat();
@@ -534,12 +566,17 @@ export function openDiskStore(
   dir: string,
   opts: { fsync: boolean; policy?: ConflictPolicy; cacheBytes?: number },
 ): LevelReplicaStore {
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw openFailure(dir, new Error('could not create it', { cause: err }));
+  }
   const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   // abstract-level types its hooks with `typeof this`, so a subclass that adds members (Level
   // adds `location`) is not assignable to AbstractLevel although it is one at run time.
   return new LevelReplicaStore({
     db: db as unknown as RootDb,
+    location: dir,
     fsync: opts.fsync,
     ...(opts.policy ? { policy: opts.policy } : {}),
     ...(opts.cacheBytes !== undefined ? { cacheBytes: opts.cacheBytes } : {}),

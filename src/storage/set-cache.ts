@@ -7,6 +7,7 @@
 // updates it after a batch is written, never before. A key known to be absent is cached too
 // (as `undefined`), since the first write of a key has to know there is nothing to merge with.
 
+import { LIMITS } from '../config.js';
 import type { VersionSet } from '../core/version-set.js';
 
 /** What an entry costs beyond its key and encoded set: the Map slot and the decoded objects. */
@@ -42,8 +43,15 @@ export class SetCache {
   hits = 0;
   misses = 0;
 
-  /** `bytesMax` 0 turns the cache off. */
-  constructor(private readonly bytesMax: number) {}
+  /**
+   * `bytesMax` 0 turns the cache off. A set larger than `entryBytesMax` is not kept: the cache
+   * spares small writes a LevelDB read, which beside a large value's write costs little, and a
+   * burst of large values would otherwise stay in memory long after it ended.
+   */
+  constructor(
+    private readonly bytesMax: number,
+    private readonly entryBytesMax: number = LIMITS.storeCacheEntryBytesMax,
+  ) {}
 
   /** The cached state: `{ set }` (set undefined when the key is known absent), or undefined. */
   lookup(key: string): { readonly set: VersionSet | undefined } | undefined {
@@ -64,8 +72,8 @@ export class SetCache {
     if (this.bytesMax === 0) return;
     const bytes = ENTRY_OVERHEAD_BYTES + 2 * key.length + encodedBytes;
     const old = this.entries.get(key);
-    if (bytes > this.bytesMax / 8) {
-      // A huge value would push out everything else.
+    if (bytes > this.bytesMax / 8 || bytes > this.entryBytesMax) {
+      // A huge value would push out everything else, and keep memory after a burst.
       if (old !== undefined) this.forget(key);
       return;
     }

@@ -3,6 +3,7 @@
 // restart with a skewed clock, and a close() that kills them all and removes the dir. If the
 // verifying process dies first, each node notices its IPC channel close and shuts down.
 
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { REPLICA_PROCESS_ENV } from '../config.js';
 import { freePorts } from './free-ports.js';
 import { NodeApi } from './node-api.js';
 import { sleep } from './sleep.js';
@@ -90,6 +92,7 @@ export class LocalCluster implements VerifyTarget, ProcessControl {
       nodes,
       antiEntropyIntervalMs: VERIFY_LIMITS.antiEntropyIntervalMs,
       hintedHandoff: true,
+      clusterSecret: randomBytes(32).toString('base64url'),
     };
     const configPath = join(dir, 'cluster.json');
     await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
@@ -126,7 +129,7 @@ export class LocalCluster implements VerifyTarget, ProcessControl {
     if (this.opts.unsafe?.noReadWriteBack) args.push('--unsafe-no-read-write-back');
     if (this.opts.unsafe?.noWriteReadPhase) args.push('--unsafe-no-write-read-phase');
     // Our own KVORUM_* settings (a KVORUM_URL meant for verify) must not reach the nodes.
-    const env: NodeJS.ProcessEnv = {};
+    const env: NodeJS.ProcessEnv = { ...REPLICA_PROCESS_ENV };
     for (const [name, value] of Object.entries(process.env)) {
       if (!name.startsWith('KVORUM_')) env[name] = value;
     }

@@ -4,6 +4,8 @@
 
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../src/config.js';
+import { Admission } from '../../src/core/admission.js';
 import { buildHttpApp } from '../../src/http/app.js';
 import type { HttpBackend } from '../../src/http/backend.js';
 import { TestCluster, keyPath, until } from '../support/cluster.js';
@@ -90,7 +92,16 @@ const ADMIN_ROUTES: readonly AdminRoute[] = [
 ];
 
 /** Routes that never need the token (DESIGN 1.3: /health; the client API). */
-const PUBLIC_ROUTES = ['GET /health', 'GET /kv/*', 'PUT /kv/*', 'DELETE /kv/*'];
+const PUBLIC_ROUTES = [
+  'GET /health',
+  'GET /kv/*',
+  'PUT /kv/*',
+  'DELETE /kv/*',
+  // Answered 405 method_not_allowed, with Allow.
+  'POST /kv/*',
+  'PATCH /kv/*',
+  'OPTIONS /kv/*',
+];
 
 /** fastify answers HEAD for every GET route, through the same hooks. */
 function withHead(routes: readonly string[]): string[] {
@@ -172,6 +183,12 @@ function recordingBackend(adminToken: string | undefined): {
     valueBytesMax: 1024,
     conflicts: 'lww',
     adminToken,
+    admission: new Admission({
+      bytesMax: LIMITS.inFlightBytesMax,
+      writeBytesMax: LIMITS.writeBytesInFlightMax,
+      requestsMax: LIMITS.inFlightRequestsMax,
+      retryAfterS: LIMITS.overloadRetryAfterS,
+    }),
     get: notUsed,
     put: notUsed,
     del: notUsed,
@@ -504,10 +521,10 @@ describe('the cluster secret between real processes', () => {
     expect(closedInHandshake(cluster, 'n3', 'n1') + closedInHandshake(cluster, 'n3', 'n2')).toBe(0);
   });
 
-  it('a node started without any secret cannot join a cluster that has one, and says why', async () => {
+  it('a node started without any secret (--insecure-peers) cannot join a cluster that has one, and says why', async () => {
     c = await TestCluster.start({ clusterSecret: SECRET });
     const cluster = c;
-    await restartWith(cluster, 'n3', [], { KVORUM_CLUSTER_SECRET: undefined });
+    await restartWith(cluster, 'n3', ['--insecure-peers'], { KVORUM_CLUSTER_SECRET: undefined });
 
     expect((await cluster.put('n3', 'nosecret/all', 'a', '?w=all')).status).toBe(503);
     expect((await cluster.put('n3', 'nosecret/one', 'b', '?w=one')).status).toBe(204);

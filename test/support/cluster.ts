@@ -2,9 +2,18 @@
 // its temp dir and its processes, and stop() removes both.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { fetchWithCa, type FetchWithCaInit } from '../../src/client/fetch-with-ca.js';
+import {
+  clusterTlsPaths,
+  ensureClusterCertificates,
+  serveTlsArgs,
+} from '../../src/cli/tls-certs.js';
+import { REPLICA_PROCESS_ENV } from '../../src/config.js';
 import { freePorts } from '../../src/verify/free-ports.js';
 
 export { freePorts };
@@ -55,13 +64,18 @@ export interface ClusterOptions {
   valueBytesMax?: number;
   fsync?: boolean;
   adminToken?: string;
+  /** Given to the nodes through KVORUM_CLUSTER_SECRET; without it, cluster.json holds a random one. */
   clusterSecret?: string;
+  /** No secret anywhere: the nodes run with --insecure-peers. */
+  insecurePeers?: boolean;
   conflicts?: 'lww' | 'siblings';
   siblingsMax?: number;
   tombstoneGraceMs?: number;
   /** Default 0 here: tests run exchanges with POST /admin/repair, or set it to watch the schedule. */
   antiEntropyIntervalMs?: number;
   hintedHandoff?: boolean;
+  /** HTTPS and mutual peer TLS, with certificates `kvorum cluster --tls` would make, in the temp dir. */
+  tls?: boolean;
 }
 
 export interface LocalCopy {
@@ -82,6 +96,8 @@ export class TestCluster {
   readonly logs = new Map<string, string[]>();
   ids: string[] = [];
   urls = new Map<string, string>();
+  /** With `tls`: the cluster CA's PEM, which this cluster's fetch trusts. */
+  ca: Buffer | undefined;
 
   private constructor(
     readonly dir: string,
@@ -95,7 +111,7 @@ export class TestCluster {
     const ports = await freePorts(2 * k);
     const nodes = Array.from({ length: k }, (_, i) => ({
       id: `n${i + 1}`,
-      http: `http://127.0.0.1:${ports[i]}`,
+      http: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${ports[i]}`,
       peer: `127.0.0.1:${ports[k + i]}`,
     }));
     const config = {
@@ -112,6 +128,7 @@ export class TestCluster {
       tombstoneGraceMs: opts.tombstoneGraceMs ?? 86_400_000,
       antiEntropyIntervalMs: opts.antiEntropyIntervalMs ?? 0,
       hintedHandoff: opts.hintedHandoff ?? true,
+      ...(opts.insecurePeers ? {} : { clusterSecret: randomBytes(24).toString('base64url') }),
     };
     const configPath = join(dir, 'cluster.json');
     await writeFile(configPath, JSON.stringify(config, null, 2));
@@ -119,6 +136,10 @@ export class TestCluster {
     c.ids = nodes.map((n) => n.id);
     for (const n of nodes) c.urls.set(n.id, n.http);
     try {
+      if (opts.tls) {
+        await ensureClusterCertificates(dir, config.cluster, nodes);
+        c.ca = await readFile(c.caFile);
+      }
       for (const id of c.ids) c.spawn(id);
       await Promise.all(c.ids.map((id) => c.waitHealthy(id)));
       await c.waitAllUp();
@@ -129,21 +150,35 @@ export class TestCluster {
     return c;
   }
 
+  /** Where the cluster CA is (with `tls`), for curl --cacert and kvorum --cacert. */
+  get caFile(): string {
+    return clusterTlsPaths(this.dir).ca;
+  }
+
+  /** fetch, trusting the cluster CA when the cluster runs TLS. */
+  fetch(url: string, init: FetchWithCaInit = {}): Promise<Response> {
+    return this.ca === undefined ? fetch(url, init) : fetchWithCa(url, init, this.ca);
+  }
+
   url(id: string): string {
     return this.urls.get(id) as string;
   }
 
   /**
    * `envOverrides` is applied last, for this process only: a value replaces the variable, and
-   * undefined removes it (e.g. `{ KVORUM_CLUSTER_SECRET: undefined }` starts a node without the
-   * cluster's secret).
+   * undefined removes it (e.g. `{ KVORUM_CLUSTER_SECRET: 'wrong' }` starts a node with another
+   * secret than the cluster's).
    */
   spawn(
     id: string,
     extraArgs: readonly string[] = [],
     envOverrides: Readonly<Record<string, string | undefined>> = {},
   ): ChildProcess {
-    const env: NodeJS.ProcessEnv = { ...process.env, KVORUM_LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = {
+      ...REPLICA_PROCESS_ENV,
+      ...process.env,
+      KVORUM_LOG_LEVEL: 'info',
+    };
     delete env.KVORUM_ADMIN_TOKEN;
     delete env.KVORUM_CLUSTER_SECRET;
     if (this.opts.adminToken) env.KVORUM_ADMIN_TOKEN = this.opts.adminToken;
@@ -153,6 +188,8 @@ export class TestCluster {
       else env[name] = value;
     }
     const args = [BIN, 'serve', '--config', this.configPath, '--id', id, ...extraArgs];
+    if (this.opts.tls) args.push(...serveTlsArgs(this.dir, id));
+    if (this.opts.insecurePeers) args.push('--insecure-peers');
     const child = spawn(process.execPath, args, {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -179,7 +216,7 @@ export class TestCluster {
           throw new Error(
             `${id} exited with ${proc.exitCode}: ${this.logs.get(id)?.join('').slice(-2000)}`,
           );
-        const res = await fetch(`${this.url(id)}/health`);
+        const res = await this.fetch(`${this.url(id)}/health`);
         return res.status === 200;
       },
       timeoutMs,
@@ -195,7 +232,7 @@ export class TestCluster {
     hints: { pending: number };
     [k: string]: unknown;
   }> {
-    const res = await fetch(`${this.url(id)}/admin/status`, { headers: this.headers() });
+    const res = await this.fetch(`${this.url(id)}/admin/status`, { headers: this.headers() });
     if (res.status !== 200) throw new Error(`status of ${id}: ${res.status}`);
     return (await res.json()) as never;
   }
@@ -230,7 +267,7 @@ export class TestCluster {
     query = '',
     headers: Record<string, string> = {},
   ): Promise<Response> {
-    return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, {
+    return this.fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, {
       method: 'PUT',
       body: value,
       headers,
@@ -238,7 +275,7 @@ export class TestCluster {
   }
 
   async get(id: string, key: string, query = ''): Promise<Response> {
-    return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`);
+    return this.fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`);
   }
 
   async del(
@@ -247,12 +284,12 @@ export class TestCluster {
     query = '',
     headers: Record<string, string> = {},
   ): Promise<Response> {
-    return fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, { method: 'DELETE', headers });
+    return this.fetch(`${this.url(id)}/kv/${keyPath(key)}${query}`, { method: 'DELETE', headers });
   }
 
   /** What node `id` itself stores for `key` (GET /admin/keys/<key>), or undefined. */
   async local(id: string, key: string): Promise<LocalCopy | undefined> {
-    const res = await fetch(`${this.url(id)}/admin/keys/${keyPath(key)}`, {
+    const res = await this.fetch(`${this.url(id)}/admin/keys/${keyPath(key)}`, {
       headers: this.headers(),
     });
     if (res.status === 404) return undefined;
@@ -277,7 +314,7 @@ export class TestCluster {
   }
 
   async admin(id: string, method: string, path: string, body?: unknown): Promise<Response> {
-    return fetch(`${this.url(id)}${path}`, {
+    return this.fetch(`${this.url(id)}${path}`, {
       method,
       headers: { ...this.headers(), 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -322,4 +359,22 @@ export class TestCluster {
   dump(): string {
     return [...this.logs].map(([id, l]) => `--- ${id}\n${l.join('').slice(-3000)}`).join('\n');
   }
+}
+
+/** A base port p with p..p+k-1 and p+100..p+100+k-1 all free, as `kvorum cluster` needs. */
+export async function freeBasePort(k: number): Promise<number> {
+  const bindable = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const ports = Array.from({ length: k }, (_, i) => [base + i, base + 100 + i]).flat();
+    let ok = true;
+    for (const p of ports) if (!(await bindable(p))) ok = false;
+    if (ok) return base;
+  }
+  throw new Error('no free base port found');
 }

@@ -269,7 +269,9 @@ describe('planClusterConfig (kvorum cluster)', () => {
     const parsed = parseArgs(argv, CLUSTER_FLAGS, {}, 'kvorum cluster');
     return [parsed.values, parsed.explicit] as [ClusterFlagValues, ReadonlySet<string>];
   };
-  const fresh = (argv: string[]) => planClusterConfig(...flags(argv), undefined, DATA);
+  let secrets = 0;
+  const newSecret = () => `generated-secret-${++secrets}`;
+  const fresh = (argv: string[]) => planClusterConfig(...flags(argv), undefined, DATA, newSecret);
 
   it('derives ids, HTTP and peer addresses from --nodes, --base-port and --host', () => {
     const { config } = fresh(['--nodes', '2', '--base-port', '8001']);
@@ -284,6 +286,19 @@ describe('planClusterConfig (kvorum cluster)', () => {
       data: DATA,
       fsync: false,
     });
+  });
+
+  it('--tls makes https URLs; a restart without the flag keeps TLS, --tls=false drops it', () => {
+    const { config } = fresh(['--nodes', '2', '--tls']);
+    expect(config.nodes.map((n) => n.http)).toEqual([
+      'https://127.0.0.1:7001',
+      'https://127.0.0.1:7002',
+    ]);
+    const again = planClusterConfig(...flags([]), config, DATA, newSecret);
+    expect(again.reused).toBe(true);
+    const off = planClusterConfig(...flags(['--tls=false']), config, DATA, newSecret);
+    expect(off.config.nodes[0]!.http).toBe('http://127.0.0.1:7001');
+    expect(off.changes.join(';')).toContain('addresses of n1,n2');
   });
 
   it('brackets an IPv6 host in URLs but not in peer addresses', () => {
@@ -360,11 +375,12 @@ describe('planClusterConfig (kvorum cluster)', () => {
 
   const existing = (overrides: Partial<ClusterConfig> = {}): ClusterConfig => ({
     ...fresh(['--base-port', '9001', '--profile', 'cp']).config,
+    clusterSecret: 'stored-secret',
     ...overrides,
   });
 
   it('reuses an existing cluster.json when no flag asks for a change, keeping its ports', () => {
-    const plan = planClusterConfig(...flags([]), existing(), DATA);
+    const plan = planClusterConfig(...flags([]), existing(), DATA, newSecret);
     expect(plan).toMatchObject({ reused: true, changes: [] });
     expect(plan.config).toEqual(existing());
   });
@@ -374,6 +390,7 @@ describe('planClusterConfig (kvorum cluster)', () => {
       ...flags(['--profile', 'ap', '--base-port', '7001']),
       existing(),
       DATA,
+      newSecret,
     );
     expect(plan.reused).toBe(false);
     expect(plan.config.profile).toBe('ap');
@@ -385,15 +402,44 @@ describe('planClusterConfig (kvorum cluster)', () => {
   });
 
   it('records a moved data directory as a change', () => {
-    const plan = planClusterConfig(...flags([]), existing({ data: '/old/place' }), DATA);
+    const plan = planClusterConfig(...flags([]), existing({ data: '/old/place' }), DATA, newSecret);
     expect(plan.changes).toEqual([`data /old/place → ${DATA}`]);
+  });
+
+  it('generates a cluster secret for a new cluster and keeps it on every later start', () => {
+    const first = fresh([]).config.clusterSecret;
+    expect(first).toMatch(/^generated-secret-\d+$/);
+    expect(fresh([]).config.clusterSecret).not.toBe(first);
+    const kept = planClusterConfig(
+      ...flags([]),
+      existing({ clusterSecret: 'kept' }),
+      DATA,
+      newSecret,
+    );
+    expect(kept).toMatchObject({ reused: true, changes: [] });
+    expect(kept.config.clusterSecret).toBe('kept');
+  });
+
+  it('takes --cluster-secret over the stored one, and never prints a secret as a change', () => {
+    const plan = planClusterConfig(
+      ...flags(['--cluster-secret', 'from-the-flag']),
+      existing({ clusterSecret: 'old-one' }),
+      DATA,
+      newSecret,
+    );
+    expect(plan.config.clusterSecret).toBe('from-the-flag');
+    expect(plan.changes).toEqual(['cluster secret replaced']);
+    const { clusterSecret: _, ...withoutSecret } = existing();
+    const upgraded = planClusterConfig(...flags([]), withoutSecret, DATA, newSecret);
+    expect(upgraded.changes).toEqual(['cluster secret generated']);
+    expect(upgraded.changes.join()).not.toContain('generated-secret');
   });
 
   it.each([
     [['--nodes', '4'], 'nodes n1,n2,n3,n4, n=3'],
     [['--n', '2'], 'nodes n1,n2,n3, n=2'],
   ])('refuses %j over existing data, since it would move or reinterpret keys', (argv, asked) => {
-    expect(() => planClusterConfig(...flags(argv), existing(), DATA)).toThrowError(
+    expect(() => planClusterConfig(...flags(argv), existing(), DATA, newSecret)).toThrowError(
       new RegExp(
         `^${DATA} holds a cluster with nodes n1,n2,n3, n=3, conflicts lww, but the flags ask for .*${asked}.*; use another --data directory, or delete ${DATA} to start over$`,
       ),
