@@ -370,7 +370,8 @@ export async function freeBasePort(k: number): Promise<number> {
       s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below the ephemeral range (32768+), as freePorts explains.
+    const base = 20_000 + Math.floor(Math.random() * (32_768 - 20_000 - 100 - k));
     const ports = Array.from({ length: k }, (_, i) => [base + i, base + 100 + i]).flat();
     let ok = true;
     for (const p of ports) if (!(await bindable(p))) ok = false;
