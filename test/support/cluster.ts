@@ -91,6 +91,8 @@ export interface LocalCopy {
   }>;
 }
 
+const START_ATTEMPTS_MAX = 3;
+
 export class TestCluster {
   readonly procs = new Map<string, ChildProcess>();
   readonly logs = new Map<string, string[]>();
@@ -105,7 +107,22 @@ export class TestCluster {
     private readonly opts: ClusterOptions,
   ) {}
 
+  /**
+   * Starts a cluster on free ports. A port found free can still be taken before the node binds
+   * it (another test file probing ports at the same moment): a start that fails with
+   * EADDRINUSE is retried on new ports, a few times.
+   */
   static async start(opts: ClusterOptions = {}): Promise<TestCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await TestCluster.startOnce(opts);
+      } catch (err) {
+        if (attempt >= START_ATTEMPTS_MAX || !/EADDRINUSE/.test(String(err))) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(opts: ClusterOptions): Promise<TestCluster> {
     const k = opts.nodes ?? 3;
     const dir = await mkdtemp(join(tmpdir(), 'kvorum-it-'));
     const ports = await freePorts(2 * k);
@@ -209,18 +226,28 @@ export class TestCluster {
   /** Generous: a node starting beside other test clusters on 2 cores can take seconds. */
   async waitHealthy(id: string, timeoutMs = 30_000): Promise<void> {
     const proc = this.procs.get(id);
-    await until(
+    // A node that exited will not come up: say why at once instead of at the deadline.
+    const state = await until(
       `${id} /health`,
       async () => {
-        if (proc && proc.exitCode !== null)
-          throw new Error(
-            `${id} exited with ${proc.exitCode}: ${this.logs.get(id)?.join('').slice(-2000)}`,
-          );
+        if (proc && proc.exitCode !== null) return 'exited';
         const res = await this.fetch(`${this.url(id)}/health`);
-        return res.status === 200;
+        return res.status === 200 ? 'healthy' : false;
       },
       timeoutMs,
     );
+    if (state === 'exited') {
+      // Its last words (EADDRINUSE, a bad flag) may still be in the pipe when 'exit' fires.
+      if (proc && proc.stderr && !proc.stderr.closed) {
+        await Promise.race([
+          new Promise((r) => proc.once('close', r)),
+          new Promise((r) => setTimeout(r, 1_000)),
+        ]);
+      }
+      throw new Error(
+        `${id} exited with ${proc?.exitCode}: ${this.logs.get(id)?.join('').slice(-2000)}`,
+      );
+    }
   }
 
   headers(): Record<string, string> {
