@@ -69,11 +69,6 @@ export const LIMITS = Object.freeze({
   memoryReturnQuietMs: 1_000,
   /** Retry-After (seconds) on 503 overloaded. */
   overloadRetryAfterS: 1,
-  /**
-   * A write refused as overloaded has its connection closed this long after the answer (time
-   * for the client to read it), instead of its body being read and dropped.
-   */
-  overloadCloseAfterMs: 50,
   /** HTTP: concurrent client connections per replica; more are refused. */
   httpConnectionsMax: 4_096,
   /** HTTP: a whole request (headers and body) must arrive within this (408 past it). */

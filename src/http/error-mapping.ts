@@ -2,7 +2,6 @@
 // {"error", "message", ...details} for every failure, whatever raised it.
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { LIMITS } from '../config.js';
 import { KvorumError, OverloadedError } from '../core/errors.js';
 import { serverTiming } from './server-timing.js';
 
@@ -63,20 +62,22 @@ function fromFastify(
   return undefined;
 }
 
+/**
+ * A write refused before its body was read: reading megabytes only to drop them would cost the
+ * node what admission is there to save, so its connection closes once the answer is out. A
+ * client still sending may then see a reset before it reads the 503 (it should retry as for a
+ * 503); a lingering close, as nginx's, would spare it that and is left to do.
+ */
+function closeAfterAnswer(reply: FastifyReply): void {
+  reply.header('Connection', 'close');
+}
+
 export function makeErrorHandler(valueBytesMax: number) {
   return function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
     if (err instanceof KvorumError) {
       if (err instanceof OverloadedError) {
         reply.header('Retry-After', String(err.retryAfterS));
-        // Refused before its body was read: reading megabytes only to drop them would cost the
-        // node what admission is there to save. The answer goes out, then the connection.
-        if (req.headers['content-length'] !== '0' && req.method !== 'GET') {
-          reply.header('Connection', 'close');
-          const socket = req.raw.socket;
-          reply.raw.once('finish', () =>
-            setTimeout(() => socket.destroy(), LIMITS.overloadCloseAfterMs).unref(),
-          );
-        }
+        if (req.method === 'PUT' || req.method === 'POST') closeAfterAnswer(reply);
       }
       if (err.timings !== undefined && err.timings.length > 0)
         reply.header('Server-Timing', serverTiming(err.timings));
