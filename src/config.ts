@@ -62,7 +62,7 @@ export const LIMITS = Object.freeze({
   /** Admission: client requests on /kv a node serves at once; past it, 503 overloaded. */
   inFlightRequestsMax: 1_024,
   /**
-   * After this many bytes of writes were admitted, a node that goes quiet for memoryReturnQuietMs
+   * After this many bytes of uploads (admitted or refused), a node that goes quiet for memoryReturnQuietMs
    * asks V8 for a full collection, so the buffers of a burst go back to the system.
    */
   memoryReturnAfterBytes: 8 * 1024 * 1024,

@@ -30,6 +30,8 @@ export class Admission {
   private requests = 0;
   /** Body bytes admitted since start (only grows). */
   private bytesAdmitted = 0;
+  /** Body bytes refused since start: a refused upload still passes through memory. */
+  private bytesRefused = 0;
 
   constructor(
     private readonly limits: AdmissionLimits,
@@ -39,6 +41,15 @@ export class Admission {
 
   /** Admits a request that will bring `bytes` of body, or throws OverloadedError. */
   admit(bytes: number): Admitted {
+    try {
+      return this.tryAdmit(bytes);
+    } catch (err) {
+      this.bytesRefused += bytes;
+      throw err;
+    }
+  }
+
+  private tryAdmit(bytes: number): Admitted {
     const { bytesMax, requestsMax, retryAfterS } = this.limits;
     if (this.requests >= requestsMax) {
       throw new OverloadedError('requests', this.requests, requestsMax, retryAfterS);
@@ -67,11 +78,18 @@ export class Admission {
     this.requests -= 1;
   }
 
-  status(): { requests: number; bytes: number; bytesAdmitted: number; queuedBytes: number } {
+  status(): {
+    requests: number;
+    bytes: number;
+    bytesAdmitted: number;
+    bytesRefused: number;
+    queuedBytes: number;
+  } {
     return {
       requests: this.requests,
       bytes: this.bytes,
       bytesAdmitted: this.bytesAdmitted,
+      bytesRefused: this.bytesRefused,
       queuedBytes: this.queuedBytes(),
     };
   }

@@ -1,7 +1,7 @@
 // Memory that comes back after a burst. The buffers of large values are freed only at V8's next
 // full collection, and a node that goes quiet after a burst may not run one for minutes, so its
-// RSS stayed near the burst's peak. Once a burst of at least memoryReturnAfterBytes of admitted
-// writes is followed by a quiet period, this asks V8 for one full collection.
+// RSS stayed near the burst's peak. Once at least memoryReturnAfterBytes of uploads (admitted or
+// refused) are followed by a quiet period, this asks V8 for a full collection.
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -32,9 +32,10 @@ function exposedGc(): (() => void) | undefined {
 
 export class MemoryReturn {
   private timer: NodeJS.Timeout | undefined;
-  /** Bytes admitted up to the last collection, and as of the previous look. */
+  /** Upload bytes seen up to the last collection, and as of the previous look. */
   private collectedAt = 0;
   private seenAt = 0;
+  private quietLooks = 0;
   private readonly gc = exposedGc();
   /** Full collections asked for, for /admin/status. */
   collections = 0;
@@ -52,12 +53,15 @@ export class MemoryReturn {
   }
 
   private look(): void {
-    const { bytesAdmitted, bytes } = this.admission.status();
-    // Quiet: nothing in flight and nothing admitted since the previous look, after a burst.
-    const quiet = bytes === 0 && bytesAdmitted === this.seenAt;
-    this.seenAt = bytesAdmitted;
-    if (!quiet || bytesAdmitted - this.collectedAt < LIMITS.memoryReturnAfterBytes) return;
-    this.collectedAt = bytesAdmitted;
+    const { bytesAdmitted, bytesRefused, bytes } = this.admission.status();
+    // Every upload, admitted or refused, passed through memory.
+    const seen = bytesAdmitted + bytesRefused;
+    // Quiet: nothing in flight and no upload for two looks in a row (a lull inside a burst,
+    // between its waves, is not the end of it), after a burst.
+    this.quietLooks = bytes === 0 && seen === this.seenAt ? this.quietLooks + 1 : 0;
+    this.seenAt = seen;
+    if (this.quietLooks < 2 || seen - this.collectedAt < LIMITS.memoryReturnAfterBytes) return;
+    this.collectedAt = seen;
     this.collections += 1;
     this.gc?.();
   }

@@ -83,6 +83,7 @@ class ReplicaBackend implements HttpBackend {
   private readonly defaults: ConsistencyDefaults;
   private readonly nodeIds: ReadonlySet<string>;
   readonly admission: Admission;
+  readonly memoryReturn: MemoryReturn;
 
   constructor(
     readonly id: string,
@@ -108,6 +109,7 @@ class ReplicaBackend implements HttpBackend {
       },
       () => transport.queuedBytes(),
     );
+    this.memoryReturn = new MemoryReturn(this.admission);
     this.nodeIds = new Set(config.nodes.map((n) => n.id));
     const profile = PROFILES[config.profile];
     this.defaults = {
@@ -246,6 +248,7 @@ class ReplicaBackend implements HttpBackend {
         requestsMax: LIMITS.inFlightRequestsMax,
       },
       memory: process.memoryUsage(),
+      memoryReturn: this.memoryReturn.collections,
     };
   }
 
@@ -469,8 +472,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     throw err;
   }
   replayer.start();
-  const memoryReturn = new MemoryReturn(backend.admission);
-  memoryReturn.start();
+  backend.memoryReturn.start();
   ae.start();
   tombstones.start();
   logger.info(
@@ -506,7 +508,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     close() {
       closing ??= (async () => {
         replayer.stop();
-        memoryReturn.stop();
+        backend.memoryReturn.stop();
         ae.stop();
         tombstones.stop();
         await app.close();

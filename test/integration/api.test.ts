@@ -316,17 +316,7 @@ describe('the peer port', () => {
   }
   /** The JSON lines node `id` logged (pino) at or after `sinceMs`. */
   const logSince = (id: string, sinceMs: number): LogRecord[] =>
-    (c.logs.get(id) ?? [])
-      .join('')
-      .split('\n')
-      .flatMap((line) => {
-        try {
-          return [JSON.parse(line) as LogRecord];
-        } catch {
-          return [];
-        }
-      })
-      .filter((r) => (r.time ?? 0) >= sinceMs);
+    c.logRecords<LogRecord>(id).filter((r) => (r.time ?? 0) >= sinceMs);
 
   /**
    * A node's log reaches this process through a pipe, later than its socket events do. An empty

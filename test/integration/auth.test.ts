@@ -402,16 +402,7 @@ interface LogRecord {
 
 /** The JSON log lines node `id` printed (pino), from its current log buffer. */
 function logRecords(c: TestCluster, id: string): LogRecord[] {
-  return (c.logs.get(id) ?? [])
-    .join('')
-    .split('\n')
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as LogRecord];
-      } catch {
-        return [];
-      }
-    });
+  return c.logRecords<LogRecord>(id);
 }
 
 const SECRET_REFUSED = 'peer could not prove the cluster secret';

@@ -383,6 +383,21 @@ export class TestCluster {
     await rm(this.dir, { recursive: true, force: true });
   }
 
+  /** The JSON lines (pino) node `id` printed, from its current log buffer; other lines are skipped. */
+  logRecords<T extends object = Record<string, unknown>>(id: string): T[] {
+    return (this.logs.get(id) ?? [])
+      .join('')
+      .split('\n')
+      .flatMap((line) => {
+        try {
+          const record: unknown = JSON.parse(line);
+          return typeof record === 'object' && record !== null ? [record as T] : [];
+        } catch {
+          return [];
+        }
+      });
+  }
+
   dump(): string {
     return [...this.logs].map(([id, l]) => `--- ${id}\n${l.join('').slice(-3000)}`).join('\n');
   }

@@ -42,7 +42,7 @@ describe('Admission', () => {
       limit: 8 * MiB,
     });
     a.release(x);
-    expect(a.status()).toMatchObject({ bytes: 3 * MiB, bytesAdmitted: 28 * MiB });
+    expect(a.status()).toMatchObject({ bytes: 3 * MiB, bytesAdmitted: 28 * MiB, bytesRefused: 2 });
   });
 
   it('counts bytes queued to peers against the overall budget; reads carry none and pass', () => {
