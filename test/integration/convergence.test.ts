@@ -3,7 +3,7 @@
 // after their grace period, and sloppy quorum keeps an ap cluster writable with homes down.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { TestCluster, isAssertionError, until } from '../support/cluster.js';
+import { TestCluster, isAssertionError, until, type TombstoneStatus } from '../support/cluster.js';
 import { Ring } from '../../src/core/ring.js';
 import { LIMITS } from '../../src/config.js';
 import { execFile } from 'node:child_process';
@@ -29,18 +29,7 @@ interface Status {
     keysRepaired: number;
     peers: Record<string, { at: string; keysRepaired: number; error?: string }>;
   };
-  tombstones: Tombstones;
-}
-
-interface Tombstones {
-  pending: number;
-  purged: number;
-  sweeps: number;
-  heldBack: { inGrace: number; nodeDown: number; notEverywhere: number; purgeFailed: number };
-}
-
-async function tombstonesOf(cl: TestCluster, id: string): Promise<Tombstones> {
-  return ((await cl.status(id)) as unknown as Status).tombstones;
+  tombstones: TombstoneStatus;
 }
 
 /**
@@ -282,8 +271,8 @@ describe('tombstones', () => {
       );
       // Only n2 purged. (A read racing with the purge can repair the tombstone back onto a
       // node that had purged, and n2 then purges it again: purged counts purges, not keys.)
-      expect((await tombstonesOf(cl, 'n2')).purged).toBeGreaterThanOrEqual(1);
-      for (const id of ['n1', 'n3']) expect((await tombstonesOf(cl, id)).purged, id).toBe(0);
+      expect((await cl.tombstones('n2')).purged).toBeGreaterThanOrEqual(1);
+      for (const id of ['n1', 'n3']) expect((await cl.tombstones(id)).purged, id).toBe(0);
 
       // With a replica down, a tombstone stays past its grace period: n1 sweeps it, past the
       // grace period, and holds it back because a node is down.
@@ -292,12 +281,12 @@ describe('tombstones', () => {
       await cl.waitSees('n1', 'down', ['n3']);
       expect((await cl.del('n1', b)).status).toBe(204);
       neverBack.watch(b, ['n3']);
-      const before = await tombstonesOf(cl, 'n1');
+      const before = await cl.tombstones('n1');
       const heldBack = await until(
         `n1 to hold back the purge of ${b} twice because n3 is down`,
         async () => {
           neverBack.check();
-          const t = await tombstonesOf(cl, 'n1');
+          const t = await cl.tombstones('n1');
           return t.heldBack.nodeDown >= before.heldBack.nodeDown + 2 ? t : false;
         },
         CONVERGE_WITHIN_MS,
@@ -324,12 +313,12 @@ describe('tombstones', () => {
         },
         CONVERGE_WITHIN_MS,
       );
-      expect((await tombstonesOf(cl, 'n1')).purged).toBeGreaterThan(before.purged);
+      expect((await cl.tombstones('n1')).purged).toBeGreaterThan(before.purged);
 
       // And it stays gone: more sweeps on n1, and anti-entropy exchanges on every node, until
       // no node holds anything for either key (a tombstone a racing read repaired back goes on
       // its first replica's next sweep).
-      const sweepsAfter = (await tombstonesOf(cl, 'n1')).sweeps;
+      const sweepsAfter = (await cl.tombstones('n1')).sweeps;
       const exchangesAfter = await Promise.all(
         cl.ids.map(
           async (id) => ((await cl.status(id)) as unknown as Status).antiEntropy.exchanges,
@@ -339,7 +328,7 @@ describe('tombstones', () => {
         'two more sweeps on n1, two more anti-entropy exchanges on every node, and no copy left',
         async () => {
           neverBack.check();
-          if ((await tombstonesOf(cl, 'n1')).sweeps < sweepsAfter + 2) return false;
+          if ((await cl.tombstones('n1')).sweeps < sweepsAfter + 2) return false;
           for (const [i, id] of cl.ids.entries()) {
             const s = (await cl.status(id)) as unknown as Status;
             if (s.antiEntropy.exchanges < (exchangesAfter[i] as number) + 2) return false;
@@ -358,7 +347,7 @@ describe('tombstones', () => {
           expect(await cl.localValues(id, key), `${key} on ${id}`).toEqual([]);
         }
       // n3, first replica of neither key, never purged anything.
-      expect((await tombstonesOf(cl, 'n3')).purged).toBe(0);
+      expect((await cl.tombstones('n3')).purged).toBe(0);
     } finally {
       neverBack.halt();
     }

@@ -9,17 +9,6 @@ import { TestCluster, until } from '../support/cluster.js';
 const GRACE_MS = 1_000;
 const CONVERGE_WITHIN_MS = 15_000;
 
-interface Tombstones {
-  pending: number;
-  purged: number;
-  sweeps: number;
-  heldBack: { inGrace: number; nodeDown: number; notEverywhere: number; purgeFailed: number };
-}
-
-async function tombstonesOf(cl: TestCluster, id: string): Promise<Tombstones> {
-  return ((await cl.status(id)) as unknown as { tombstones: Tombstones }).tombstones;
-}
-
 let c: TestCluster | undefined;
 afterEach(async () => {
   await c?.stop();
@@ -45,12 +34,12 @@ describe('tombstone GC with 5 nodes', () => {
     const ts = (await cl.local('n1', key))?.siblings[0]?.ts as string;
     const deletedAtMs = Number(ts.split('.')[0]);
 
-    const before = await tombstonesOf(cl, 'n1');
+    const before = await cl.tombstones('n1');
     const held = await until(
       `n1 to hold back the purge of ${key} twice because ${outsider} is down`,
       async () => {
         expect((await cl.get('n1', key, '?r=all')).status).toBe(404);
-        const t = await tombstonesOf(cl, 'n1');
+        const t = await cl.tombstones('n1');
         return t.heldBack.nodeDown >= before.heldBack.nodeDown + 2 ? t : false;
       },
       CONVERGE_WITHIN_MS,
@@ -76,7 +65,7 @@ describe('tombstone GC with 5 nodes', () => {
       },
       CONVERGE_WITHIN_MS,
     );
-    expect((await tombstonesOf(cl, 'n1')).purged).toBeGreaterThan(before.purged);
+    expect((await cl.tombstones('n1')).purged).toBeGreaterThan(before.purged);
     // (Not "holds nothing" again: a read racing with the purge may have repaired the tombstone
     // back onto a node, which its first replica purges again on a later sweep.)
     for (const id of cl.ids) {

@@ -93,6 +93,20 @@ export interface LocalCopy {
 
 const START_ATTEMPTS_MAX = 3;
 
+/** `tombstones` in /admin/status: the GC's counters (README, "Tombstones"). */
+export interface TombstoneStatus {
+  pending: number;
+  purged: number;
+  sweeps: number;
+  heldBack: {
+    inGrace: number;
+    nodeDown: number;
+    notEverywhere: number;
+    readFailed: number;
+    purgeFailed: number;
+  };
+}
+
 export class TestCluster {
   readonly procs = new Map<string, ChildProcess>();
   readonly logs = new Map<string, string[]>();
@@ -262,6 +276,10 @@ export class TestCluster {
     const res = await this.fetch(`${this.url(id)}/admin/status`, { headers: this.headers() });
     if (res.status !== 200) throw new Error(`status of ${id}: ${res.status}`);
     return (await res.json()) as never;
+  }
+
+  async tombstones(id: string): Promise<TombstoneStatus> {
+    return (await this.status(id)).tombstones as TombstoneStatus;
   }
 
   /** Waits until `id` sees every listed node (default: all) in `state`. */
