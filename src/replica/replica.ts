@@ -29,6 +29,7 @@ import { Ring } from '../core/ring.js';
 import type { VersionSet } from '../core/version-set.js';
 import type { HttpBackend, PartitionResult } from '../http/backend.js';
 import { buildHttpApp } from '../http/app.js';
+import { RateLimitedLog } from '../net/rate-limited-log.js';
 import { TcpTransport } from '../net/tcp-transport.js';
 import type { TlsMaterial } from '../net/tls-identity.js';
 import { openDiskStore } from '../storage/level-store.js';
@@ -461,6 +462,18 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     logger,
   );
   const app = await buildHttpApp(backend, logger, opts.tls);
+  if (opts.tls !== undefined) {
+    // A client that fails the TLS handshake (plain HTTP, an untrusting client) never reaches a
+    // route; say so, a few lines a second, as for refused peers.
+    const clientWarnings = new RateLimitedLog(logger);
+    app.server.on('tlsClientError', (err: Error, socket: { remoteAddress?: string }) =>
+      clientWarnings.warn(
+        'https-refused',
+        { remote: socket.remoteAddress, reason: err.message.slice(0, 200) },
+        'client TLS handshake refused',
+      ),
+    );
+  }
 
   try {
     await transport.start();

@@ -99,6 +99,13 @@ describe('a TLS cluster', () => {
     const viaCurl = await curl([`${plain}/kv/x`]);
     expect(viaCurl.code).not.toBe(0);
     expect((await c.fetch(`${c.url('n1')}/health`)).status).toBe(200);
+    // The node says why, in a rate-limited line.
+    const cl = c;
+    await until('n1 to log the refused client handshake', () =>
+      cl
+        .logRecords<{ msg?: string; kind?: string }>('n1')
+        .some((r) => r.msg === 'client TLS handshake refused' && r.kind === 'https-refused'),
+    );
   });
 
   it('refuses a peer without a certificate, and one from another CA, at the TLS handshake; no link is cut', async () => {
