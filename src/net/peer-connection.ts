@@ -268,9 +268,8 @@ export class PeerConnection {
 
   private onData(chunk: Buffer): void {
     // Any bytes prove the peer alive, not only whole frames: while a large value is in transit
-    // its link must not look silent.
-    if (this.phase === 'open' && this.confirmed && !this.host.faults.isBlocked(this.peer as string))
-      this.heard();
+    // its link must not look silent. The one place an open link hears its peer.
+    if (this.phase === 'open' && !this.host.faults.isBlocked(this.peer as string)) this.heard();
     let msgs: PeerMessage[];
     try {
       msgs = this.decoder.push(chunk);
@@ -333,7 +332,6 @@ export class PeerConnection {
     const peer = this.peer as string;
     // A blocked peer's frames are read and discarded, as a firewall would drop its packets.
     if (this.host.faults.isBlocked(peer)) return;
-    this.heard();
     if (!this.confirmed) {
       this.confirmed = true;
       this.host.confirmed(this);
