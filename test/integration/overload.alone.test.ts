@@ -1,7 +1,8 @@
 // Admission control under a burst of large writes: 300 concurrent 1 MiB PUTs at w=all through
 // one node. Every answer is 204 or an immediate 503 overloaded (never a 504), no peer is marked
 // down while megabytes are in transit, small reads beside the burst stay fast, and the node's
-// memory is bounded and comes back afterwards.
+// memory is bounded and comes back afterwards. It bounds latency and memory, so it runs alone
+// (see vitest.config.ts).
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -133,16 +134,12 @@ describe('admission control', () => {
           `GETs beside it: ${getLatencies.length}, p99 ${p99(getLatencies).toFixed(1)} ms; ` +
           `n1 RSS before ${before.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB`,
       );
-      // On a quiet machine every answer is one of those two. When another test file shares the
-      // two cores, replicas starved of CPU can miss the 2 s timeout for a few admitted writes:
-      // a 504 is then the right answer, and admission keeps them to a handful.
-      const timedOut = answers.filter((a) => a.status === 504 && a.error === 'timeout');
-      // A refused write's connection closes after its 503: a client still sending can see the
-      // reset first (a lingering close would spare it; see the README).
-      const reset = answers.filter((a) => a.status === 0 && /fetch failed/.test(a.error ?? ''));
-      expect(ok.length + overloaded.length + timedOut.length + reset.length).toBe(BURST);
-      expect(timedOut.length).toBeLessThanOrEqual(BURST / 30);
-      expect(reset.length).toBeLessThanOrEqual(BURST / 30);
+      // Every answer is one of those two: no 504 (a healthy peer is never starved of heartbeats
+      // or its acks), and no reset (the refused upload's client reads its 503 before the close
+      // reaches it; see the README's known gaps for when it may not).
+      expect(ok.length + overloaded.length, JSON.stringify(Object.fromEntries(byStatus))).toBe(
+        BURST,
+      );
       expect(ok.length).toBeGreaterThan(0);
       for (const a of overloaded) {
         expect(a.error).toBe('overloaded');
@@ -151,7 +148,7 @@ describe('admission control', () => {
       expect(downSeen).toEqual([]);
       expect(getLatencies.length).toBeGreaterThan(10);
       // Small reads are never queued behind the burst: they carry no body to wait for.
-      expect(p99(getLatencies)).toBeLessThan(100);
+      expect(p99(getLatencies)).toBeLessThan(50);
       // Budget: what was in flight never exceeded it by more than one value.
       expect(peak - before).toBeLessThan(
         (LIMITS.inFlightBytesMax * 3) / (1024 * 1024) + VALUE_BYTES / (1024 * 1024),
