@@ -12,7 +12,10 @@ import { RateLimitedLog } from './rate-limited-log.js';
 import { PeerError } from '../core/errors.js';
 import { FaultFilter, type FaultSpec } from '../core/faults.js';
 import type { HandshakeIdentity } from './handshake.js';
-import type { PeerReplyBody, PeerRequest, PeerRequestBody } from './messages.js';
+import type { PeerReplyBody, PeerRequestBody } from './messages.js';
+import type { PeerAddress, PeerRequestHandler, PeerState, Transport } from './transport.js';
+
+export type { PeerAddress, PeerState } from './transport.js';
 import {
   NODE_TIMERS,
   PeerConnection,
@@ -23,12 +26,6 @@ import { certificateNamesNode, peerIdentityError, type TlsMaterial } from './tls
 
 /** A peer is down after this many of our own heartbeat periods pass without a word from it. */
 const PEER_DOWN_AFTER_TICKS = Math.ceil(LIMITS.peerDownAfterMs / LIMITS.heartbeatIntervalMs);
-
-export interface PeerAddress {
-  readonly id: string;
-  readonly host: string;
-  readonly port: number;
-}
 
 export interface TcpTransportOptions {
   readonly self: string;
@@ -45,7 +42,7 @@ export interface TcpTransportOptions {
   readonly tls?: TlsMaterial;
   readonly logger: Logger;
   /** Serves reads and writes; a throw or rejection is answered with an ErrorReply. Pings never reach it. */
-  readonly onRequest: (from: string, req: PeerRequest) => PeerReplyBody | Promise<PeerReplyBody>;
+  readonly onRequest: PeerRequestHandler;
   readonly onPeerState?: (peer: string, up: boolean) => void;
   /** Randomness for drop, delay jitter and backoff jitter; tests pass a seeded one. */
   readonly rng?: () => number;
@@ -59,11 +56,6 @@ export interface TcpTransportOptions {
   readonly clock?: Pick<Clock, 'monotonicMs'>;
 }
 
-export interface PeerState {
-  readonly id: string;
-  readonly up: boolean;
-}
-
 interface DialState {
   readonly peer: PeerAddress;
   attempt: number;
@@ -71,7 +63,7 @@ interface DialState {
   conn: PeerConnection | undefined;
 }
 
-export class TcpTransport {
+export class TcpTransport implements Transport {
   private readonly server: Server;
   private readonly host: ConnectionHost;
   private readonly filter = new FaultFilter();
@@ -92,7 +84,10 @@ export class TcpTransport {
   /** Heartbeat periods this transport has run: the clock of peer liveness (heardWithin). */
   private ticks = 0;
 
+  readonly self: string;
+
   constructor(private readonly opts: TcpTransportOptions) {
+    this.self = opts.self;
     this.logger = opts.logger;
     this.rng = opts.rng ?? Math.random;
     this.timers = opts.timers ?? NODE_TIMERS;

@@ -1,18 +1,18 @@
-// ReplicaLinks over the real peer transport: requests to this node go straight to its local
-// replica, requests to others go over TCP.
+// ReplicaLinks over the peer transport: requests to this node go straight to its local
+// replica, requests to others go over the transport (TCP, or the simulator's network).
 
 import { PeerError, TooManySiblingsError } from '../core/errors.js';
 import type { ReplicaLinks, UpdateRequest } from '../core/replica-links.js';
 import type { VersionSet } from '../core/version-set.js';
 import type { PeerReplyBody } from '../net/messages.js';
-import type { TcpTransport } from '../net/tcp-transport.js';
+import type { Transport } from '../net/transport.js';
 import type { LocalReplica } from './local-replica.js';
 
 export class TransportLinks implements ReplicaLinks {
   constructor(
     readonly self: string,
     private readonly local: LocalReplica,
-    private readonly transport: TcpTransport,
+    private readonly transport: Transport,
   ) {}
 
   isUp(node: string): boolean {

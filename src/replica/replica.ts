@@ -31,6 +31,7 @@ import type { HttpBackend, PartitionResult } from '../http/backend.js';
 import { buildHttpApp } from '../http/app.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
 import { TcpTransport } from '../net/tcp-transport.js';
+import type { Transport } from '../net/transport.js';
 import type { TlsMaterial } from '../net/tls-identity.js';
 import { openDiskStore } from '../storage/level-store.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
@@ -91,7 +92,7 @@ class ReplicaBackend implements HttpBackend {
     readonly adminToken: string | undefined,
     private readonly config: ClusterConfig,
     private readonly coordinator: Coordinator,
-    private readonly transport: TcpTransport,
+    private readonly transport: Transport,
     private readonly store: ReplicaStore,
     private readonly clusterFaults: ClusterFaults,
     private readonly meter: ReplicaMetrics,
