@@ -12,3 +12,31 @@ export interface Clock {
 export interface Timers {
   after(ms: number, fn: () => void): { cancel(): void };
 }
+
+/**
+ * Runs `fn` every `intervalMs()` until cancelled, on `timers`: the next run is armed when this
+ * one is called, so a slow `fn` (one that returns a promise) never overlaps itself only if it
+ * guards itself, as every caller here does.
+ */
+export function repeat(
+  timers: Timers,
+  intervalMs: () => number,
+  fn: () => void,
+): { cancel(): void } {
+  let current: { cancel(): void } | undefined;
+  let cancelled = false;
+  const arm = (): void => {
+    current = timers.after(intervalMs(), () => {
+      if (cancelled) return;
+      arm();
+      fn();
+    });
+  };
+  arm();
+  return {
+    cancel: () => {
+      cancelled = true;
+      current?.cancel();
+    },
+  };
+}

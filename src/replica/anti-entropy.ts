@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
 import { exchange, type ExchangeRemote, type ExchangeResult } from '../core/anti-entropy.js';
+import type { Timers } from '../core/clock.js';
 import type { ConflictPolicy } from '../core/conflicts.js';
 import { HashTree, segmentRange, setDigest, treeChange } from '../core/merkle.js';
 import type { Ring } from '../core/ring.js';
@@ -33,6 +34,7 @@ export interface AntiEntropyOptions {
   readonly intervalMs: number;
   readonly random: () => number;
   readonly nowMs: () => number;
+  readonly timers: Timers;
   readonly onRepaired?: (peer: string, keys: number) => void;
 }
 
@@ -50,7 +52,7 @@ export class AntiEntropy implements AntiEntropyServer {
   private readonly last = new Map<string, PeerExchange>();
   private keysRepaired = 0;
   private exchanges = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: { cancel(): void } | undefined;
   private round: Promise<Map<string, PeerExchange>> | undefined;
   private stopped = false;
 
@@ -80,7 +82,7 @@ export class AntiEntropy implements AntiEntropyServer {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
   }
 
   /** Exchanges with every peer that is up, now (after any round already running). */
@@ -149,10 +151,9 @@ export class AntiEntropy implements AntiEntropyServer {
     if (this.stopped) return;
     // +-20% jitter, so the nodes of a cluster started together do not exchange in lockstep.
     const delay = this.o.intervalMs * (0.8 + 0.4 * this.o.random());
-    this.timer = setTimeout(() => {
+    this.timer = this.o.timers.after(delay, () => {
       void (this.round ?? this.runRound()).finally(() => this.schedule());
-    }, delay);
-    this.timer.unref();
+    });
   }
 
   private runRound(): Promise<Map<string, PeerExchange>> {

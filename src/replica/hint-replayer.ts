@@ -3,6 +3,7 @@
 
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
+import { repeat, type Timers } from '../core/clock.js';
 import type { ReplicaLinks } from '../core/replica-links.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 
@@ -13,24 +14,28 @@ export interface HintReplayerOptions {
   readonly intervalMs: number;
   readonly batchMax: number;
   readonly timeoutMs: number;
+  readonly timers: Timers;
   readonly onReplayed?: (target: string, count: number) => void;
 }
 
 export class HintReplayer {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: { cancel(): void } | undefined;
   private running = false;
   private stopped = false;
 
   constructor(private readonly o: HintReplayerOptions) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.round(), this.o.intervalMs);
-    this.timer.unref();
+    this.timer = repeat(
+      this.o.timers,
+      () => this.o.intervalMs,
+      () => void this.round(),
+    );
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
   }
 
   /** One pass over every target that has hints and is up; rounds never overlap. */

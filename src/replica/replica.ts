@@ -18,14 +18,12 @@ import { policyFor } from '../core/conflicts.js';
 import { parseContext, type ParsedContext } from '../core/context.js';
 import { Coordinator, type ReadResult, type WriteResult } from '../core/coordinator.js';
 import { parseFaultSpec, type FaultSpec } from '../core/faults.js';
-import { HybridClock } from '../core/hlc.js';
 import { InvalidArgumentError, TooManySiblingsError } from '../core/errors.js';
 import {
   resolveRequestOptions,
   type ConsistencyDefaults,
   type RequestParams,
 } from '../core/quorum.js';
-import { Ring } from '../core/ring.js';
 import type { VersionSet } from '../core/version-set.js';
 import type { HttpBackend, PartitionResult } from '../http/backend.js';
 import { buildHttpApp } from '../http/app.js';
@@ -37,15 +35,10 @@ import { openDiskStore } from '../storage/level-store.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import { AntiEntropy } from './anti-entropy.js';
 import { ClusterFaults } from './cluster-faults.js';
-import { HintReplayer } from './hint-replayer.js';
-import { TransportLinks } from './links.js';
-import { actorFor, nodeOfActor } from './actor.js';
-import { DotCounter } from './dot-counter.js';
-import { persistClock } from './hlc-mark.js';
-import { LocalReplica } from './local-replica.js';
+import { nodeOfActor } from './actor.js';
 import { MemoryReturn } from './memory-return.js';
 import { ReplicaMetrics } from './metrics.js';
-import { makePeerHandler } from './peer-handler.js';
+import { createNode } from '../node.js';
 import { TombstoneGc } from './tombstone-gc.js';
 
 export interface ReplicaOptions {
@@ -327,120 +320,37 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
       return { cancel: () => clearTimeout(t) };
     },
   };
-  const hlc = new HybridClock(id, clock, LIMITS.clockAheadMsMax);
-  const policy = policyFor(config.conflicts);
-  const store = openDiskStore(opts.dataDir, { fsync: config.fsync, policy });
-  await store.open();
-  const ring = new Ring(
-    config.nodes.map((n) => n.id),
-    LIMITS.vnodesPerNode,
-  );
-  await persistClock(hlc, store, () => clock.nowMs(), logger);
-  const dots = new DotCounter(store);
-  await dots.open();
-  const local = new LocalReplica({
-    self: id,
-    actor: await actorFor(store, id),
-    store,
-    hlc,
-    policy,
-    siblingsMax: config.siblingsMax,
-    setBytesMax: LIMITS.setBytesMax,
-    dots,
+  const store = openDiskStore(opts.dataDir, {
+    fsync: config.fsync,
+    policy: policyFor(config.conflicts),
   });
-
+  await store.open();
   const peerAddr = peerHostPort(self);
   const httpAddr = httpHostPort(self);
-  const metrics = new ReplicaMetrics({
-    pendingHints: () => [...store.pendingHints().values()].reduce((a, b) => a + b, 0),
-    peersUp: () => transport.peerStates().filter((p) => p.up).length,
-  });
-  const ae: AntiEntropy = new AntiEntropy({
-    self: id,
-    ring,
-    n: config.n,
+  const node = await createNode({
+    id,
+    config,
     store,
-    local,
-    policy,
-    request: (peer, body, timeoutMs) => transport.request(peer, body, timeoutMs),
-    isUp: (peer) => transport.isUp(peer),
-    logger,
-    intervalMs: config.antiEntropyIntervalMs,
-    random: Math.random,
-    nowMs: () => clock.nowMs(),
-    onRepaired: (_peer, keys) => metrics.keysRepaired.inc(keys),
-  });
-  const transport: TcpTransport = new TcpTransport({
-    self: id,
-    cluster: config.cluster,
-    listen: { host: opts.listenHost ?? peerAddr.host, port: peerAddr.port },
-    peers: config.nodes.filter((n) => n.id !== id).map((n) => ({ id: n.id, ...peerHostPort(n) })),
-    ...(opts.clusterSecret !== undefined ? { secret: opts.clusterSecret } : {}),
-    ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
-    logger,
-    // The coordinator that asked counts and logs the refusal; the issuer only notes it.
-    onRequest: makePeerHandler(local, ae, (key, siblings) =>
-      logger.debug({ key, siblings }, 'refused to issue a write past the sibling cap'),
-    ),
-  });
-  const links = new TransportLinks(id, local, transport);
-  const tombstones = new TombstoneGc({
-    self: id,
-    ring,
-    n: config.n,
-    store,
-    policy,
-    links,
-    graceMs: config.tombstoneGraceMs,
-    timeoutMs: config.timeoutMs,
-    nowMs: () => clock.nowMs(),
-    logger,
-    onPurged: (count) => metrics.tombstonesPurged.inc(count),
-  });
-  // One pass over the data builds the anti-entropy trees and the tombstone index; from then
-  // on the store's change feed keeps both current (one preference list per change for both).
-  const track = (key: string, before: VersionSet | undefined, after: VersionSet | undefined) => {
-    const pref = ring.preferenceList(key, config.n);
-    ae.track(key, pref, before, after);
-    tombstones.track(key, pref, after);
-  };
-  for await (const [key, set] of store.entries()) track(key, undefined, set);
-  store.onListenerError = (err) => logger.error({ err }, 'store change listener failed');
-  store.onChange(track);
-
-  const hints = config.hintedHandoff
-    ? {
-        addHint: (target: string, key: string, set: VersionSet) =>
-          store
-            .addHint(target, key, set)
-            .catch((err: unknown) => logger.error({ err, target }, 'could not store hint')),
-      }
-    : { addHint: async () => undefined };
-  const coordinator = new Coordinator({
-    ring,
-    n: config.n,
-    links,
-    hints,
-    hlc,
     clock,
-    policy,
-    readRepair: PROFILES[config.profile].readRepair,
-    sloppyQuorum: PROFILES[config.profile].sloppyQuorum && config.hintedHandoff,
-    ...(opts.unsafe ? { unsafe: opts.unsafe } : {}),
-    targetedReads: { timers: nodeTimers, speculateMs: LIMITS.readSpeculateMs },
-    onSpeculate: () => metrics.readSpeculations.inc(),
-    onReadRepair: () => metrics.readRepairs.inc(),
-    onBackgroundError: (what, err) => logger.debug({ err, what }, 'background repair failed'),
-  });
-  const replayer = new HintReplayer({
-    store,
-    links,
+    timers: nodeTimers,
+    random: Math.random,
     logger,
-    intervalMs: LIMITS.hintReplayIntervalMs,
-    batchMax: LIMITS.hintReplayBatchMax,
-    timeoutMs: config.timeoutMs,
-    onReplayed: (_target, count) => metrics.hintsReplayed.inc(count),
+    ...(opts.unsafe ? { unsafe: opts.unsafe } : {}),
+    makeTransport: (onRequest) =>
+      new TcpTransport({
+        self: id,
+        cluster: config.cluster,
+        listen: { host: opts.listenHost ?? peerAddr.host, port: peerAddr.port },
+        peers: config.nodes
+          .filter((n) => n.id !== id)
+          .map((n) => ({ id: n.id, ...peerHostPort(n) })),
+        ...(opts.clusterSecret !== undefined ? { secret: opts.clusterSecret } : {}),
+        ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
+        logger,
+        onRequest,
+      }),
   });
+  const transport = node.transport;
   const clusterFaults = new ClusterFaults({
     self: id,
     nodes: config.nodes,
@@ -453,12 +363,12 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     id,
     opts.adminToken,
     config,
-    coordinator,
+    node.coordinator,
     transport,
     store,
     clusterFaults,
-    metrics,
-    { antiEntropy: ae, tombstones },
+    node.metrics,
+    { antiEntropy: node.antiEntropy, tombstones: node.tombstones },
     clock,
     logger,
   );
@@ -477,18 +387,15 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   }
 
   try {
-    await transport.start();
+    await node.start();
     await app.listen({ host: opts.listenHost ?? httpAddr.host, port: httpAddr.port });
   } catch (err) {
     await app.close().catch(() => undefined);
-    await transport.stop().catch(() => undefined);
+    await node.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;
   }
-  replayer.start();
   backend.memoryReturn.start();
-  ae.start();
-  tombstones.start();
   logger.info(
     {
       id,
@@ -521,12 +428,9 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     httpUrl: self.http,
     close() {
       closing ??= (async () => {
-        replayer.stop();
         backend.memoryReturn.stop();
-        ae.stop();
-        tombstones.stop();
         await app.close();
-        await transport.stop();
+        await node.stop();
         await store.close();
         logger.info({ id }, 'replica stopped');
       })();

@@ -6,6 +6,7 @@
 
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
+import { repeat, type Timers } from '../core/clock.js';
 import type { ConflictPolicy } from '../core/conflicts.js';
 import type { Ring } from '../core/ring.js';
 import { isDeleted, newestSibling, type VersionSet } from '../core/version-set.js';
@@ -41,6 +42,7 @@ export interface TombstoneGcOptions {
   readonly graceMs: number;
   readonly timeoutMs: number;
   readonly nowMs: () => number;
+  readonly timers: Timers;
   readonly logger: Logger;
   readonly onPurged?: (count: number) => void;
 }
@@ -57,7 +59,7 @@ export class TombstoneGc {
     readFailed: 0,
     purgeFailed: 0,
   };
-  private timer: NodeJS.Timeout | undefined;
+  private timer: { cancel(): void } | undefined;
   private running = false;
   private stopped = false;
 
@@ -75,13 +77,16 @@ export class TombstoneGc {
   start(): void {
     // Short grace periods (tests) are checked often enough to be seen; long ones every few s.
     const every = Math.max(50, Math.min(LIMITS.tombstoneSweepIntervalMs, this.o.graceMs / 2));
-    this.timer = setInterval(() => void this.sweep(), every);
-    this.timer.unref();
+    this.timer = repeat(
+      this.o.timers,
+      () => every,
+      () => void this.sweep(),
+    );
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
   }
 
   /** For /admin/status: what sweeps did since start, and why they left keys in place. */

@@ -44,15 +44,17 @@ export interface ReplicaStore {
   deleteHint(hint: Hint): Promise<void>;
   /** Removes every hint for `key` that `set` dominates (tombstone GC); resolves how many. */
   dropHintsCoveredBy(key: string, set: VersionSet): Promise<number>;
-  /** Hints waiting, per target (kept in memory, rebuilt on open). */
   /** The in-memory set cache: entries, bytes charged, and lookups that hit or missed. */
   cacheStats(): { entries: number; bytes: number; hits: number; misses: number };
+  /** Hints waiting, per target (kept in memory, rebuilt on open). */
   pendingHints(): ReadonlyMap<string, number>;
   /** Every key and set, in storage order (startup indexes). */
   entries(): AsyncIterable<[string, VersionSet]>;
   /** Keys and sets whose storage prefix is in [gte, lt): one anti-entropy segment. */
   scanPrefixRange(gte: string, lt: string | undefined): Promise<Array<[string, VersionSet]>>;
   onChange(listener: ChangeListener): void;
+  /** Told when a change listener throws (the write itself has succeeded). */
+  onListenerError: ((err: unknown) => void) | undefined;
   getMeta(name: string): Promise<string | undefined>;
   putMeta(name: string, value: string): Promise<void>;
 }

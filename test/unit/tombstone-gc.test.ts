@@ -151,6 +151,12 @@ beforeEach(async () => {
     graceMs: GRACE_MS,
     timeoutMs: 100,
     nowMs: () => nowMs,
+    // The tests sweep by hand; a timer armed here would be a sweep they did not ask for.
+    timers: {
+      after: () => {
+        throw new Error('the tombstone tests sweep by hand');
+      },
+    },
     logger: pino({ level: 'silent' }),
     onPurged: (count) => purgedReported.push(count),
   });

@@ -1,0 +1,211 @@
+// The composition root of one kvorum node: it wires the replication parts (the local replica,
+// the coordinator, hinted handoff, anti-entropy, tombstone GC) to a store, a transport, a clock
+// and timers it is given. The process edge (src/replica/replica.ts) gives it LevelDB, TCP and
+// real time and puts the HTTP API in front; the simulator gives it memory-level, a seeded
+// network and virtual time. Nothing here opens a file or a socket or reads the time itself.
+
+import type { Logger } from 'pino';
+import { LIMITS, PROFILES, type ClusterConfig } from './config.js';
+import type { Clock, Timers } from './core/clock.js';
+import { policyFor, type ConflictPolicy } from './core/conflicts.js';
+import { Coordinator } from './core/coordinator.js';
+import { HybridClock } from './core/hlc.js';
+import { Ring } from './core/ring.js';
+import type { VersionSet } from './core/version-set.js';
+import type { PeerRequestHandler, Transport } from './net/transport.js';
+import { actorFor } from './replica/actor.js';
+import { AntiEntropy } from './replica/anti-entropy.js';
+import { DotCounter } from './replica/dot-counter.js';
+import { HintReplayer } from './replica/hint-replayer.js';
+import { persistClock } from './replica/hlc-mark.js';
+import { TransportLinks } from './replica/links.js';
+import { LocalReplica } from './replica/local-replica.js';
+import { ReplicaMetrics } from './replica/metrics.js';
+import { makePeerHandler } from './replica/peer-handler.js';
+import { TombstoneGc } from './replica/tombstone-gc.js';
+import type { ReplicaStore } from './storage/replica-store.js';
+
+export interface NodeDeps {
+  readonly id: string;
+  readonly config: ClusterConfig;
+  /** Open, and made with the policy of `config.conflicts`. */
+  readonly store: ReplicaStore;
+  /** Makes the node's transport around the handler that serves its peers' requests. */
+  readonly makeTransport: (onRequest: PeerRequestHandler) => Transport;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly random: () => number;
+  readonly logger: Logger;
+  /** Test-only protocol breakages, to show the checker catches what they cause. */
+  readonly unsafe?: { readonly noReadWriteBack?: boolean; readonly noWriteReadPhase?: boolean };
+}
+
+/** One node's parts, wired; `start` runs its transport and background work. */
+export interface KvorumNode {
+  readonly id: string;
+  readonly config: ClusterConfig;
+  readonly policy: ConflictPolicy;
+  readonly store: ReplicaStore;
+  readonly transport: Transport;
+  readonly coordinator: Coordinator;
+  readonly local: LocalReplica;
+  readonly antiEntropy: AntiEntropy;
+  readonly tombstones: TombstoneGc;
+  readonly hints: HintReplayer;
+  readonly metrics: ReplicaMetrics;
+  readonly clock: Clock;
+  /** Starts the transport (resolves once it listens), then the background tasks. */
+  start(): Promise<void>;
+  /** Stops the background tasks and the transport; the store stays open (its owner closes it). */
+  stop(): Promise<void>;
+}
+
+export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
+  const { id, config, store, clock, timers, logger } = deps;
+  const policy = policyFor(config.conflicts);
+  const hlc = new HybridClock(id, clock, LIMITS.clockAheadMsMax);
+  await persistClock(hlc, store, () => clock.nowMs(), logger);
+  const dots = new DotCounter(store);
+  await dots.open();
+  const local = new LocalReplica({
+    self: id,
+    actor: await actorFor(store, id),
+    store,
+    hlc,
+    policy,
+    siblingsMax: config.siblingsMax,
+    setBytesMax: LIMITS.setBytesMax,
+    dots,
+  });
+  const ring = new Ring(
+    config.nodes.map((n) => n.id),
+    LIMITS.vnodesPerNode,
+  );
+
+  // The transport and anti-entropy refer to each other (it serves AE's peer requests, AE sends
+  // through it): AE reaches the transport only once the node runs.
+  const made: { transport?: Transport } = {};
+  const net = (): Transport => {
+    if (made.transport === undefined) throw new Error('the transport is not made yet');
+    return made.transport;
+  };
+  const metrics = new ReplicaMetrics({
+    pendingHints: () => [...store.pendingHints().values()].reduce((a, b) => a + b, 0),
+    peersUp: () =>
+      net()
+        .peerStates()
+        .filter((p) => p.up).length,
+  });
+  const antiEntropy = new AntiEntropy({
+    self: id,
+    ring,
+    n: config.n,
+    store,
+    local,
+    policy,
+    request: (peer, body, timeoutMs) => net().request(peer, body, timeoutMs),
+    isUp: (peer) => net().isUp(peer),
+    logger,
+    intervalMs: config.antiEntropyIntervalMs,
+    random: deps.random,
+    nowMs: () => clock.nowMs(),
+    timers,
+    onRepaired: (_peer, keys) => metrics.keysRepaired.inc(keys),
+  });
+  const transport = deps.makeTransport(
+    // The coordinator that asked counts and logs the refusal; the issuer only notes it.
+    makePeerHandler(local, antiEntropy, (key, siblings) =>
+      logger.debug({ key, siblings }, 'refused to issue a write past the sibling cap'),
+    ),
+  );
+  made.transport = transport;
+  const links = new TransportLinks(id, local, transport);
+  const tombstones = new TombstoneGc({
+    self: id,
+    ring,
+    n: config.n,
+    store,
+    policy,
+    links,
+    graceMs: config.tombstoneGraceMs,
+    timeoutMs: config.timeoutMs,
+    nowMs: () => clock.nowMs(),
+    timers,
+    logger,
+    onPurged: (count) => metrics.tombstonesPurged.inc(count),
+  });
+  // One pass over the data builds the anti-entropy trees and the tombstone index; from then
+  // on the store's change feed keeps both current (one preference list per change for both).
+  const track = (key: string, before: VersionSet | undefined, after: VersionSet | undefined) => {
+    const pref = ring.preferenceList(key, config.n);
+    antiEntropy.track(key, pref, before, after);
+    tombstones.track(key, pref, after);
+  };
+  for await (const [key, set] of store.entries()) track(key, undefined, set);
+  store.onListenerError = (err) => logger.error({ err }, 'store change listener failed');
+  store.onChange(track);
+
+  const hintSink = config.hintedHandoff
+    ? {
+        addHint: (target: string, key: string, set: VersionSet) =>
+          store
+            .addHint(target, key, set)
+            .catch((err: unknown) => logger.error({ err, target }, 'could not store hint')),
+      }
+    : { addHint: async () => undefined };
+  const profile = PROFILES[config.profile];
+  const coordinator = new Coordinator({
+    ring,
+    n: config.n,
+    links,
+    hints: hintSink,
+    hlc,
+    clock,
+    policy,
+    readRepair: profile.readRepair,
+    sloppyQuorum: profile.sloppyQuorum && config.hintedHandoff,
+    ...(deps.unsafe ? { unsafe: deps.unsafe } : {}),
+    targetedReads: { timers, speculateMs: LIMITS.readSpeculateMs },
+    onSpeculate: () => metrics.readSpeculations.inc(),
+    onReadRepair: () => metrics.readRepairs.inc(),
+    onBackgroundError: (what, err) => logger.debug({ err, what }, 'background repair failed'),
+  });
+  const hints = new HintReplayer({
+    store,
+    links,
+    logger,
+    intervalMs: LIMITS.hintReplayIntervalMs,
+    batchMax: LIMITS.hintReplayBatchMax,
+    timeoutMs: config.timeoutMs,
+    timers,
+    onReplayed: (_target, count) => metrics.hintsReplayed.inc(count),
+  });
+
+  const node: KvorumNode = {
+    id,
+    config,
+    policy,
+    store,
+    transport,
+    coordinator,
+    local,
+    antiEntropy,
+    tombstones,
+    hints,
+    metrics,
+    clock,
+    async start() {
+      await node.transport.start();
+      hints.start();
+      antiEntropy.start();
+      tombstones.start();
+    },
+    async stop() {
+      hints.stop();
+      antiEntropy.stop();
+      tombstones.stop();
+      await node.transport.stop();
+    },
+  };
+  return node;
+}
