@@ -10,6 +10,7 @@ import type { Clock, Timers } from './core/clock.js';
 import { policyFor, type ConflictPolicy } from './core/conflicts.js';
 import { Coordinator } from './core/coordinator.js';
 import { HybridClock } from './core/hlc.js';
+import { ringPlacement } from './core/placement.js';
 import { Ring } from './core/ring.js';
 import type { VersionSet } from './core/version-set.js';
 import type { PeerRequestHandler, Transport } from './net/transport.js';
@@ -155,7 +156,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     : { addHint: async () => undefined };
   const profile = PROFILES[config.profile];
   const coordinator = new Coordinator({
-    ring,
+    placement: ringPlacement(ring, config.n),
     n: config.n,
     links,
     hints: hintSink,

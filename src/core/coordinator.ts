@@ -14,8 +14,8 @@ import { KvorumError, TimeoutError, UnavailableError, PeerError } from './errors
 import { HLC_ZERO, compareHlc, type Hlc, type HybridClock } from './hlc.js';
 import { majority, type RequestOptions } from './quorum.js';
 import type { HintSink, NewContent, ReplicaLinks } from './replica-links.js';
-import type { Ring } from './ring.js';
-import { ReadTally, WriteTally, type ReplyStatus } from './tally.js';
+import { unionOf, type KeyPlacement } from './placement.js';
+import { ReadTally, SetsWriteTally, type ReplyStatus } from './tally.js';
 import type { Version } from './version.js';
 import { EMPTY_CLOCK, type VersionSet } from './version-set.js';
 
@@ -47,7 +47,8 @@ export interface WriteResult {
 }
 
 export interface CoordinatorOptions {
-  readonly ring: Ring;
+  /** Which replicas a key's reads ask and its writes must reach (the layout's view). */
+  readonly placement: KeyPlacement;
   readonly n: number;
   readonly links: ReplicaLinks;
   readonly hints: HintSink;
@@ -77,6 +78,9 @@ export interface CoordinatorOptions {
 
 /** Where a key's replicas are right now: its home replicas, and stand-ins for those down. */
 interface Placement {
+  /** The replica sets a write must reach W in: one per live layout version. */
+  readonly sets: readonly (readonly string[])[];
+  /** Every home replica of the key: the union of `sets`. */
   readonly pref: readonly string[];
   readonly up: readonly string[];
   /** home replica that is down -> the healthy node that takes its writes as hints. */
@@ -117,8 +121,9 @@ export class Coordinator {
     return this.latency;
   }
 
-  preferenceList(key: string): string[] {
-    return this.o.ring.preferenceList(key, this.o.n);
+  /** The replicas a read of `key` asks. */
+  preferenceList(key: string): readonly string[] {
+    return this.o.placement.readSet(key);
   }
 
   async read(key: string, opts: RequestOptions): Promise<ReadResult> {
@@ -143,7 +148,28 @@ export class Coordinator {
     }
     const best = tally.merged();
     const repaired = new Set<string>();
-    if (best !== undefined && repairFirst && !this.o.unsafe?.noReadWriteBack) {
+    const transition = this.o.placement.writeSets(key).length > 1;
+    if (best !== undefined && opts.linearizable && transition && !this.o.unsafe?.noReadWriteBack) {
+      // ABD's write-back while two layout versions are live: the answer goes to a quorum of
+      // every version's replicas, as a write would, so the version reads move to next holds it
+      // too (this read may have come after the sync that copied the key there).
+      const q = Math.max(opts.r, majority(this.o.n));
+      try {
+        await this.replicate(
+          key,
+          best,
+          this.place(key, false),
+          { ...opts, w: q },
+          deadline,
+          undefined,
+        );
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) throw err;
+        const failed = new TimeoutError(q, 0, false, opts.timeoutMs);
+        failed.timings = err.timings;
+        throw failed;
+      }
+    } else if (best !== undefined && repairFirst && !this.o.unsafe?.noReadWriteBack) {
       // ABD's second phase: the answer must be held by a quorum before anyone sees it, or a
       // later read could observe an older value (new-old inversion).
       const stale = tally.stale(best);
@@ -194,7 +220,7 @@ export class Coordinator {
     // A linearizable write needs its W acks from home replicas: a stand-in's hint is not in
     // the quorum a later linearizable read will ask.
     const placement = this.place(key, !opts.linearizable);
-    const reachable = placement.up.length + placement.fallbacks.size;
+    const reachable = this.reachableInEverySet(placement);
     if (reachable < opts.w)
       throw withDown(
         new UnavailableError(opts.w, reachable, 'write'),
@@ -207,12 +233,14 @@ export class Coordinator {
       return this.writeIssued(key, content, clock, placement, opts, deadline);
     }
     const seen = context?.kind === 'lww' ? context.ts : undefined;
-    const { pref, up } = placement;
     let ts: Hlc;
     if (opts.linearizable && !this.o.unsafe?.noWriteReadPhase) {
       // ABD's first phase: learn the highest version a quorum holds, then write above it, so
       // a write that starts after another finished is ordered after it whatever the clocks say.
       const q = Math.max(opts.r, majority(this.o.n));
+      // Asked of the replicas reads use: the highest version any finished write left there.
+      const pref = this.o.placement.readSet(key);
+      const up = pref.filter((id) => this.o.links.isUp(id));
       if (up.length < q) throw withDown(new UnavailableError(q, up.length, 'write'), pref, up);
       const phase = this.collectReads(key, pref, up, q, this.remaining(deadline));
       await phase.decided;
@@ -299,7 +327,9 @@ export class Coordinator {
 
     const start = this.o.clock.monotonicMs();
     const targets = up.filter((n) => n !== issued?.node);
-    const tally = new WriteTally(targets.length + fallbacks.size + (issued ? 1 : 0), opts.w);
+    // A stand-in's ack counts for the home it stands in for.
+    const homeOf = new Map<string, string>([...fallbacks].map(([home, fb]) => [fb, home]));
+    const tally = new SetsWriteTally(placement.sets, new Set([...up, ...fallbacks.keys()]), opts.w);
     const timings = this.initialTimings(pref, up);
     for (const fallback of fallbacks.values())
       timings.push({ node: fallback, durMs: 0, desc: 'pending' });
@@ -316,9 +346,9 @@ export class Coordinator {
           t.durMs = this.o.clock.monotonicMs() - start;
           this.observeLatency(node, t.durMs);
           t.desc = desc;
-          if (desc === 'ok') tally.addAck(node);
+          if (desc === 'ok') tally.addAck(homeOf.get(node) ?? node);
           else {
-            tally.addFailure();
+            tally.addFailure(homeOf.get(node) ?? node);
             onFail();
           }
           if (tally.isDecided()) resolve();
@@ -358,17 +388,18 @@ export class Coordinator {
 
   /** The key's home replicas, which are up, and (sloppy quorum) stand-ins for those down. */
   private place(key: string, sloppy: boolean): Placement {
-    const pref = this.preferenceList(key);
+    const sets = this.o.placement.writeSets(key);
+    const pref = unionOf(sets);
     const up = pref.filter((id) => this.o.links.isUp(id));
     const fallbacks = new Map<string, string>();
-    const total = this.o.ring.nodes.length;
-    if (sloppy && this.o.sloppyQuorum && up.length < pref.length && total > this.o.n) {
+    // Stand-ins only while one layout is live: during a transition a write already goes to
+    // two replica sets, and a hint held for a home that is changing owners would be counted
+    // toward a set it may never reach.
+    const walk = sets.length === 1 ? this.o.placement.walk(key) : [];
+    if (sloppy && this.o.sloppyQuorum && up.length < pref.length && walk.length > this.o.n) {
       // The next healthy nodes clockwise, as in Dynamo: the same key always falls back to the
       // same nodes while the same replicas are down.
-      const spare = this.o.ring
-        .preferenceList(key, total)
-        .slice(this.o.n)
-        .filter((id) => this.o.links.isUp(id));
+      const spare = walk.slice(this.o.n).filter((id) => this.o.links.isUp(id));
       for (const home of pref) {
         if (up.includes(home)) continue;
         const fallback = spare.shift();
@@ -376,7 +407,16 @@ export class Coordinator {
         fallbacks.set(home, fallback);
       }
     }
-    return { pref, up, fallbacks };
+    return { sets, pref, up, fallbacks };
+  }
+
+  /** The fewest replicas (homes up, or stand-ins for them) any of the write's sets can reach. */
+  private reachableInEverySet(p: Placement): number {
+    return Math.min(
+      ...p.sets.map(
+        (set) => set.filter((node) => p.up.includes(node) || p.fallbacks.has(node)).length,
+      ),
+    );
   }
 
   /**

@@ -94,3 +94,58 @@ export class WriteTally {
     return this.acks + this.failures >= this.asked;
   }
 }
+
+/**
+ * A write's acks when it must reach W replicas in each of several replica sets (the key's
+ * preference lists in every live layout version). A node in two sets counts in both; a
+ * stand-in's ack counts for the home it stands in for. Decided when every set has its W, or
+ * one set can no longer get it.
+ */
+export class SetsWriteTally {
+  private readonly acks: number[];
+  private readonly failures: number[];
+  private readonly asked: number[];
+  readonly acked = new Set<string>();
+
+  /** `asked`: the homes the write was sent to (directly, or through a stand-in). */
+  constructor(
+    private readonly sets: readonly (readonly string[])[],
+    asked: ReadonlySet<string>,
+    private readonly needed: number,
+  ) {
+    this.acks = sets.map(() => 0);
+    this.failures = sets.map(() => 0);
+    this.asked = sets.map((set) => set.filter((node) => asked.has(node)).length);
+  }
+
+  addAck(home: string): void {
+    if (this.acked.has(home)) return;
+    this.acked.add(home);
+    this.sets.forEach((set, i) => {
+      if (set.includes(home)) this.acks[i] = (this.acks[i] as number) + 1;
+    });
+  }
+
+  addFailure(home: string): void {
+    this.sets.forEach((set, i) => {
+      if (set.includes(home)) this.failures[i] = (this.failures[i] as number) + 1;
+    });
+  }
+
+  /** The fewest acks any set has: what a failed write reports. */
+  get ackCount(): number {
+    return Math.min(...this.acks);
+  }
+
+  isDecided(): boolean {
+    return this.succeeded() || this.sets.some((_, i) => this.cannotSucceed(i));
+  }
+
+  succeeded(): boolean {
+    return this.acks.every((a) => a >= this.needed);
+  }
+
+  private cannotSucceed(i: number): boolean {
+    return (this.asked[i] as number) - (this.failures[i] as number) < this.needed;
+  }
+}

@@ -12,6 +12,7 @@ import { TimeoutError, TooManySiblingsError, UnavailableError } from '../../src/
 import { compareHlc, type Hlc } from '../../src/core/hlc.js';
 import type { RequestOptions } from '../../src/core/quorum.js';
 import type { NewContent, UpdateRequest } from '../../src/core/replica-links.js';
+import { ringPlacement } from '../../src/core/placement.js';
 import { Ring } from '../../src/core/ring.js';
 import { clockGet, type Dot, type VClock, type VersionSet } from '../../src/core/version-set.js';
 import { seededRng } from '../support/rng.js';
@@ -223,7 +224,7 @@ export class SimCluster {
     const replica = this.replicas.get(node)!;
     const links = new SimLinks(node, this.world);
     const coordinator = new Coordinator({
-      ring: this.ring,
+      placement: ringPlacement(this.ring, this.n),
       n: this.n,
       links,
       hints: new SimHints(replica, links, this.o.hintedHandoff),

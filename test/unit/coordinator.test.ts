@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Coordinator } from '../../src/core/coordinator.js';
 import { TimeoutError, TooManySiblingsError, UnavailableError } from '../../src/core/errors.js';
 import { HybridClock, compareHlc, type Hlc } from '../../src/core/hlc.js';
+import { ringPlacement } from '../../src/core/placement.js';
 import { Ring } from '../../src/core/ring.js';
 import { LWW, SIBLINGS, newestVersion, type ConflictPolicy } from '../../src/core/conflicts.js';
 import type { VClock, VersionSet } from '../../src/core/version-set.js';
@@ -55,7 +56,7 @@ function build(o: BuildOptions = {}) {
   /** Every replica a read sent its merged state to (before or after answering). */
   const repairs: string[] = [];
   const coordinator = new Coordinator({
-    ring,
+    placement: ringPlacement(ring, 3),
     n: 3,
     links,
     hints: links,
