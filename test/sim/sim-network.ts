@@ -166,8 +166,11 @@ export class SimNetwork {
     });
   }
 
-  /** One message: dropped, or delivered after its latency if the path is open by then. */
-  private send(from: string, to: string, label: string, onArrive: () => void): void {
+  /**
+   * One message: dropped, or delivered after its latency if the path is open by then. Public
+   * for SimTransport, which sends its requests and replies as separate messages.
+   */
+  send(from: string, to: string, label: string, onArrive: () => void): void {
     this.stats.sent += 1;
     if (this.rng() < this.config.dropRate) {
       this.stats.dropped += 1;
