@@ -170,6 +170,23 @@ export const LIMITS = Object.freeze({
   opensslTimeoutMs: 30_000,
   /** Test-only clock skew (`serve --clock-offset-ms`) is bounded by a day. */
   clockOffsetMsMax: 86_400_000,
+  /**
+   * Consensus on layout changes: how long a proposer waits for each acceptor's answer to one
+   * prepare or accept. A layout change is rare and may wait; a member that has not answered in
+   * a second is likely down (peerDownAfterMs).
+   */
+  consensusTimeoutMs: 1_000,
+  /**
+   * Consensus: ballots a proposer tries before it gives up (503 no_majority). A proposal that
+   * cannot win gives up within 8 ballots of two 1 s phases plus 2.3 s of backoff, about 18 s.
+   */
+  consensusAttemptsMax: 8,
+  /**
+   * Consensus: backoff between a proposer's ballots (doubles from min to max, with jitter), so
+   * two proposers that keep outbidding each other drift apart and one of them wins.
+   */
+  consensusBackoffMinMs: 20,
+  consensusBackoffMaxMs: 1_000,
 });
 
 /**

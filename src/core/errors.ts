@@ -143,3 +143,41 @@ export class PeerError extends Error {
     super(message ?? `peer ${peer}: ${reason}`);
   }
 }
+
+/**
+ * Consensus (a layout change): no majority of the acceptors promised and accepted within
+ * `attempts` ballots, because too few answered or because other proposers kept outbidding this
+ * one. Like a timed-out write, the outcome is unknown: the value may have been chosen anyway,
+ * and proposing again for the slot learns the value that was.
+ */
+export class NoMajorityError extends KvorumError {
+  readonly code = 'no_majority';
+  readonly status = 503;
+  constructor(
+    readonly slot: number,
+    readonly needed: number,
+    /** The most acceptors that answered one phase of one ballot. */
+    readonly answered: number,
+    readonly acceptors: number,
+    readonly attempts: number,
+    /** Whether some acceptor refused a ballot because it had promised a higher one. */
+    readonly outbid: boolean,
+  ) {
+    super(
+      `no majority for slot ${slot} in ${attempts} ballot(s): ${needed} of the ${acceptors} ` +
+        `acceptors must answer and at most ${answered} did` +
+        (outbid ? ', and other proposers held higher ballots' : '') +
+        '; a value may or may not have been chosen; retry to learn it',
+    );
+  }
+  override details(): Record<string, unknown> {
+    return {
+      slot: this.slot,
+      needed: this.needed,
+      answered: this.answered,
+      acceptors: this.acceptors,
+      outbid: this.outbid,
+      indeterminate: true,
+    };
+  }
+}
