@@ -78,6 +78,9 @@ export class TcpTransport implements Transport {
   /** The peers this node dials: those whose id sorts above its own. */
   private readonly dials = new Map<string, DialState>();
   private readonly reportedUp = new Map<string, boolean>();
+  /** The peers of the current membership (setPeers replaces them). */
+  private peers: PeerAddress[] = [];
+  private readonly knownPeers = new Set<string>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private refusedConnections = 0;
@@ -97,18 +100,9 @@ export class TcpTransport implements Transport {
       cluster: opts.cluster,
       secret: opts.secret,
     };
-    for (const p of opts.peers) {
-      if (p.id === opts.self) {
-        throw new Error(`peer list of ${opts.self} must not include the node itself`);
-      }
-      this.reportedUp.set(p.id, false);
-      if (opts.self < p.id) {
-        this.dials.set(p.id, { peer: p, attempt: 0, timer: undefined, conn: undefined });
-      }
-    }
     this.host = {
       identity,
-      knownPeers: new Set(opts.peers.map((p) => p.id)),
+      knownPeers: this.knownPeers,
       logger: opts.logger,
       peerWarnings: new RateLimitedLog(opts.logger, opts.warningLinesPerSecond),
       faults: this.filter,
@@ -126,6 +120,7 @@ export class TcpTransport implements Transport {
       opts.tls === undefined
         ? createServer((socket) => this.onAccept(socket))
         : this.createTlsListener(opts.tls);
+    this.addPeers(opts.peers);
   }
 
   /**
@@ -225,13 +220,58 @@ export class TcpTransport implements Transport {
   }
 
   peerStates(): PeerState[] {
-    return this.opts.peers.map((p) => ({ id: p.id, up: this.isUp(p.id) }));
+    return this.peers.map((p) => ({ id: p.id, up: this.isUp(p.id) }));
   }
 
   setFaults(spec: FaultSpec): void {
     this.filter.set(spec);
     this.logger.info({ faults: this.filter.get() }, 'link faults changed');
-    for (const p of this.opts.peers) this.refreshState(p.id);
+    for (const p of this.peers) this.refreshState(p.id);
+  }
+
+  /**
+   * The membership changed: links to peers no longer in `peers` close (and are refused from
+   * now on), new peers are dialed (by the lower id, as at start) and accepted. A peer whose
+   * address changed is treated as removed and added again.
+   */
+  setPeers(peers: readonly PeerAddress[]): void {
+    const next = new Map(peers.map((p) => [p.id, p]));
+    const gone = this.peers.filter((p) => {
+      const q = next.get(p.id);
+      return q === undefined || q.host !== p.host || q.port !== p.port;
+    });
+    for (const p of gone) this.removePeer(p.id);
+    const known = new Set(this.peers.map((p) => p.id));
+    this.addPeers(peers.filter((p) => !known.has(p.id)));
+  }
+
+  private addPeers(peers: readonly PeerAddress[]): void {
+    for (const p of peers) {
+      if (p.id === this.opts.self) {
+        throw new Error(`peer list of ${this.opts.self} must not include the node itself`);
+      }
+      this.peers.push(p);
+      this.knownPeers.add(p.id);
+      this.reportedUp.set(p.id, false);
+      if (this.opts.self < p.id) {
+        const d: DialState = { peer: p, attempt: 0, timer: undefined, conn: undefined };
+        this.dials.set(p.id, d);
+        if (this.server.listening && !this.stopped) this.dial(d);
+      }
+    }
+  }
+
+  private removePeer(id: string): void {
+    this.peers = this.peers.filter((p) => p.id !== id);
+    this.knownPeers.delete(id);
+    const d = this.dials.get(id);
+    if (d !== undefined) {
+      this.timers.clearTimeout(d.timer);
+      this.dials.delete(id);
+    }
+    for (const c of [...this.conns]) if (c.peer === id) c.close('the peer left the cluster');
+    this.links.delete(id);
+    this.reportedUp.delete(id);
   }
 
   faults(): FaultSpec {
@@ -347,7 +387,7 @@ export class TcpTransport implements Transport {
     for (const [peer, link] of this.links) {
       if (!this.filter.isBlocked(peer)) link.sendHeartbeat();
     }
-    for (const p of this.opts.peers) this.refreshState(p.id);
+    for (const p of this.peers) this.refreshState(p.id);
   }
 
   private refreshState(peer: string): void {

@@ -45,4 +45,9 @@ export interface Transport {
   setFaults(spec: FaultSpec): void;
   /** Bytes queued to peers and not yet on the network (admission counts them). */
   queuedBytes(): number;
+  /**
+   * The cluster's membership changed: links to peers not in `peers` close and are refused from
+   * now on; new peers are connected and accepted.
+   */
+  setPeers(peers: readonly PeerAddress[]): void;
 }

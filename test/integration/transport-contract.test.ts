@@ -86,6 +86,7 @@ const tcp: TransportFactory = {
         await until(what, probe, withinMs, 10);
       },
       timersArmed: (id) => (timers.get(id) as ArmedTimers).armed.size,
+      address: (id) => addrs.find((a) => a.id === id) as (typeof addrs)[number],
       close: async () => {
         await Promise.all([...transports.values()].map((t) => t.stop()));
       },

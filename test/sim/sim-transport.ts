@@ -26,7 +26,12 @@ import type {
   PeerRequest,
   PeerRequestBody,
 } from '../../src/net/messages.js';
-import type { PeerRequestHandler, PeerState, Transport } from '../../src/net/transport.js';
+import type {
+  PeerAddress,
+  PeerRequestHandler,
+  PeerState,
+  Transport,
+} from '../../src/net/transport.js';
 import type { Scheduler, Timer } from './scheduler.js';
 import type { SimNetwork } from './sim-network.js';
 
@@ -106,8 +111,8 @@ export class SimTransport implements Transport {
   private readonly board: SimSwitchboard;
   private readonly net: SimNetwork;
   private readonly sched: Scheduler;
-  private readonly peers: readonly string[];
-  private readonly peerSet: ReadonlySet<string>;
+  private peers: readonly string[];
+  private peerSet: ReadonlySet<string>;
   private readonly handler: PeerRequestHandler;
   private readonly filter = new FaultFilter();
   private readonly pending = new Map<number, Pending>();
@@ -195,6 +200,24 @@ export class SimTransport implements Transport {
     this.filter.set(spec);
     this.sched.note(`${this.self} sets faults ${JSON.stringify(this.filter.get())}`);
     if (this.phase === 'started') this.board.faultsChanged(this.self);
+  }
+
+  /** The membership changed: requests in flight to a removed peer are lost. */
+  setPeers(peers: readonly PeerAddress[]): void {
+    const ids = peers.map((p) => p.id);
+    if (ids.includes(this.self)) {
+      throw new Error(`peer list of ${this.self} must not include the node itself`);
+    }
+    this.peers = ids;
+    this.peerSet = new Set(ids);
+    for (const peer of [...this.inFlight.keys()])
+      if (!this.peerSet.has(peer)) this.inFlight.delete(peer);
+    for (const [id, p] of [...this.pending]) {
+      if (this.peerSet.has(p.peer)) continue;
+      p.timer.cancel();
+      this.pending.delete(id);
+      p.reject(lost(p.peer));
+    }
   }
 
   /** Always 0: simulated links have no socket buffers for admission to count. */

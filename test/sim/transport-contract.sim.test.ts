@@ -78,6 +78,8 @@ function sim(seed: number): TransportFactory {
           }
         },
         timersArmed: (id) => t(id).timersArmed(),
+        // The simulator routes by id; the address is only what a peer list carries.
+        address: (id) => ({ id, host: 'sim', port: 0 }),
         close: async () => {
           await Promise.all([...transports.values()].map((x) => x.stop()));
         },

@@ -10,7 +10,7 @@ import { PeerError } from '../../src/core/errors.js';
 import { EMPTY_FAULTS, type FaultSpec } from '../../src/core/faults.js';
 import type { VersionSet } from '../../src/core/version-set.js';
 import type { PeerReplyBody, PeerRequest, PeerRequestBody } from '../../src/net/messages.js';
-import type { PeerRequestHandler, Transport } from '../../src/net/transport.js';
+import type { PeerAddress, PeerRequestHandler, Transport } from '../../src/net/transport.js';
 
 /** Started transports for nodes n1..nN, every link up, and the env's notion of time. */
 export interface TransportEnv {
@@ -28,6 +28,8 @@ export interface TransportEnv {
   until(what: string, probe: () => boolean, withinMs: number): Promise<void>;
   /** Timers `id`'s transport has armed and not yet cleared or seen fire. */
   timersArmed(id: string): number;
+  /** The address `id` listens on, as its peers list it. */
+  address(id: string): PeerAddress;
   /** Stops every transport. */
   close(): Promise<void>;
 }
@@ -157,6 +159,32 @@ export function transportContract(name: string, factory: TransportFactory): void
         rejection: async (p: Promise<unknown>) => asPeerError(await env.settle(outcome(p))),
       };
     }
+
+    it('setPeers: a removed peer is unreachable and unlisted; added back, requests flow again', async () => {
+      const { env, t, rejection } = await open();
+      const others = (id: string) => ALL.filter((x) => x !== id).map((x) => env.address(x));
+      t('n1').setPeers(others('n1').filter((a) => a.id !== 'n2'));
+      expect(
+        t('n1')
+          .peerStates()
+          .map((p) => p.id),
+      ).toEqual(['n3']);
+      expect(t('n1').isUp('n2')).toBe(false);
+      expect((await rejection(t('n1').request('n2', read('k'), 1000))).reason).toBe('unreachable');
+      // n3 is not touched by n1's change of mind about n2.
+      const reply = await env.settle(t('n1').request('n3', read('k'), 5000));
+      expect(reply.type).toBe('readReply');
+      t('n1').setPeers(others('n1'));
+      expect(
+        t('n1')
+          .peerStates()
+          .map((p) => p.id)
+          .sort(),
+      ).toEqual(['n2', 'n3']);
+      await env.until('n1 sees n2 up again', () => t('n1').isUp('n2'), factory.noticeMs + 5000);
+      const back = await env.settle(t('n1').request('n2', write('again', 'x'), 5000));
+      expect(back).toMatchObject({ type: 'writeReply', applied: true });
+    });
 
     it('carries a request and its reply over every link, in both directions', async () => {
       const { env, t, peer } = await open();
