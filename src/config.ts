@@ -49,6 +49,10 @@ export const LIMITS = Object.freeze({
   vnodesPerNode: 128,
   /** Replication factor bounds. */
   nMax: 7,
+  /** Nodes in one layout version, so in a cluster; a join past it is refused (409 conflict). */
+  layoutNodesMax: 256,
+  /** A node's http or peer address in a layout is at most this many characters. */
+  layoutAddressCharsMax: 256,
   /**
    * Admission: bytes a node holds in flight, request bodies (reserved at their Content-Length
    * before they are read) plus replication frames queued to peers; past it, 503 overloaded.

@@ -44,6 +44,12 @@ export class KeyTooLongError extends KvorumError {
   readonly status = 414;
 }
 
+/** The request contradicts the cluster's state, e.g. a layout change while one is in progress. */
+export class ConflictError extends KvorumError {
+  readonly code = 'conflict';
+  readonly status = 409;
+}
+
 /** Siblings mode: the key holds as many siblings as the cap allows; resolve them first. */
 export class TooManySiblingsError extends KvorumError {
   readonly code = 'too_many_siblings';
@@ -179,5 +185,19 @@ export class NoMajorityError extends KvorumError {
       outbid: this.outbid,
       indeterminate: true,
     };
+  }
+}
+
+/**
+ * Two layout histories disagree about the nodes of one version. Versions are decided by
+ * consensus, so this is a bug or a node of another cluster. Internal to membership.
+ */
+export class LayoutDivergedError extends Error {
+  override readonly name = 'LayoutDivergedError';
+  constructor(
+    readonly version: number,
+    message: string,
+  ) {
+    super(message);
   }
 }
