@@ -590,3 +590,50 @@ export function layoutFromWire(x: unknown): LayoutHistory {
   }
   return prune({ versions, trackers, excused });
 }
+
+/** A proposal as consensus carries it: the next version and the dead nodes it removes. */
+export interface ProposedLayoutWire {
+  readonly next: { version: number; nodes: { id: string; http: string; peer: string }[] };
+  readonly excused: string[];
+}
+
+export function proposedToWire(p: ProposedLayout): ProposedLayoutWire {
+  return {
+    next: {
+      version: p.next.version,
+      nodes: p.next.nodes.map((m) => ({ id: m.id, http: m.http, peer: m.peer })),
+    },
+    excused: [...p.excused],
+  };
+}
+
+/** Decodes and validates a proposedToWire value; InvalidArgumentError names the bad field. */
+export function proposedFromWire(x: unknown): ProposedLayout {
+  const get = fields(x, 'proposal', ['next', 'excused'], malformed);
+  const field = fields(get('next'), 'proposal.next', ['version', 'nodes'], malformed);
+  const version = field('version');
+  if (!Number.isSafeInteger(version) || (version as number) < 1) {
+    malformed('proposal.next.version', 'must be a positive integer');
+  }
+  const nodes = checkNodes(field('nodes'), 'proposal.next.nodes', malformed);
+  const excused = list(get('excused'), 'proposal.excused', LIMITS.layoutNodesMax, malformed).map(
+    (raw, i) => checkId(raw, `proposal.excused[${i}]`, malformed),
+  );
+  for (let i = 1; i < excused.length; i++) {
+    if (excused[i - 1]! >= excused[i]!)
+      malformed('proposal.excused', 'must be sorted, each id once');
+  }
+  if (excused.some((id) => nodes.some((m) => m.id === id))) {
+    malformed('proposal.excused', 'must not name a node of the next version');
+  }
+  return { next: { version: version as number, nodes }, excused };
+}
+
+/** Two proposals are the same value (consensus compares what crossed the wire). */
+export function sameProposal(a: ProposedLayout, b: ProposedLayout): boolean {
+  return (
+    sameVersion(a.next, b.next) &&
+    a.excused.length === b.excused.length &&
+    a.excused.every((id, i) => id === b.excused[i])
+  );
+}

@@ -4,9 +4,21 @@
 
 import type { Sibling, VClock, VersionSet } from '../core/version-set.js';
 import { LIMITS } from '../config.js';
+import type { Ballot, PaxosReply, PaxosRequest } from '../core/consensus.js';
+import {
+  layoutFromWire,
+  layoutToWire,
+  proposedFromWire,
+  proposedToWire,
+  type LayoutHistory,
+  type ProposedLayout,
+} from '../core/layout.js';
 
-/** 2: version sets (dotted version vectors) replaced single versions; anti-entropy. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: version sets (dotted version vectors) replaced single versions; anti-entropy.
+ * 3: layout gossip and consensus (elastic membership).
+ */
+export const PROTOCOL_VERSION = 3;
 
 export const MSG = Object.freeze({
   hello: 1,
@@ -31,6 +43,10 @@ export const MSG = Object.freeze({
   aeKeysReply: 20,
   aeFetch: 21,
   aeFetchReply: 22,
+  layout: 23,
+  layoutReply: 24,
+  paxos: 25,
+  paxosReply: 26,
 } as const);
 
 export interface Hello {
@@ -163,6 +179,28 @@ export interface AeFetchReply {
   readonly id: number;
   readonly sets: readonly (VersionSet | null)[];
 }
+/** Layout gossip: the sender's history; the receiver merges it and answers with its own. */
+export interface LayoutRequest {
+  readonly type: 'layout';
+  readonly id: number;
+  readonly history: LayoutHistory;
+}
+export interface LayoutReply {
+  readonly type: 'layoutReply';
+  readonly id: number;
+  readonly history: LayoutHistory;
+}
+/** Consensus on the next layout version: one Paxos request for the receiver's acceptor. */
+export interface PaxosMessage {
+  readonly type: 'paxos';
+  readonly id: number;
+  readonly req: PaxosRequest<ProposedLayout>;
+}
+export interface PaxosReplyMessage {
+  readonly type: 'paxosReply';
+  readonly id: number;
+  readonly reply: PaxosReply<ProposedLayout>;
+}
 export interface ErrorReply {
   readonly type: 'error';
   readonly id: number;
@@ -179,7 +217,9 @@ export type PeerRequest =
   | AeGroupsRequest
   | AeLeavesRequest
   | AeKeysRequest
-  | AeFetchRequest;
+  | AeFetchRequest
+  | LayoutRequest
+  | PaxosMessage;
 export type PeerReply =
   | Pong
   | ReadReply
@@ -190,6 +230,8 @@ export type PeerReply =
   | AeLeavesReply
   | AeKeysReply
   | AeFetchReply
+  | LayoutReply
+  | PaxosReplyMessage
   | ErrorReply;
 export type PeerMessage = Hello | HelloAck | PeerRequest | PeerReply;
 
@@ -315,6 +357,74 @@ function keyList(x: unknown, what: string): string[] {
   return x as string[];
 }
 
+type WireBallot = [number, string];
+const ballotToWire = (b: Ballot): WireBallot => [b.round, b.node];
+
+function ballotFromWire(x: unknown): Ballot {
+  if (!Array.isArray(x) || x.length !== 2) bad('ballot');
+  const [round, node] = x as unknown[];
+  if (!isUint(round) || round < 1 || round > Number.MAX_SAFE_INTEGER || !isStr(node, 64))
+    bad('ballot');
+  return { round, node };
+}
+
+/** The layout codec checks every field; its errors become this protocol's. */
+function checked<T>(what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    throw new ProtocolError(`malformed ${what}: ${(err as Error).message.slice(0, 200)}`);
+  }
+}
+
+function paxosRequestToWire(r: PaxosRequest<ProposedLayout>): unknown[] {
+  return r.kind === 'prepare'
+    ? ['prepare', r.slot, ballotToWire(r.ballot), null]
+    : ['accept', r.slot, ballotToWire(r.ballot), proposedToWire(r.value)];
+}
+
+function paxosRequestFromWire(x: unknown): PaxosRequest<ProposedLayout> {
+  if (!Array.isArray(x) || x.length !== 4) bad('paxos');
+  const [kind, slot, ballot, value] = x as unknown[];
+  if (!isUint(slot) || slot < 1 || slot > Number.MAX_SAFE_INTEGER) bad('paxos');
+  if (kind === 'prepare' && value === null)
+    return { kind: 'prepare', slot, ballot: ballotFromWire(ballot) };
+  if (kind === 'accept') {
+    const proposal = checked('paxos', () => proposedFromWire(value));
+    return { kind: 'accept', slot, ballot: ballotFromWire(ballot), value: proposal };
+  }
+  return bad('paxos');
+}
+
+function paxosReplyToWire(r: PaxosReply<ProposedLayout>): unknown[] {
+  const accepted =
+    r.kind === 'promise' && r.accepted !== undefined
+      ? [ballotToWire(r.accepted.ballot), proposedToWire(r.accepted.value)]
+      : null;
+  return [r.kind, r.ok, ballotToWire(r.promised), accepted];
+}
+
+function paxosReplyFromWire(x: unknown): PaxosReply<ProposedLayout> {
+  if (!Array.isArray(x) || x.length !== 4) bad('paxosReply');
+  const [kind, ok, promised, accepted] = x as unknown[];
+  if (typeof ok !== 'boolean') bad('paxosReply');
+  if (kind === 'accepted' && accepted === null)
+    return { kind: 'accepted', ok, promised: ballotFromWire(promised) };
+  if (kind !== 'promise') bad('paxosReply');
+  if (accepted === null) return { kind: 'promise', ok, promised: ballotFromWire(promised) };
+  if (!Array.isArray(accepted) || accepted.length !== 2) bad('paxosReply');
+  const [ballot, value] = accepted as unknown[];
+  return {
+    kind: 'promise',
+    ok,
+    promised: ballotFromWire(promised),
+    accepted: {
+      ballot: ballotFromWire(ballot),
+      value: checked('paxosReply', () => proposedFromWire(value)),
+    },
+  };
+}
+
 export function toWire(m: PeerMessage): unknown[] {
   switch (m.type) {
     case 'hello':
@@ -359,6 +469,14 @@ export function toWire(m: PeerMessage): unknown[] {
       return [MSG.aeFetch, m.id, m.keys];
     case 'aeFetchReply':
       return [MSG.aeFetchReply, m.id, m.sets.map((x) => (x === null ? null : setToWire(x)))];
+    case 'layout':
+      return [MSG.layout, m.id, layoutToWire(m.history)];
+    case 'layoutReply':
+      return [MSG.layoutReply, m.id, layoutToWire(m.history)];
+    case 'paxos':
+      return [MSG.paxos, m.id, paxosRequestToWire(m.req)];
+    case 'paxosReply':
+      return [MSG.paxosReply, m.id, paxosReplyToWire(m.reply)];
     case 'error':
       return [MSG.error, m.id, m.message];
     default: {
@@ -484,6 +602,25 @@ export function fromWire(x: unknown): PeerMessage {
       const [, id, applied] = a;
       if (!isUint(id) || typeof applied !== 'boolean') bad('writeReply');
       return { type: 'writeReply', id, applied };
+    }
+    case MSG.layout:
+    case MSG.layoutReply: {
+      const [, id, wire] = a;
+      if (!isUint(id)) bad('layout');
+      const history = checked('layout', () => layoutFromWire(wire));
+      return t === MSG.layout
+        ? { type: 'layout', id, history }
+        : { type: 'layoutReply', id, history };
+    }
+    case MSG.paxos: {
+      const [, id, req] = a;
+      if (!isUint(id)) bad('paxos');
+      return { type: 'paxos', id, req: paxosRequestFromWire(req) };
+    }
+    case MSG.paxosReply: {
+      const [, id, reply] = a;
+      if (!isUint(id)) bad('paxosReply');
+      return { type: 'paxosReply', id, reply: paxosReplyFromWire(reply) };
     }
     case MSG.error: {
       const [, id, message] = a;

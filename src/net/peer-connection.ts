@@ -351,6 +351,8 @@ export class PeerConnection {
       case 'aeLeaves':
       case 'aeKeys':
       case 'aeFetch':
+      case 'layout':
+      case 'paxos':
         return this.serve(m);
       case 'pong':
       case 'readReply':
@@ -361,6 +363,8 @@ export class PeerConnection {
       case 'aeLeavesReply':
       case 'aeKeysReply':
       case 'aeFetchReply':
+      case 'layoutReply':
+      case 'paxosReply':
       case 'error':
         return this.settle(m);
       default: {

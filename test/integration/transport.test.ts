@@ -224,6 +224,9 @@ function storeHandler(
       }
       case 'aeFetch':
         return { type: 'aeFetchReply', sets: req.keys.map((k) => store.get(k) ?? null) };
+      case 'layout':
+      case 'paxos':
+        throw new Error(`fake store does not serve ${req.type}`);
       default: {
         const never: never = req;
         throw new Error(`fake store has no handler for ${JSON.stringify(never)}`);

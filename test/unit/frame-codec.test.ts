@@ -14,6 +14,13 @@ import {
   type PeerMessage,
 } from '../../src/net/messages.js';
 import { seededRng } from '../support/rng.js';
+import {
+  applyDecided,
+  initialHistory,
+  layoutToWire,
+  proposedToWire,
+  type ProposedLayout,
+} from '../../src/core/layout.js';
 
 const COUNTER_MAX = 2 ** 48 - 1;
 
@@ -48,6 +55,17 @@ const context: VClock = [
   ['n1', 2],
   ['n3', 9],
 ];
+
+const NODES_3 = ['n1', 'n2', 'n3'].map((id, i) => ({
+  id,
+  http: `http://127.0.0.1:${7001 + i}`,
+  peer: `127.0.0.1:${7101 + i}`,
+}));
+const history = initialHistory(NODES_3);
+const n4 = { id: 'n4', http: 'http://127.0.0.1:7004', peer: '127.0.0.1:7104' };
+const joined = applyDecided(history, { version: 2, nodes: [...NODES_3, n4] }, []);
+const proposal: ProposedLayout = { next: { version: 2, nodes: [...NODES_3, n4] }, excused: [] };
+const ballot = { round: 1_700_000_000_001, node: 'n2' };
 
 const hashes = (n: number) => Uint8Array.from({ length: 8 * n }, (_, i) => (i * 37 + 11) & 0xff);
 
@@ -131,6 +149,22 @@ const EVERY_MESSAGE: readonly PeerMessage[] = [
   { type: 'aeFetch', id: 28, keys: ['a', 'missing'] },
   { type: 'aeFetchReply', id: 29, sets: [dotted, null, single(version)] },
   { type: 'aeFetchReply', id: 30, sets: [] },
+  { type: 'layout', id: 31, history },
+  { type: 'layoutReply', id: 32, history: joined },
+  { type: 'paxos', id: 33, req: { kind: 'prepare', slot: 2, ballot } },
+  { type: 'paxos', id: 34, req: { kind: 'accept', slot: 2, ballot, value: proposal } },
+  { type: 'paxosReply', id: 35, reply: { kind: 'promise', ok: true, promised: ballot } },
+  {
+    type: 'paxosReply',
+    id: 36,
+    reply: {
+      kind: 'promise',
+      ok: false,
+      promised: { round: 9, node: 'n3' },
+      accepted: { ballot, value: proposal },
+    },
+  },
+  { type: 'paxosReply', id: 37, reply: { kind: 'accepted', ok: true, promised: ballot } },
 ];
 
 /** Binary fields decode as Buffers; compare them as plain bytes. */
@@ -202,7 +236,7 @@ describe('frame codec', () => {
 
   it('has a round-trip case for every message type, and the type ids never change', () => {
     expect(new Set(EVERY_MESSAGE.map((m) => m.type))).toEqual(new Set(Object.keys(MSG)));
-    expect(PROTOCOL_VERSION).toBe(2);
+    expect(PROTOCOL_VERSION).toBe(3);
     expect({ ...MSG }).toEqual({
       hello: 1,
       helloAck: 2,
@@ -226,6 +260,10 @@ describe('frame codec', () => {
       aeKeysReply: 20,
       aeFetch: 21,
       aeFetchReply: 22,
+      layout: 23,
+      layoutReply: 24,
+      paxos: 25,
+      paxosReply: 26,
     });
   });
 
@@ -732,6 +770,45 @@ describe('fromWire on the other new messages', () => {
     ['purge whose key is not a string', [MSG.purge, 1, 1, goodSet()]],
     ['purgeReply whose flag is a number', [MSG.purgeReply, 1, 1]],
     ['purgeReply without a flag', [MSG.purgeReply, 1]],
+    ['layout whose history is not an object', [MSG.layout, 1, 'v1']],
+    [
+      'layout whose versions are not consecutive',
+      [
+        MSG.layout,
+        1,
+        {
+          ...layoutToWire(joined),
+          versions: [
+            layoutToWire(joined).versions[0],
+            { ...layoutToWire(joined).versions[1], version: 3 },
+          ],
+        },
+      ],
+    ],
+    [
+      'layoutReply whose node has a bad id',
+      [
+        MSG.layoutReply,
+        1,
+        {
+          ...layoutToWire(history),
+          versions: [{ version: 1, nodes: [{ ...NODES_3[0], id: 'n 1' }] }],
+        },
+      ],
+    ],
+    ['paxos of an unknown kind', [MSG.paxos, 1, ['vote', 2, [1, 'n1'], null]]],
+    ['paxos prepare for slot 0', [MSG.paxos, 1, ['prepare', 0, [1, 'n1'], null]]],
+    ['paxos prepare with a round of 0', [MSG.paxos, 1, ['prepare', 2, [0, 'n1'], null]]],
+    ['paxos accept without a value', [MSG.paxos, 1, ['accept', 2, [1, 'n1'], null]]],
+    [
+      'paxos accept whose excused node is in the next version',
+      [MSG.paxos, 1, ['accept', 2, [1, 'n1'], { ...proposedToWire(proposal), excused: ['n4'] }]],
+    ],
+    ['paxosReply whose ok is a number', [MSG.paxosReply, 1, ['promise', 1, [1, 'n1'], null]]],
+    [
+      'paxosReply accepted carrying a value',
+      [MSG.paxosReply, 1, ['accepted', true, [1, 'n1'], [[1, 'n1'], proposedToWire(proposal)]]],
+    ],
   ])('rejects %s as ProtocolError', (_, wire) => {
     rejects(wire);
     expect(() => new FrameDecoder().push(rawFrame(wire))).toThrow(ProtocolError);

@@ -35,7 +35,7 @@ import {
 } from '../../src/storage/version-codec.js';
 
 /** The versions these vectors belong to. */
-const GOLDEN_PROTOCOL_VERSION = 2;
+const GOLDEN_PROTOCOL_VERSION = 3;
 const GOLDEN_STORE_FORMAT = '2';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -218,12 +218,12 @@ describe('golden vectors: peer frames', () => {
     [
       'a first handshake hello',
       firstHello(id, nonce),
-      '00000020960102a66b766f72756da26e31c410000102030405060708090a0b0c0d0e0fc0',
+      '00000020960103a66b766f72756da26e31c410000102030405060708090a0b0c0d0e0fc0',
     ],
     [
       'a proof hello (HMAC-SHA256 over the other side’s nonce)',
       proofHello(id, nonce, ackNonce),
-      '00000041960102a66b766f72756da26e31c410000102030405060708090a0b0c0d0e0fc420' +
+      '00000041960103a66b766f72756da26e31c410000102030405060708090a0b0c0d0e0fc420' +
         '36f21e7439e5d619451dead54856b2e8e5d5d06b8659cb3d25053c8248caff73',
     ],
     ['a read request', { type: 'read', id: 7, key: 'user:42' }, '0000000b930507a7757365723a3432'],
