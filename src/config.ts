@@ -191,6 +191,19 @@ export const LIMITS = Object.freeze({
    */
   consensusBackoffMinMs: 20,
   consensusBackoffMaxMs: 1_000,
+  /**
+   * Membership: how often a node gossips its layout history and moves its own trackers (ack,
+   * sync, syncAck) along. During a transition it gossips to every member each tick; settled,
+   * to one random member.
+   */
+  layoutTickMs: 250,
+  /**
+   * Membership: keys a node pushes per second to their new owners while a layout changes, so a
+   * transition does not starve client traffic (one push in flight at a time as well).
+   */
+  layoutSyncKeysPerSecondMax: 5_000,
+  /** Membership: a node that has left keeps answering gossip this long, then exits. */
+  layoutLeaveLingerMs: 3_000,
 });
 
 /**

@@ -5,15 +5,20 @@
 // network and virtual time. Nothing here opens a file or a socket or reads the time itself.
 
 import type { Logger } from 'pino';
-import { LIMITS, PROFILES, type ClusterConfig } from './config.js';
+import { LIMITS, PROFILES, peerHostPort, type ClusterConfig } from './config.js';
 import type { Clock, Timers } from './core/clock.js';
 import { policyFor, type ConflictPolicy } from './core/conflicts.js';
 import { Coordinator } from './core/coordinator.js';
 import { HybridClock } from './core/hlc.js';
-import { ringPlacement } from './core/placement.js';
-import { Ring } from './core/ring.js';
+import {
+  isSettled,
+  newestVersion,
+  ringOf,
+  type LayoutHistory,
+  type LayoutNode,
+} from './core/layout.js';
 import type { VersionSet } from './core/version-set.js';
-import type { PeerRequestHandler, Transport } from './net/transport.js';
+import type { PeerAddress, PeerRequestHandler, Transport } from './net/transport.js';
 import { actorFor } from './replica/actor.js';
 import { AntiEntropy } from './replica/anti-entropy.js';
 import { DotCounter } from './replica/dot-counter.js';
@@ -21,6 +26,7 @@ import { HintReplayer } from './replica/hint-replayer.js';
 import { persistClock } from './replica/hlc-mark.js';
 import { TransportLinks } from './replica/links.js';
 import { LocalReplica } from './replica/local-replica.js';
+import { Membership } from './replica/membership.js';
 import { ReplicaMetrics } from './replica/metrics.js';
 import { makePeerHandler } from './replica/peer-handler.js';
 import { TombstoneGc } from './replica/tombstone-gc.js';
@@ -31,8 +37,21 @@ export interface NodeDeps {
   readonly config: ClusterConfig;
   /** Open, and made with the policy of `config.conflicts`. */
   readonly store: ReplicaStore;
-  /** Makes the node's transport around the handler that serves its peers' requests. */
-  readonly makeTransport: (onRequest: PeerRequestHandler) => Transport;
+  /**
+   * Makes the node's transport around the handler that serves its peers' requests, connected
+   * to `peers` (the other nodes of the layout this node starts with).
+   */
+  readonly makeTransport: (
+    onRequest: PeerRequestHandler,
+    peers: readonly PeerAddress[],
+  ) => Transport;
+  /**
+   * The layout a node starts from when its data holds none: what the cluster it joins sent
+   * (`serve --join`). Without it, the nodes of `config` are version 1.
+   */
+  readonly initialLayout?: LayoutHistory;
+  /** This node has been removed from the layout (it left, and its ranges have moved). */
+  readonly onLeft?: () => void;
   readonly clock: Clock;
   readonly timers: Timers;
   readonly random: () => number;
@@ -54,7 +73,10 @@ export interface KvorumNode {
   readonly tombstones: TombstoneGc;
   readonly hints: HintReplayer;
   readonly metrics: ReplicaMetrics;
+  readonly membership: Membership;
   readonly clock: Clock;
+  /** Keys this node stores (not counting hints). */
+  keys(): number;
   /** Starts the transport (resolves once it listens), then the background tasks. */
   start(): Promise<void>;
   /** Stops the background tasks and the transport; the store stays open (its owner closes it). */
@@ -78,18 +100,34 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     setBytesMax: LIMITS.setBytesMax,
     dots,
   });
-  const ring = new Ring(
-    config.nodes.map((n) => n.id),
-    LIMITS.vnodesPerNode,
-  );
-
-  // The transport and anti-entropy refer to each other (it serves AE's peer requests, AE sends
-  // through it): AE reaches the transport only once the node runs.
-  const made: { transport?: Transport } = {};
+  // The transport, the links over it and membership refer to one another (membership pushes
+  // keys over the links and gossips over the transport, the transport serves membership): each
+  // reaches the others only once the node is built.
+  const made: { transport?: Transport; links?: TransportLinks } = {};
   const net = (): Transport => {
     if (made.transport === undefined) throw new Error('the transport is not made yet');
     return made.transport;
   };
+  const membership = await Membership.open({
+    self: id,
+    n: config.n,
+    initial: deps.initialLayout ?? config.nodes,
+    store,
+    request: (peer, body, timeoutMs) => net().request(peer, body, timeoutMs),
+    write: (node, key, set, timeoutMs) => {
+      if (made.links === undefined) throw new Error('the links are not made yet');
+      return made.links.write(node, key, set, timeoutMs);
+    },
+    timeoutMs: config.timeoutMs,
+    timers,
+    random: deps.random,
+    nowMs: () => clock.nowMs(),
+    logger,
+    onChange: (h, prev) => onLayoutChange(h, prev),
+    ...(deps.onLeft !== undefined ? { onLeft: deps.onLeft } : {}),
+  });
+  /** Anti-entropy, tombstone GC and stand-ins follow the newest layout version. */
+  const ring = () => ringOf(newestVersion(membership.history()));
   const metrics = new ReplicaMetrics({
     pendingHints: () => [...store.pendingHints().values()].reduce((a, b) => a + b, 0),
     peersUp: () =>
@@ -114,16 +152,19 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     onRepaired: (_peer, keys) => metrics.keysRepaired.inc(keys),
   });
   const transport = deps.makeTransport(
-    // The coordinator that asked counts and logs the refusal; the issuer only notes it.
-    makePeerHandler(local, antiEntropy, (key, siblings) =>
+    makePeerHandler(local, antiEntropy, membership, (key, siblings) =>
+      // The coordinator that asked counts and logs the refusal; the issuer only notes it.
       logger.debug({ key, siblings }, 'refused to issue a write past the sibling cap'),
     ),
+    membership.linkPeers().map(peerAddress),
   );
   made.transport = transport;
   const links = new TransportLinks(id, local, transport);
+  made.links = links;
   const tombstones = new TombstoneGc({
     self: id,
     ring,
+    settled: () => isSettled(membership.history()),
     n: config.n,
     store,
     policy,
@@ -135,16 +176,43 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     logger,
     onPurged: (count) => metrics.tombstonesPurged.inc(count),
   });
-  // One pass over the data builds the anti-entropy trees and the tombstone index; from then
-  // on the store's change feed keeps both current (one preference list per change for both).
-  const track = (key: string, before: VersionSet | undefined, after: VersionSet | undefined) => {
-    const pref = ring.preferenceList(key, config.n);
+  // One pass over the data builds the anti-entropy trees, the tombstone index and the key
+  // count; from then on the store's change feed keeps them current.
+  let keys = 0;
+  const index = (key: string, before: VersionSet | undefined, after: VersionSet | undefined) => {
+    const pref = ring().preferenceList(key, config.n);
     antiEntropy.track(key, pref, before, after);
     tombstones.track(key, pref, after);
+  };
+  const track = (key: string, before: VersionSet | undefined, after: VersionSet | undefined) => {
+    keys += (after !== undefined ? 1 : 0) - (before !== undefined ? 1 : 0);
+    index(key, before, after);
   };
   for await (const [key, set] of store.entries()) track(key, undefined, set);
   store.onListenerError = (err) => logger.error({ err }, 'store change listener failed');
   store.onChange(track);
+
+  // A new newest version moves ownership: the trees and the tombstone index are rebuilt from
+  // a pass over the data. A write racing the pass can leave a tree leaf wrong; that costs that
+  // segment an extra comparison each round (exchanges compare keys read fresh from the store),
+  // never a missed repair, until the next rebuild.
+  let reindexing = 0;
+  const reindex = async (): Promise<void> => {
+    const generation = ++reindexing;
+    antiEntropy.resetPeers();
+    for await (const [key, set] of store.entries()) {
+      if (generation !== reindexing) return;
+      index(key, undefined, set);
+    }
+  };
+  function onLayoutChange(h: LayoutHistory, prev: LayoutHistory): void {
+    made.transport?.setPeers(membership.linkPeers().map(peerAddress));
+    if (newestVersion(h).version !== newestVersion(prev).version) {
+      void reindex().catch((err: unknown) =>
+        logger.error({ err }, 'reindex after a layout change failed'),
+      );
+    }
+  }
 
   const hintSink = config.hintedHandoff
     ? {
@@ -156,7 +224,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     : { addHint: async () => undefined };
   const profile = PROFILES[config.profile];
   const coordinator = new Coordinator({
-    placement: ringPlacement(ring, config.n),
+    placement: membership.placement(),
     n: config.n,
     links,
     hints: hintSink,
@@ -194,14 +262,18 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     tombstones,
     hints,
     metrics,
+    membership,
     clock,
+    keys: () => keys,
     async start() {
       await node.transport.start();
+      membership.start();
       hints.start();
       antiEntropy.start();
       tombstones.start();
     },
     async stop() {
+      membership.stop();
       hints.stop();
       antiEntropy.stop();
       tombstones.stop();
@@ -209,4 +281,8 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     },
   };
   return node;
+}
+
+function peerAddress(node: LayoutNode): PeerAddress {
+  return { id: node.id, ...peerHostPort(node) };
 }

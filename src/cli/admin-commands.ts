@@ -1,4 +1,4 @@
-// `kvorum status|partition|heal`: the admin API (DESIGN 1.3) from the command line, sending
+// `kvorum status|partition|heal|repair|leave`: the admin API (DESIGN 1.3) from the command line, sending
 // the bearer token from --admin-token / KVORUM_ADMIN_TOKEN when one is set.
 
 import {
@@ -142,5 +142,27 @@ export const repairCommand: Command<typeof ADMIN_FLAGS> = {
     }
     if (Object.keys(result.peers).length === 0) process.stdout.write('no peer is up\n');
     if (failed.length > 0) throw new CommandError(`repair failed with ${failed.join(', ')}`);
+  },
+};
+
+export const leaveCommand: Command<typeof ADMIN_FLAGS> = {
+  name: 'leave',
+  synopsis: 'kvorum leave <id> [flags]',
+  summary: 'remove a node from the cluster (POST /admin/leave)',
+  details: [
+    "The node's key ranges move to the nodes that take them over, and it is dropped from the",
+    'layout once they hold the data; a live leaving node serves until then and exits 0. A dead',
+    'node is removed the same way: its data is rebuilt from the remaining replicas. Watch the',
+    'move with GET /admin/layout (settled: true when it is done). Refused (409) while another',
+    'change is in progress, or when fewer than N nodes would be left.',
+  ].join('\n'),
+  flags: ADMIN_FLAGS,
+  async run({ values, positionals }) {
+    expectPositionals(positionals, 1, 1, this.synopsis);
+    const id = positionals[0] as string;
+    if (!NODE_ID.test(id)) throw new UsageError(`${JSON.stringify(id)} is not a node id`);
+    const layout = await askAdmin(async () => (await adminClient(values)).leave(id));
+    const states = layout.nodes.map((n) => `${n.id} ${n.state}`).join(', ');
+    process.stdout.write(`layout version ${layout.version}: ${states}\n`);
   },
 };

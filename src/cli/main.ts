@@ -2,7 +2,13 @@
 // turns failures into exit statuses: 2 for a usage mistake, 1 for a command that failed.
 
 import { delCommand, getCommand, putCommand } from './client-commands.js';
-import { healCommand, partitionCommand, repairCommand, statusCommand } from './admin-commands.js';
+import {
+  healCommand,
+  leaveCommand,
+  partitionCommand,
+  repairCommand,
+  statusCommand,
+} from './admin-commands.js';
 import { clusterCommand } from './cluster.js';
 import { CommandError, say, type Command } from './command.js';
 import { closest, envName, formatFlagHelp, parseArgs, UsageError, type Env } from './flags.js';
@@ -21,6 +27,7 @@ export const COMMANDS: readonly Command[] = Object.freeze([
   partitionCommand,
   healCommand,
   repairCommand,
+  leaveCommand,
   verifyCommand,
 ] as Command[]);
 

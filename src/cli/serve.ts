@@ -3,7 +3,17 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, LIMITS, parseClusterConfig, type ClusterConfig } from '../config.js';
+import {
+  ConfigError,
+  LIMITS,
+  httpHostPort,
+  parseClusterConfig,
+  peerHostPort,
+  type ClusterConfig,
+  type NodeAddress,
+} from '../config.js';
+import type { LayoutHistory } from '../core/layout.js';
+import { joinCluster } from './join.js';
 import type { RunningReplica } from '../replica/replica.js';
 import { CommandError, SECRET_FLAGS, say, type Command } from './command.js';
 import { expectPositionals, UsageError, type FlagSpecs } from './flags.js';
@@ -29,6 +39,21 @@ const SERVE_FLAGS = {
     help: 'the cluster config (the cluster.json that kvorum cluster writes)',
   },
   id: { kind: 'string', placeholder: 'id', help: "this node's id in the config" },
+  join: {
+    kind: 'string',
+    placeholder: 'url',
+    help: 'join the running cluster that answers at this URL (instead of --config); needs --id, --http, --peer and --data',
+  },
+  http: {
+    kind: 'string',
+    placeholder: 'host:port',
+    help: "with --join: this node's client address",
+  },
+  peer: {
+    kind: 'string',
+    placeholder: 'host:port',
+    help: "with --join: this node's peer address",
+  },
   data: {
     kind: 'string',
     placeholder: 'dir',
@@ -94,13 +119,17 @@ export async function readClusterConfig(file: string): Promise<ClusterConfig> {
 }
 
 /**
- * Closes the replica once, on the first of SIGINT, SIGTERM or the loss of the supervisor's IPC
+ * Closes the replica once (and exits 0), on the first of SIGINT, SIGTERM or the loss of the supervisor's IPC
  * channel (so a replica never outlives a `kvorum cluster` that was killed). Installed before
  * the replica starts, so a signal during startup closes it as soon as it is up. Later signals
  * are ignored while closing: Ctrl-C reaches both the supervisor and its children, and the
  * supervisor's own SIGTERM must not cut a clean close short.
  */
-function installShutdown(): (replica: RunningReplica) => void {
+function installShutdown(): {
+  started: (replica: RunningReplica) => void;
+  /** The node left the layout: close it, and exit 0. */
+  leave: () => void;
+} {
   let requested = false;
   let running: RunningReplica | undefined;
   let closing = false;
@@ -130,27 +159,42 @@ function installShutdown(): (replica: RunningReplica) => void {
     // The channel exists only to notice the supervisor's death; it must not keep us alive.
     process.channel.unref();
   }
-  return (replica) => {
-    running = replica;
-    if (requested) close(replica);
+  return {
+    started: (replica) => {
+      running = replica;
+      if (requested) close(replica);
+    },
+    leave: () => {
+      say('this node has left the cluster; closing');
+      onSignal();
+    },
   };
 }
 
 export const serveCommand: Command<typeof SERVE_FLAGS> = {
   name: 'serve',
-  synopsis: 'kvorum serve --config <file> --id <id> [flags]',
+  synopsis:
+    'kvorum serve --config <file> --id <id> [flags] | kvorum serve --join <url> --id <id> --http <host:port> --peer <host:port> --data <dir> [flags]',
   summary: 'run one replica from a cluster config file',
   details: [
     'Restarting a node with the same config and data directory brings it back with its data.',
     'A relative "data" in the config is taken from the current directory.',
+    'With --join the node asks the cluster at <url> to add it and learns the layout and settings',
+    'from the answer; its ranges move to it, and GET /admin/layout says settled once they have.',
+    'Restarting it with the same command (and --data) starts the member it became. Joining an',
+    'id that is already a member is refused (exit 2).',
   ].join('\n'),
   flags: SERVE_FLAGS,
   async run({ values, positionals }) {
     expectPositionals(positionals, 0, 0, this.synopsis);
+    if (values.join !== undefined) return serveJoined(values);
     if (values.config === undefined) {
       throw new UsageError(
-        'serve needs --config <file> (the cluster.json that kvorum cluster writes)',
+        'serve needs --config <file> (the cluster.json that kvorum cluster writes), or --join <url>',
       );
+    }
+    if (values.http !== undefined || values.peer !== undefined) {
+      throw new UsageError('--http and --peer go with --join; with --config the config names them');
     }
     if (values.id === undefined)
       throw new UsageError('serve needs --id <id> (a node id from the config)');
@@ -162,58 +206,119 @@ export const serveCommand: Command<typeof SERVE_FLAGS> = {
     }
     // The store creates it, and names it in any error.
     const dataDir = path.resolve(values.data ?? path.join(config.data, id));
-    // Peers authenticate by default; running without a secret is a choice made out loud.
-    // --insecure-peers means no secret at all, even one the config holds: said once, it wins.
-    const insecurePeers = values['insecure-peers'];
-    const clusterSecret = insecurePeers
-      ? undefined
-      : values['cluster-secret'] || config.clusterSecret;
-    if (clusterSecret === undefined && !insecurePeers) {
-      throw new UsageError(
-        `${id} has no cluster secret: set "clusterSecret" in ${values.config} (kvorum cluster writes one), ` +
-          'or --cluster-secret / KVORUM_CLUSTER_SECRET, the same on every node; ' +
-          '--insecure-peers runs without one, letting any process that reaches the peer port act as a node',
-      );
-    }
-    const tls = await readTlsFiles(values, id);
-    // Peers and the supervisor reach each node at its config URL: the scheme must say the truth.
-    const plain = config.nodes.filter(
-      (node) => node.http.startsWith('https:') !== (tls !== undefined),
-    );
-    if (plain.length > 0) {
-      throw new UsageError(
-        tls === undefined
-          ? `${values.config} gives https URLs (${plain[0]!.http}) but ${id} has no --tls-cert, --tls-key and --tls-ca`
-          : `with --tls-cert every node's http URL in ${values.config} must be https:// (${plain[0]!.id} has ${plain[0]!.http})`,
-      );
-    }
-    const started = installShutdown();
-    let replica: RunningReplica;
-    try {
-      // Loaded here, not at the top: client commands need none of fastify, LevelDB or the core.
-      const { startReplica } = await import('../replica/replica.js');
-      replica = await startReplica({
-        config,
-        id,
-        dataDir,
-        listenHost: values['listen-host'],
-        adminToken: values['admin-token'],
-        ...(clusterSecret === undefined ? {} : { clusterSecret }),
-        ...(tls === undefined ? {} : { tls }),
-        logLevel: values['log-level'],
-        clockOffsetMs: values['clock-offset-ms'],
-        unsafe: {
-          noReadWriteBack: values['unsafe-no-read-write-back'],
-          noWriteReadPhase: values['unsafe-no-write-read-phase'],
-        },
-      });
-    } catch (err) {
-      if (err instanceof ConfigError)
-        throw new UsageError(`config ${values.config}: ${err.message}`);
-      throw new CommandError(
-        `${id} could not start: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-    started(replica);
+    return start(values, config, id, dataDir, values.config);
   },
 };
+
+type ServeValues = Parameters<Command<typeof SERVE_FLAGS>['run']>[0]['values'];
+
+/** `serve --join`: asks the cluster to add this node, then starts it as for --config. */
+async function serveJoined(values: ServeValues): Promise<void> {
+  const url = values.join as string;
+  const missing = (['id', 'http', 'peer', 'data'] as const).filter((f) => values[f] === undefined);
+  if (missing.length > 0) {
+    throw new UsageError(`--join needs ${missing.map((f) => `--${f}`).join(', ')} as well`);
+  }
+  if (values.config !== undefined) {
+    throw new UsageError('give --config or --join, not both: a joining node learns the layout');
+  }
+  const tls = await readTlsFiles(values, values.id as string);
+  const scheme = tls === undefined ? 'http' : 'https';
+  const self = {
+    id: values.id as string,
+    http: `${scheme}://${values.http}`,
+    peer: values.peer as string,
+  };
+  try {
+    httpHostPort(self);
+    peerHostPort(self);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const insecurePeers = values['insecure-peers'];
+  const clusterSecret = insecurePeers ? undefined : values['cluster-secret'];
+  if (clusterSecret === undefined && !insecurePeers) {
+    throw new UsageError(
+      `${self.id} has no cluster secret: give the cluster's secret with --cluster-secret or KVORUM_CLUSTER_SECRET ` +
+        '(it is "clusterSecret" in the cluster.json of the first nodes), or --insecure-peers',
+    );
+  }
+  const dataDir = path.resolve(values.data as string);
+  const joined = await joinCluster({
+    url,
+    self,
+    dataDir,
+    adminToken: values['admin-token'],
+    clusterSecret,
+    ca: tls?.ca,
+  });
+  say(`${self.id} is a member of the cluster at ${url}; starting`);
+  return start(values, joined.config, self.id, dataDir, url, joined.self, joined.layout);
+}
+
+/** Starts the replica and hands it to the shutdown handler; the process then runs until a signal. */
+async function start(
+  values: ServeValues,
+  config: ClusterConfig,
+  id: string,
+  dataDir: string,
+  source: string,
+  self?: NodeAddress,
+  initialLayout?: LayoutHistory,
+): Promise<void> {
+  // Peers authenticate by default; running without a secret is a choice made out loud.
+  // --insecure-peers means no secret at all, even one the config holds: said once, it wins.
+  const insecurePeers = values['insecure-peers'];
+  const clusterSecret = insecurePeers
+    ? undefined
+    : values['cluster-secret'] || config.clusterSecret;
+  if (clusterSecret === undefined && !insecurePeers) {
+    throw new UsageError(
+      `${id} has no cluster secret: set "clusterSecret" in ${source} (kvorum cluster writes one), ` +
+        'or --cluster-secret / KVORUM_CLUSTER_SECRET, the same on every node; ' +
+        '--insecure-peers runs without one, letting any process that reaches the peer port act as a node',
+    );
+  }
+  const tls = await readTlsFiles(values, id);
+  // Peers and the supervisor reach each node at its config URL: the scheme must say the truth.
+  const plain = config.nodes.filter(
+    (node) => node.http.startsWith('https:') !== (tls !== undefined),
+  );
+  if (plain.length > 0) {
+    throw new UsageError(
+      tls === undefined
+        ? `${source} gives https URLs (${plain[0]!.http}) but ${id} has no --tls-cert, --tls-key and --tls-ca`
+        : `with --tls-cert every node's http URL in ${source} must be https:// (${plain[0]!.id} has ${plain[0]!.http})`,
+    );
+  }
+  const shutdown = installShutdown();
+  let replica: RunningReplica;
+  try {
+    // Loaded here, not at the top: client commands need none of fastify, LevelDB or the core.
+    const { startReplica } = await import('../replica/replica.js');
+    replica = await startReplica({
+      config,
+      id,
+      dataDir,
+      listenHost: values['listen-host'],
+      adminToken: values['admin-token'],
+      ...(clusterSecret === undefined ? {} : { clusterSecret }),
+      ...(tls === undefined ? {} : { tls }),
+      logLevel: values['log-level'],
+      clockOffsetMs: values['clock-offset-ms'],
+      unsafe: {
+        noReadWriteBack: values['unsafe-no-read-write-back'],
+        noWriteReadPhase: values['unsafe-no-write-read-phase'],
+      },
+      ...(self !== undefined ? { self } : {}),
+      ...(initialLayout !== undefined ? { initialLayout } : {}),
+      onLeft: shutdown.leave,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(`config ${source}: ${err.message}`);
+    throw new CommandError(
+      `${id} could not start: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  shutdown.started(replica);
+}

@@ -60,6 +60,24 @@ export interface SiblingsBody {
   }[];
 }
 
+/** `GET /admin/layout`: the newest layout version, each node's part in it, and whether it settled. */
+export interface LayoutStatus {
+  readonly version: number;
+  readonly nodes: readonly {
+    readonly id: string;
+    readonly http: string;
+    readonly peer: string;
+    readonly state: 'joining' | 'member' | 'leaving';
+  }[];
+  readonly settled: boolean;
+}
+
+/** `POST /admin/join`: the layout (wire form) and the cluster settings a joining node starts with. */
+export interface JoinResult {
+  readonly layout: unknown;
+  readonly config: Record<string, unknown>;
+}
+
 /** `POST /admin/repair`: per peer, what this node's anti-entropy exchange found and repaired. */
 export interface RepairResult {
   readonly keysRepaired: number;
@@ -251,6 +269,20 @@ export class KvorumClient {
   /** Cluster-wide: clears every node's faults. */
   async heal(): Promise<ClusterFaultResult> {
     return (await this.admin('POST', '/admin/heal', {})) as ClusterFaultResult;
+  }
+
+  async layout(): Promise<LayoutStatus> {
+    return (await this.admin('GET', '/admin/layout')) as LayoutStatus;
+  }
+
+  /** Asks the cluster to add a node; resolves once the change is agreed. */
+  async join(node: { id: string; http: string; peer: string }): Promise<JoinResult> {
+    return (await this.admin('POST', '/admin/join', node)) as JoinResult;
+  }
+
+  /** Asks the cluster to remove a node; resolves once the change is agreed (not yet settled). */
+  async leave(id: string): Promise<LayoutStatus> {
+    return (await this.admin('POST', '/admin/leave', { id })) as LayoutStatus;
   }
 
   /** Anti-entropy with every peer the node sees up, now. */

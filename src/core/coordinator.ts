@@ -217,6 +217,20 @@ export class Coordinator {
     opts: RequestOptions,
     context?: ParsedContext,
   ): Promise<WriteResult> {
+    const done = this.o.placement.beginWrite?.();
+    try {
+      return await this.writeUnder(key, content, opts, context);
+    } finally {
+      done?.();
+    }
+  }
+
+  private async writeUnder(
+    key: string,
+    content: NewContent,
+    opts: RequestOptions,
+    context?: ParsedContext,
+  ): Promise<WriteResult> {
     // A linearizable write needs its W acks from home replicas: a stand-in's hint is not in
     // the quorum a later linearizable read will ask.
     const placement = this.place(key, !opts.linearizable);

@@ -17,6 +17,11 @@ export interface KeyPlacement {
   writeSets(key: string): readonly (readonly string[])[];
   /** Every node in ring order from the key, in the newest version: sloppy quorum's stand-ins. */
   walk(key: string): readonly string[];
+  /**
+   * A write begins; the returned function is called when it has settled. A node acknowledges a
+   * new layout version only once the writes it began under older ones have settled.
+   */
+  beginWrite?(): () => void;
 }
 
 /** A settled cluster: one ring, one preference list per key. */

@@ -52,6 +52,9 @@ export async function adminRoutes(
     secured.post('/admin/partition', jsonLimit, async (req) => backend.partition(req.body));
     secured.post('/admin/heal', jsonLimit, async () => backend.heal());
     secured.post('/admin/repair', jsonLimit, async () => backend.repair());
+    secured.get('/admin/layout', async () => backend.layout());
+    secured.post('/admin/join', jsonLimit, async (req) => backend.join(req.body));
+    secured.post('/admin/leave', jsonLimit, async (req) => backend.leave(req.body));
     // This replica's own copy of a key, as stored: how an operator sees divergence.
     secured.get('/admin/keys/*', async (req, reply) => {
       const key = keyFromUrl(req.url, ADMIN_KEYS_PREFIX);

@@ -40,4 +40,10 @@ export interface HttpBackend {
   /** Runs an anti-entropy exchange with every peer that is up, now; answers what each repaired. */
   repair(): Promise<Record<string, unknown>>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** GET /admin/layout: the newest version, every node's state, and whether it has settled. */
+  layout(): Record<string, unknown>;
+  /** POST /admin/join {id, http, peer}: adds a node; answers the layout and cluster settings. */
+  join(raw: unknown): Promise<Record<string, unknown>>;
+  /** POST /admin/leave {id}: removes a node once its ranges have moved. */
+  leave(raw: unknown): Promise<Record<string, unknown>>;
 }

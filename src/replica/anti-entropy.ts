@@ -18,7 +18,8 @@ import type { AntiEntropyServer } from './peer-handler.js';
 
 export interface AntiEntropyOptions {
   readonly self: string;
-  readonly ring: Ring;
+  /** The newest layout version's ring (it changes as nodes join and leave; see resetPeers). */
+  readonly ring: () => Ring;
   readonly n: number;
   readonly store: ReplicaStore;
   readonly local: LocalReplica;
@@ -57,7 +58,7 @@ export class AntiEntropy implements AntiEntropyServer {
   private stopped = false;
 
   constructor(private readonly o: AntiEntropyOptions) {
-    for (const peer of o.ring.nodes) if (peer !== o.self) this.trees.set(peer, new HashTree());
+    this.resetPeers();
   }
 
   /** Folds a change of `key` (whose preference list is `pref`) into the peers' trees. */
@@ -74,6 +75,16 @@ export class AntiEntropy implements AntiEntropyServer {
     const change = treeChange(key, b, a);
     if (change === undefined) return;
     for (const peer of pref) if (peer !== this.o.self) this.trees.get(peer)?.apply(change);
+  }
+
+  /**
+   * The ring changed: one empty tree per peer of the new ring. The caller tracks every key
+   * again, as at start, so the trees describe the new ownership.
+   */
+  resetPeers(): void {
+    this.trees.clear();
+    for (const peer of this.o.ring().nodes)
+      if (peer !== this.o.self) this.trees.set(peer, new HashTree());
   }
 
   start(): void {
@@ -114,12 +125,13 @@ export class AntiEntropy implements AntiEntropyServer {
     segments: readonly number[],
   ): Promise<{ keys: readonly string[]; digests: Uint8Array }> {
     this.treeFor(peer);
+    const ring = this.o.ring();
     const keys: string[] = [];
     const digests: Uint8Array[] = [];
     for (const segment of segments) {
       const { gte, lt } = segmentRange(segment, LIMITS.aeSegments);
       for (const [key, set] of await this.o.store.scanPrefixRange(gte, lt)) {
-        if (!this.o.ring.preferenceList(key, this.o.n).includes(peer)) continue;
+        if (!ring.preferenceList(key, this.o.n).includes(peer)) continue;
         keys.push(key);
         digests.push(setDigest(set));
       }

@@ -49,7 +49,8 @@ export function partitionBlocks(raw: unknown, nodeIds: readonly string[]): Map<s
 
 export interface ClusterFaultsOptions {
   readonly self: string;
-  readonly nodes: readonly NodeAddress[];
+  /** The nodes of the current layout (they change as nodes join and leave). */
+  readonly nodes: () => readonly NodeAddress[];
   readonly adminToken: string | undefined;
   /** With TLS, the other nodes answer https and are trusted through the cluster CA alone. */
   readonly ca?: Buffer;
@@ -63,7 +64,7 @@ export class ClusterFaults {
   async partition(raw: unknown): Promise<PartitionResult> {
     const blocks = partitionBlocks(
       raw,
-      this.o.nodes.map((n) => n.id),
+      this.o.nodes().map((n) => n.id),
     );
     return this.applyAll((current, id) => ({ ...current, block: blocks.get(id) ?? [] }));
   }
@@ -75,8 +76,9 @@ export class ClusterFaults {
   private async applyAll(
     next: (current: FaultSpec, id: string) => FaultSpec,
   ): Promise<PartitionResult> {
+    const nodes = this.o.nodes();
     const results = await Promise.allSettled(
-      this.o.nodes.map(async (node) => {
+      nodes.map(async (node) => {
         if (node.id === this.o.self) this.o.setLocal(next(this.o.getLocal(), node.id));
         else await this.applyRemote(node, next);
         return node.id;
@@ -84,7 +86,7 @@ export class ClusterFaults {
     );
     const out: PartitionResult = { applied: [], failed: [] };
     results.forEach((r, i) => {
-      const id = (this.o.nodes[i] as NodeAddress).id;
+      const id = (nodes[i] as NodeAddress).id;
       if (r.status === 'fulfilled') out.applied.push(id);
       else
         out.failed.push({

@@ -1,7 +1,9 @@
-// Serves the peer protocol's requests: replica operations against the local replica, and the
-// serving side of anti-entropy exchanges.
+// Serves the peer protocol's requests: replica operations against the local replica, the
+// serving side of anti-entropy exchanges, and layout gossip and consensus.
 
 import { TooManySiblingsError } from '../core/errors.js';
+import type { PaxosReply, PaxosRequest } from '../core/consensus.js';
+import type { LayoutHistory, ProposedLayout } from '../core/layout.js';
 import type { VersionSet } from '../core/version-set.js';
 import type { PeerReplyBody, PeerRequest } from '../net/messages.js';
 import type { LocalReplica } from './local-replica.js';
@@ -19,9 +21,17 @@ export interface AntiEntropyServer {
   fetch(keys: readonly string[]): Promise<readonly (VersionSet | null)[]>;
 }
 
+/** The serving side of membership: gossip merges, and this node's Paxos acceptor. */
+export interface MembershipServer {
+  /** Merges `history` into this node's and returns the result. */
+  gossip(from: string, history: LayoutHistory): Promise<LayoutHistory>;
+  accept(from: string, req: PaxosRequest<ProposedLayout>): Promise<PaxosReply<ProposedLayout>>;
+}
+
 export function makePeerHandler(
   local: LocalReplica,
   ae: AntiEntropyServer,
+  membership: MembershipServer,
   onSiblingCap?: (key: string, siblings: number) => void,
 ) {
   return async function handlePeerRequest(from: string, req: PeerRequest): Promise<PeerReplyBody> {
@@ -61,6 +71,10 @@ export function makePeerHandler(
       }
       case 'aeFetch':
         return { type: 'aeFetchReply', sets: await ae.fetch(req.keys) };
+      case 'layout':
+        return { type: 'layoutReply', history: await membership.gossip(from, req.history) };
+      case 'paxos':
+        return { type: 'paxosReply', reply: await membership.accept(from, req.req) };
       default: {
         const never: never = req;
         throw new Error(`unhandled peer request ${JSON.stringify(never)}`);

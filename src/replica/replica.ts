@@ -38,7 +38,15 @@ import { ClusterFaults } from './cluster-faults.js';
 import { nodeOfActor } from './actor.js';
 import { MemoryReturn } from './memory-return.js';
 import { ReplicaMetrics } from './metrics.js';
-import { createNode } from '../node.js';
+import { createNode, type KvorumNode } from '../node.js';
+import {
+  isSettled,
+  layoutToWire,
+  newestVersion,
+  nodeStates,
+  proposedFromWire,
+  type LayoutHistory,
+} from '../core/layout.js';
 import { TombstoneGc } from './tombstone-gc.js';
 
 export interface ReplicaOptions {
@@ -59,6 +67,12 @@ export interface ReplicaOptions {
   readonly unsafe?: { readonly noReadWriteBack?: boolean; readonly noWriteReadPhase?: boolean };
   /** Where logs go; defaults to stdout. */
   readonly logger?: Logger;
+  /** This node's addresses, when it is not in `config.nodes` (it joined a running cluster). */
+  readonly self?: NodeAddress;
+  /** The layout to start from when the data directory holds none (what a join answered). */
+  readonly initialLayout?: LayoutHistory;
+  /** Called once this node has left the layout (`kvorum leave`): the process should exit. */
+  readonly onLeft?: () => void;
 }
 
 export interface RunningReplica {
@@ -76,7 +90,6 @@ class ReplicaBackend implements HttpBackend {
   readonly valueBytesMax: number;
   readonly conflicts: ClusterConfig['conflicts'];
   private readonly defaults: ConsistencyDefaults;
-  private readonly nodeIds: ReadonlySet<string>;
   readonly admission: Admission;
   readonly memoryReturn: MemoryReturn;
 
@@ -87,6 +100,7 @@ class ReplicaBackend implements HttpBackend {
     private readonly coordinator: Coordinator,
     private readonly transport: Transport,
     private readonly store: ReplicaStore,
+    private readonly node: KvorumNode,
     private readonly clusterFaults: ClusterFaults,
     private readonly meter: ReplicaMetrics,
     private readonly background: Background,
@@ -105,7 +119,6 @@ class ReplicaBackend implements HttpBackend {
       () => transport.queuedBytes(),
     );
     this.memoryReturn = new MemoryReturn(this.admission);
-    this.nodeIds = new Set(config.nodes.map((n) => n.id));
     const profile = PROFILES[config.profile];
     this.defaults = {
       n: config.n,
@@ -196,11 +209,11 @@ class ReplicaBackend implements HttpBackend {
         `X-Kvorum-Context is stamped ${aheadMs} ms ahead of this node's clock, more than the cluster's maxClockOffsetMs (${this.config.maxClockOffsetMs}); send back the context a GET returned`,
       );
     }
-    // Only this cluster's nodes issue dots: a clock naming others did not come from a read here
-    // (and would be refused by peers, as their clocks are bounded).
+    // Only this cluster's nodes issue dots, those that left included (their dots stay in
+    // clocks): a clock naming others did not come from a read here.
     if (
       seen.kind === 'clock' &&
-      seen.clock.some(([actor]) => !this.nodeIds.has(nodeOfActor(actor)))
+      seen.clock.some(([actor]) => !this.node.membership.known(nodeOfActor(actor)))
     ) {
       throw new InvalidArgumentError(
         'X-Kvorum-Context names nodes that are not in this cluster; send back the context a GET of this cluster returned',
@@ -226,12 +239,14 @@ class ReplicaBackend implements HttpBackend {
       r: profile.r,
       w: profile.w,
       conflicts: this.config.conflicts,
-      nodes: this.config.nodes.map((node: NodeAddress) => ({
+      nodes: layoutNodes(this.node.membership.history()).map((node: NodeAddress) => ({
         id: node.id,
         http: node.http,
         peer: node.peer,
         state: node.id === this.id || this.transport.isUp(node.id) ? 'up' : 'down',
       })),
+      keys: this.node.keys(),
+      layout: { version: newestVersion(this.node.membership.history()).version },
       faults: this.transport.faults(),
       hints: { pending: total, byTarget: pending, handoff: this.config.hintedHandoff },
       antiEntropy: this.background.antiEntropy.status(),
@@ -265,11 +280,38 @@ class ReplicaBackend implements HttpBackend {
   setFaults(raw: unknown): FaultSpec {
     const spec = parseFaultSpec(
       raw,
-      this.config.nodes.map((n) => n.id).filter((id) => id !== this.id),
+      this.node.membership.peers().map((n) => n.id),
       this.id,
     );
     this.transport.setFaults(spec);
     return this.transport.faults();
+  }
+
+  layout(): Record<string, unknown> {
+    const h = this.node.membership.history();
+    return {
+      version: newestVersion(h).version,
+      nodes: nodeStates(h),
+      settled: isSettled(h),
+      versions: h.versions.map((v) => v.version),
+      trackers: layoutToWire(h).trackers,
+    };
+  }
+
+  /** POST /admin/join: puts the new node to consensus; answers what it needs to start. */
+  async join(raw: unknown): Promise<Record<string, unknown>> {
+    const node = parseJoinRequest(raw);
+    const h = await this.node.membership.change({ kind: 'join', node });
+    const { nodes: _nodes, clusterSecret: _secret, data: _data, ...settings } = this.config;
+    return { layout: layoutToWire(h), config: settings };
+  }
+
+  /** POST /admin/leave: removes a member; a dead one's data is rebuilt from the others. */
+  async leave(raw: unknown): Promise<Record<string, unknown>> {
+    const id = parseLeaveRequest(raw);
+    const dead = id !== this.id && !this.transport.isUp(id);
+    const h = await this.node.membership.change({ kind: 'leave', id, dead });
+    return { ...this.layout(), dead, version: newestVersion(h).version };
   }
 
   partition(raw: unknown): Promise<PartitionResult> {
@@ -304,7 +346,7 @@ class ReplicaBackend implements HttpBackend {
 
 export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica> {
   const { config, id } = opts;
-  const self = config.nodes.find((n) => n.id === id);
+  const self = opts.self ?? config.nodes.find((n) => n.id === id);
   if (self === undefined) {
     throw new ConfigError(
       `node id ${id} is not in the cluster config (ids: ${config.nodes.map((n) => n.id).join(', ')})`,
@@ -336,14 +378,14 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     random: Math.random,
     logger,
     ...(opts.unsafe ? { unsafe: opts.unsafe } : {}),
-    makeTransport: (onRequest) =>
+    ...(opts.initialLayout !== undefined ? { initialLayout: opts.initialLayout } : {}),
+    ...(opts.onLeft !== undefined ? { onLeft: opts.onLeft } : {}),
+    makeTransport: (onRequest, peers) =>
       new TcpTransport({
         self: id,
         cluster: config.cluster,
         listen: { host: opts.listenHost ?? peerAddr.host, port: peerAddr.port },
-        peers: config.nodes
-          .filter((n) => n.id !== id)
-          .map((n) => ({ id: n.id, ...peerHostPort(n) })),
+        peers,
         ...(opts.clusterSecret !== undefined ? { secret: opts.clusterSecret } : {}),
         ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
         logger,
@@ -353,7 +395,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   const transport = node.transport;
   const clusterFaults = new ClusterFaults({
     self: id,
-    nodes: config.nodes,
+    nodes: () => layoutNodes(node.membership.history()),
     adminToken: opts.adminToken,
     ...(opts.tls !== undefined ? { ca: opts.tls.ca } : {}),
     getLocal: () => transport.faults(),
@@ -366,6 +408,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     node.coordinator,
     transport,
     store,
+    node,
     clusterFaults,
     node.metrics,
     { antiEntropy: node.antiEntropy, tombstones: node.tombstones },
@@ -437,4 +480,42 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
       return closing;
     },
   };
+}
+
+/** Every node of every live layout version, each once. */
+function layoutNodes(h: LayoutHistory): NodeAddress[] {
+  const seen = new Map<string, NodeAddress>();
+  for (const v of h.versions) for (const m of v.nodes) seen.set(m.id, m);
+  return [...seen.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function parseJoinRequest(raw: unknown): NodeAddress {
+  const body = raw as Record<string, unknown> | null | undefined;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidArgumentError(
+      'the body must be {"id": "n4", "http": "http://host:port", "peer": "host:port"}',
+    );
+  }
+  const extra = Object.keys(body).filter((k) => !['id', 'http', 'peer'].includes(k));
+  if (extra.length > 0) throw new InvalidArgumentError(`unknown field ${JSON.stringify(extra[0])}`);
+  // The layout codec checks ids and addresses as it checks every version it is sent.
+  const probe = proposedFromWire({
+    next: { version: 1, nodes: [{ id: body.id, http: body.http, peer: body.peer }] },
+    excused: [],
+  });
+  return probe.next.nodes[0] as NodeAddress;
+}
+
+function parseLeaveRequest(raw: unknown): string {
+  const body = raw as Record<string, unknown> | null | undefined;
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    Array.isArray(body) ||
+    typeof body.id !== 'string' ||
+    Object.keys(body).length !== 1
+  ) {
+    throw new InvalidArgumentError('the body must be {"id": "n3"}');
+  }
+  return body.id;
 }

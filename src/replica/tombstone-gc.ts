@@ -18,12 +18,14 @@ export type TombstoneLinks = Pick<TransportLinks, 'isUp' | 'read' | 'write' | 'p
 
 /**
  * Why a sweep left a deleted key in place, counted once per key examined: still in its grace
- * period, a node of the cluster down, a replica holding a different set (it was sent the
+ * period, a layout change in progress, a node of the cluster down, a replica holding a different set (it was sent the
  * tombstone), a replica (or this node's store) that did not answer the read, a node that did
  * not purge.
  */
 export interface HeldBack {
   inGrace: number;
+  /** The layout is changing: the key's owners are moving, so no purge until it settles. */
+  layoutChanging: number;
   nodeDown: number;
   notEverywhere: number;
   readFailed: number;
@@ -34,7 +36,10 @@ type Outcome = keyof HeldBack | 'purged' | 'notDeleted';
 
 export interface TombstoneGcOptions {
   readonly self: string;
-  readonly ring: Ring;
+  /** The newest layout version's ring (it changes as nodes join and leave). */
+  readonly ring: () => Ring;
+  /** False while two layout versions are live. */
+  readonly settled: () => boolean;
   readonly n: number;
   readonly store: Pick<ReplicaStore, 'get'>;
   readonly policy: ConflictPolicy;
@@ -54,6 +59,7 @@ export class TombstoneGc {
   private sweeps = 0;
   private readonly heldBack: HeldBack = {
     inGrace: 0,
+    layoutChanging: 0,
     nodeDown: 0,
     notEverywhere: 0,
     readFailed: 0,
@@ -126,7 +132,8 @@ export class TombstoneGc {
   }
 
   private async tryPurge(key: string): Promise<Outcome> {
-    const { links, policy, ring, n } = this.o;
+    const { links, policy, n } = this.o;
+    const ring = this.o.ring();
     const local = await this.o.store.get(key).catch(() => null);
     if (local === null) return 'readFailed';
     if (local === undefined || !isDeleted(local)) {
@@ -135,6 +142,7 @@ export class TombstoneGc {
     }
     const deletedAt = newestSibling(local)?.ts.wallMs ?? 0;
     if (deletedAt + this.o.graceMs > this.o.nowMs()) return 'inGrace';
+    if (!this.o.settled()) return 'layoutChanging';
     // Every node, not just the key's replicas: any of them may hold a hint for it.
     if (!ring.nodes.every((node) => links.isUp(node))) return 'nodeDown';
     const replicas = ring.preferenceList(key, n);

@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
@@ -114,6 +115,8 @@ export class TestCluster {
   urls = new Map<string, string>();
   /** With `tls`: the cluster CA's PEM, which this cluster's fetch trusts. */
   ca: Buffer | undefined;
+  /** Nodes started with `serve --join`: the arguments that replace `--config` for them. */
+  private readonly joinArgs = new Map<string, string[]>();
 
   private constructor(
     readonly dir: string,
@@ -214,11 +217,13 @@ export class TestCluster {
     delete env.KVORUM_CLUSTER_SECRET;
     if (this.opts.adminToken) env.KVORUM_ADMIN_TOKEN = this.opts.adminToken;
     if (this.opts.clusterSecret) env.KVORUM_CLUSTER_SECRET = this.opts.clusterSecret;
+    else if (this.joinArgs.has(id)) env.KVORUM_CLUSTER_SECRET = this.secret();
     for (const [name, value] of Object.entries(envOverrides)) {
       if (value === undefined) delete env[name];
       else env[name] = value;
     }
-    const args = [BIN, 'serve', '--config', this.configPath, '--id', id, ...extraArgs];
+    const start = this.joinArgs.get(id) ?? ['--config', this.configPath, '--id', id];
+    const args = [BIN, 'serve', ...start, ...extraArgs];
     if (this.opts.tls) args.push(...serveTlsArgs(this.dir, id));
     if (this.opts.insecurePeers) args.push('--insecure-peers');
     const child = spawn(process.execPath, args, {
@@ -376,6 +381,53 @@ export class TestCluster {
   async heal(via = this.ids[0] as string): Promise<void> {
     const res = await this.admin(via, 'POST', '/admin/heal', {});
     if (res.status !== 200) throw new Error(`heal failed: ${res.status}`);
+  }
+
+  /** The secret kvorum cluster would have written into cluster.json. */
+  private secret(): string {
+    return (JSON.parse(readFileSync(this.configPath, 'utf8')) as { clusterSecret: string })
+      .clusterSecret;
+  }
+
+  /**
+   * Starts node `id` on new ports with `serve --join <via's url>` (data under the cluster's
+   * dir) and waits for its /health: it is then a member, in the layout as joining.
+   */
+  async join(id: string, via: string, extraArgs: readonly string[] = []): Promise<ChildProcess> {
+    const [httpPort, peerPort] = await freePorts(2);
+    const scheme = this.opts.tls ? 'https' : 'http';
+    this.joinArgs.set(id, [
+      '--join',
+      this.url(via),
+      '--id',
+      id,
+      '--http',
+      `127.0.0.1:${httpPort}`,
+      '--peer',
+      `127.0.0.1:${peerPort}`,
+      '--data',
+      join(this.dir, id),
+    ]);
+    this.ids.push(id);
+    this.urls.set(id, `${scheme}://127.0.0.1:${httpPort}`);
+    const child = this.spawn(id, extraArgs);
+    await this.waitHealthy(id, 60_000);
+    return child;
+  }
+
+  /** GET /admin/layout from node `id`. */
+  async layout(id: string): Promise<{
+    version: number;
+    settled: boolean;
+    nodes: { id: string; state: string }[];
+  }> {
+    const res = await this.admin(id, 'GET', '/admin/layout');
+    if (res.status !== 200) throw new Error(`layout of ${id}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as {
+      version: number;
+      settled: boolean;
+      nodes: { id: string; state: string }[];
+    };
   }
 
   /** kill -9: no chance to flush or say goodbye. */

@@ -128,8 +128,12 @@ async function sweep(): Promise<number> {
   return count;
 }
 
+/** Whether the layout is settled, as membership would say. */
+let settled = true;
+
 const NONE_HELD_BACK: HeldBack = {
   inGrace: 0,
+  layoutChanging: 0,
   nodeDown: 0,
   notEverywhere: 0,
   readFailed: 0,
@@ -137,13 +141,15 @@ const NONE_HELD_BACK: HeldBack = {
 };
 
 beforeEach(async () => {
+  settled = true;
   links = new StoreLinks();
   await Promise.all(NODES.map((node) => links.store(node).open()));
   nowMs = DELETED_AT_MS + GRACE_MS;
   purgedReported = [];
   gc = new TombstoneGc({
     self: 'n1',
-    ring,
+    ring: () => ring,
+    settled: () => settled,
     n: N,
     store: links.store('n1'),
     policy: LWW,
@@ -195,6 +201,18 @@ describe('TombstoneGc', () => {
     // Every node is told to purge (a non-replica may hold a hint), n1 itself last.
     expect(links.purges.slice(0, -1).sort()).toEqual(NODES.filter((node) => node !== 'n1'));
     expect(links.purges.at(-1)).toBe('n1');
+  });
+
+  it('holds every purge back while the layout is changing, and purges once it has settled', async () => {
+    settled = false;
+    nowMs = DELETED_AT_MS + 10 * GRACE_MS;
+    for (let i = 0; i < 2; i++) expect(await sweep()).toBe(0);
+    expect(status().heldBack).toEqual({ ...NONE_HELD_BACK, layoutChanging: 2 });
+    expect(links.reads).toEqual([]);
+    expect(links.purges).toEqual([]);
+    settled = true;
+    expect(await sweep()).toBe(1);
+    expect(await links.holding(KEY)).toEqual([]);
   });
 
   const downCases = [

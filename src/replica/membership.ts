@@ -1,0 +1,477 @@
+// One node's part in elastic membership: it keeps the layout history (src/core/layout.ts)
+// durably, gossips it, answers consensus as an acceptor and proposes changes, and moves its own
+// trackers along a transition: ack once no write it started under an older history is still
+// out, sync once it has pushed every key it holds to that key's new owners, syncAck once every
+// node has synced. The coordinator sees the result through placement().
+
+import type { Logger } from 'pino';
+import { LIMITS } from '../config.js';
+import { repeat, type Timers } from '../core/clock.js';
+import {
+  acceptorStep,
+  compareBallots,
+  propose,
+  type AcceptorState,
+  type PaxosReply,
+  type PaxosRequest,
+} from '../core/consensus.js';
+import { ConflictError } from '../core/errors.js';
+import {
+  advance,
+  applyDecided,
+  initialHistory,
+  isMember,
+  isSettled,
+  layoutFromWire,
+  layoutToWire,
+  merge,
+  minTracker,
+  newestVersion,
+  proposeChange,
+  proposedFromWire,
+  proposedToWire,
+  replicaSets,
+  ringOf,
+  sameHistory,
+  sameProposal,
+  trackedNodes,
+  type LayoutChange,
+  type LayoutHistory,
+  type LayoutNode,
+  type ProposedLayout,
+} from '../core/layout.js';
+import type { KeyPlacement } from '../core/placement.js';
+import type { VersionSet } from '../core/version-set.js';
+import type { PeerReplyBody, PeerRequestBody } from '../net/messages.js';
+import type { ReplicaStore } from '../storage/replica-store.js';
+import type { MembershipServer } from './peer-handler.js';
+
+const LAYOUT_META = 'layout';
+const KNOWN_META = 'layoutKnown';
+const ROUND_META = 'paxosRound';
+const acceptorMeta = (slot: number) => `paxos:${slot}`;
+
+export interface MembershipOptions {
+  readonly self: string;
+  readonly n: number;
+  /** The layout a node starts from when its data holds none (cluster.json, or a join's answer). */
+  readonly initial: readonly LayoutNode[] | LayoutHistory;
+  readonly store: Pick<ReplicaStore, 'getMeta' | 'putMeta' | 'entries'>;
+  readonly request: (
+    peer: string,
+    body: PeerRequestBody,
+    timeoutMs: number,
+  ) => Promise<PeerReplyBody>;
+  /** Merges `set` into what `node` holds (the sync push); rejects when it did not. */
+  readonly write: (node: string, key: string, set: VersionSet, timeoutMs: number) => Promise<void>;
+  readonly timeoutMs: number;
+  readonly timers: Timers;
+  readonly random: () => number;
+  readonly nowMs: () => number;
+  readonly logger: Logger;
+  /** The history changed (it is durable by then); `prev` is what it was. */
+  readonly onChange: (h: LayoutHistory, prev: LayoutHistory) => void;
+  /** This node is in no live version any more: it has left the cluster. */
+  readonly onLeft?: () => void;
+}
+
+export class Membership implements MembershipServer {
+  private h: LayoutHistory;
+  /** Acceptor state per slot, as persisted; only slots above the oldest live version are kept. */
+  private readonly acceptors = new Map<number, AcceptorState<ProposedLayout>>();
+  /** One acceptor step (load, step, persist) at a time, so two requests never interleave. */
+  private acceptorChain: Promise<unknown> = Promise.resolve();
+  /** One history write at a time, in order. */
+  private persistChain: Promise<unknown> = Promise.resolve();
+  /** Writes in flight, by the newest layout version when they began. */
+  private readonly writesByVersion = new Map<number, number>();
+  private proposing = false;
+  private syncing: number | undefined;
+  private timer: { cancel(): void } | undefined;
+  private left = false;
+  private lastPushed: LayoutHistory | undefined;
+  private keysSentThisSecond = 0;
+  /**
+   * Nodes pruned from the layout lately, until when: they are still gossiped to (and stay the
+   * transport's peers), so a node that left alive learns that it has, and says its last word.
+   */
+  private readonly departed = new Map<string, { node: LayoutNode; untilMs: number }>();
+  /** Every node id this node has seen in a layout: dots of departed nodes stay in clocks. */
+  private readonly everKnown = new Set<string>();
+  private secondStartedMs = 0;
+
+  private constructor(
+    private readonly o: MembershipOptions,
+    h: LayoutHistory,
+  ) {
+    this.h = h;
+  }
+
+  /** Loads the history this node's data holds, or starts from `o.initial` and stores it. */
+  static async open(o: MembershipOptions): Promise<Membership> {
+    const saved = await o.store.getMeta(LAYOUT_META);
+    const start =
+      saved !== undefined
+        ? layoutFromWire(JSON.parse(saved))
+        : 'versions' in o.initial
+          ? o.initial
+          : initialHistory(o.initial);
+    const m = new Membership(o, start);
+    const known = await o.store.getMeta(KNOWN_META);
+    for (const id of known === undefined ? [] : (JSON.parse(known) as string[]))
+      m.everKnown.add(id);
+    if (saved === undefined) await m.persist(start);
+    else m.noteKnown(start);
+    return m;
+  }
+
+  history(): LayoutHistory {
+    return this.h;
+  }
+
+  /** Whether `id` is or was a node of this cluster, as far as this node has seen. */
+  known(id: string): boolean {
+    return this.everKnown.has(id);
+  }
+
+  /** Every node of every live version but this one. */
+  peers(): LayoutNode[] {
+    return [...nodesOf(this.h).values()].filter((m) => m.id !== this.o.self);
+  }
+
+  /** The transport's peers: peers(), and the nodes that left lately (see `departed`). */
+  linkPeers(): LayoutNode[] {
+    const live = this.peers();
+    const extra = [...this.departed.values()]
+      .map((d) => d.node)
+      .filter((m) => m.id !== this.o.self && !live.some((x) => x.id === m.id));
+    return [...live, ...extra];
+  }
+
+  /** The coordinator's view: reads ask the read version, writes W in every live version. */
+  placement(): KeyPlacement {
+    return {
+      readSet: (key) => replicaSets(this.h, key, this.o.n).read,
+      writeSets: (key) => replicaSets(this.h, key, this.o.n).write,
+      walk: (key) => {
+        const ring = ringOf(newestVersion(this.h));
+        return ring.preferenceList(key, ring.nodes.length);
+      },
+      beginWrite: () => {
+        const v = newestVersion(this.h).version;
+        this.writesByVersion.set(v, (this.writesByVersion.get(v) ?? 0) + 1);
+        return () => {
+          const left = (this.writesByVersion.get(v) ?? 1) - 1;
+          if (left === 0) this.writesByVersion.delete(v);
+          else this.writesByVersion.set(v, left);
+        };
+      },
+    };
+  }
+
+  start(): void {
+    this.timer = repeat(
+      this.o.timers,
+      () => LIMITS.layoutTickMs,
+      () => void this.tick(),
+    );
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  // ---- Serving peers.
+
+  async gossip(_from: string, history: LayoutHistory): Promise<LayoutHistory> {
+    await this.learn(history);
+    return this.h;
+  }
+
+  accept(_from: string, req: PaxosRequest<ProposedLayout>): Promise<PaxosReply<ProposedLayout>> {
+    const run = this.acceptorChain.then(async () => {
+      const state = await this.acceptorState(req.slot);
+      const step = acceptorStep(state, req);
+      if (step.state !== state) {
+        // Durable before the reply: an acceptor that forgot a promise could let two values win.
+        await this.o.store.putMeta(acceptorMeta(req.slot), JSON.stringify(stateToWire(step.state)));
+        this.acceptors.set(req.slot, step.state);
+      }
+      return step.reply;
+    });
+    this.acceptorChain = run.catch(() => undefined);
+    return run;
+  }
+
+  // ---- Changing the layout.
+
+  /**
+   * Puts `change` to consensus among the newest version's nodes and applies the decision. If
+   * another change won the slot, that one is applied and this one fails with 409 (retry it
+   * once the layout has settled).
+   */
+  async change(change: LayoutChange): Promise<LayoutHistory> {
+    if (this.proposing) {
+      throw new ConflictError('this node is already proposing a layout change; retry when it has');
+    }
+    this.proposing = true;
+    try {
+      const proposal = proposeChange(this.h, change, this.o.n);
+      const acceptors = newestVersion(this.h).nodes.map((m) => m.id);
+      const saved = Number((await this.o.store.getMeta(ROUND_META)) ?? '0');
+      // Above every round this node used before (saved after each proposal) and, should it
+      // have crashed mid-proposal, above the rounds of that one too unless its clock went back.
+      const roundMin = Math.max(saved + 1, this.o.nowMs());
+      const decision = await propose<ProposedLayout>(
+        {
+          self: this.o.self,
+          acceptors,
+          send: (to, req, timeoutMs) =>
+            to === this.o.self ? this.accept(to, req) : this.sendPaxos(to, req, timeoutMs),
+          equals: sameProposal,
+          timers: this.o.timers,
+          random: this.o.random,
+          timeoutMs: LIMITS.consensusTimeoutMs,
+          attemptsMax: LIMITS.consensusAttemptsMax,
+          backoffMinMs: LIMITS.consensusBackoffMinMs,
+          backoffMaxMs: LIMITS.consensusBackoffMaxMs,
+        },
+        proposal.next.version,
+        proposal,
+        roundMin,
+      );
+      await this.o.store.putMeta(ROUND_META, String(decision.ballot.round));
+      const decided = decision.decided;
+      await this.learn(applyDecided(this.h, decided.next, decided.excused));
+      this.o.logger.info(
+        { version: decided.next.version, nodes: decided.next.nodes.map((m) => m.id) },
+        'layout change decided',
+      );
+      void this.pushToAll();
+      if (!decision.ownValueWon) {
+        throw new ConflictError(
+          `another layout change won version ${decided.next.version}; retry when GET /admin/layout says settled`,
+        );
+      }
+      return this.h;
+    } finally {
+      this.proposing = false;
+    }
+  }
+
+  // ---- Background: gossip and trackers.
+
+  /** One tick: gossip, then move this node's trackers along if it can. */
+  async tick(): Promise<void> {
+    if (this.left) return;
+    const now = this.o.nowMs();
+    const expired = [...this.departed].filter(([, d]) => d.untilMs <= now).map(([id]) => id);
+    if (expired.length > 0) {
+      for (const id of expired) this.departed.delete(id);
+      this.o.onChange(this.h, this.h);
+    }
+    await this.gossipRound();
+    const h = this.h;
+    const self = this.o.self;
+    if (!isMember(h, self)) return this.leave();
+    if (isSettled(h) || !trackedNodes(h).includes(self)) return;
+    const v = newestVersion(h).version;
+    const mine = (t: 'ack' | 'sync' | 'syncAck') => h.trackers[t][self] ?? 0;
+    if (mine('ack') < v) {
+      if (this.olderWritesInFlight(v)) return;
+      await this.learn(advance(this.h, self, 'ack', v));
+    } else if (mine('sync') < v && minTracker(h, 'ack') >= v) {
+      if (this.syncing === v) return;
+      this.syncing = v;
+      void this.syncPass(h, v).finally(() => (this.syncing = undefined));
+    } else if (mine('syncAck') < v && minTracker(h, 'sync') >= v) {
+      await this.learn(advance(this.h, self, 'syncAck', v));
+    }
+  }
+
+  private olderWritesInFlight(v: number): boolean {
+    for (const [started, count] of this.writesByVersion) if (started < v && count > 0) return true;
+    return false;
+  }
+
+  /**
+   * Pushes every key this node holds as an owner in the old version to its owners in the new
+   * one that were not owners before: every write a key's old owners acknowledged reaches the
+   * new owners from each of them, so whichever old owners hold it, the new set ends up with at
+   * least as many holders as the write had.
+   */
+  private async syncPass(h: LayoutHistory, v: number): Promise<void> {
+    const self = this.o.self;
+    let pushed = 0;
+    try {
+      for await (const [key, set] of this.o.store.entries()) {
+        if (newestVersion(this.h).version !== v) return;
+        const [oldPref, newPref] = replicaSets(h, key, this.o.n).write as [string[], string[]];
+        if (newPref === undefined || !oldPref.includes(self)) continue;
+        for (const target of newPref) {
+          if (oldPref.includes(target) || target === self) continue;
+          await this.paced();
+          await this.o.write(target, key, set, this.o.timeoutMs);
+          pushed += 1;
+        }
+      }
+    } catch (err) {
+      this.o.logger.warn({ err, version: v, pushed }, 'layout sync pass failed; retrying');
+      return;
+    }
+    this.o.logger.info({ version: v, pushed }, 'layout sync pass done');
+    await this.learn(advance(this.h, self, 'sync', v));
+  }
+
+  /** Holds the sync push to layoutSyncKeysPerSecondMax. */
+  private async paced(): Promise<void> {
+    const now = this.o.nowMs();
+    if (now - this.secondStartedMs >= 1_000) {
+      this.secondStartedMs = now;
+      this.keysSentThisSecond = 0;
+    }
+    if (this.keysSentThisSecond >= LIMITS.layoutSyncKeysPerSecondMax) {
+      const waitMs = 1_000 - (now - this.secondStartedMs);
+      await new Promise<void>((resolve) => this.o.timers.after(waitMs, resolve));
+      this.secondStartedMs = this.o.nowMs();
+      this.keysSentThisSecond = 0;
+    }
+    this.keysSentThisSecond += 1;
+  }
+
+  /** During a transition every member each tick; settled, one at random when nothing changed. */
+  private async gossipRound(): Promise<void> {
+    const peers = this.peers().map((m) => m.id);
+    if (peers.length === 0) return;
+    const changed = this.lastPushed === undefined || !sameHistory(this.lastPushed, this.h);
+    if (!isSettled(this.h) || changed) {
+      await this.pushToAll();
+      return;
+    }
+    await this.exchange(peers[Math.floor(this.o.random() * peers.length)] as string);
+  }
+
+  private async pushToAll(): Promise<void> {
+    this.lastPushed = this.h;
+    await Promise.all(this.linkPeers().map((m) => this.exchange(m.id)));
+  }
+
+  private async exchange(peer: string): Promise<void> {
+    try {
+      const reply = await this.o.request(
+        peer,
+        { type: 'layout', history: this.h },
+        this.o.timeoutMs,
+      );
+      if (reply.type === 'layoutReply') await this.learn(reply.history);
+    } catch {
+      // A peer that is down or slow learns the history from a later round.
+    }
+  }
+
+  /** This node has left: it keeps answering gossip a while, so the others see its last word. */
+  private leave(): void {
+    if (this.left) return;
+    this.left = true;
+    this.o.logger.info({ self: this.o.self }, 'this node is no longer in the layout; leaving');
+    void this.pushToAll();
+    this.o.timers.after(LIMITS.layoutLeaveLingerMs, () => this.o.onLeft?.());
+  }
+
+  /** Merges `other` in; when that changes anything, stores it, then tells the node. */
+  private async learn(other: LayoutHistory): Promise<void> {
+    const prev = this.h;
+    const next = merge(prev, other);
+    if (next === prev || sameHistory(next, prev)) return;
+    this.h = next;
+    const live = nodesOf(next);
+    for (const [id, node] of nodesOf(prev)) {
+      if (!live.has(id)) {
+        this.departed.set(id, { node, untilMs: this.o.nowMs() + LIMITS.layoutLeaveLingerMs });
+      }
+    }
+    for (const id of live.keys()) this.departed.delete(id);
+    await this.persist(next);
+    for (const slot of [...this.acceptors.keys()]) {
+      if (slot <= next.versions[0]!.version) this.acceptors.delete(slot);
+    }
+    this.o.onChange(next, prev);
+  }
+
+  private persist(h: LayoutHistory): Promise<void> {
+    const text = JSON.stringify(layoutToWire(h));
+    const grew = this.noteKnown(h);
+    const known = grew ? JSON.stringify([...this.everKnown].sort()) : undefined;
+    const run = this.persistChain.then(async () => {
+      if (known !== undefined) await this.o.store.putMeta(KNOWN_META, known);
+      await this.o.store.putMeta(LAYOUT_META, text);
+    });
+    this.persistChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Adds the nodes of `h` to everKnown; true if that added any. */
+  private noteKnown(h: LayoutHistory): boolean {
+    const before = this.everKnown.size;
+    for (const v of h.versions) for (const m of v.nodes) this.everKnown.add(m.id);
+    return this.everKnown.size > before;
+  }
+
+  private async acceptorState(slot: number): Promise<AcceptorState<ProposedLayout>> {
+    const cached = this.acceptors.get(slot);
+    if (cached !== undefined) return cached;
+    const saved = await this.o.store.getMeta(acceptorMeta(slot));
+    const state = saved === undefined ? {} : stateFromWire(JSON.parse(saved));
+    this.acceptors.set(slot, state);
+    return state;
+  }
+
+  private async sendPaxos(
+    to: string,
+    req: PaxosRequest<ProposedLayout>,
+    timeoutMs: number,
+  ): Promise<PaxosReply<ProposedLayout>> {
+    const reply = await this.o.request(to, { type: 'paxos', req }, timeoutMs);
+    if (reply.type !== 'paxosReply')
+      throw new Error(`${to} answered a Paxos request with ${reply.type}`);
+    return reply.reply;
+  }
+}
+
+// Acceptor state on disk: ballots as they are, the accepted value in its wire form.
+interface AcceptorWire {
+  promised?: { round: number; node: string };
+  accepted?: { ballot: { round: number; node: string }; value: unknown };
+}
+
+function stateToWire(s: AcceptorState<ProposedLayout>): AcceptorWire {
+  return {
+    ...(s.promised ? { promised: s.promised } : {}),
+    ...(s.accepted
+      ? { accepted: { ballot: s.accepted.ballot, value: proposedToWire(s.accepted.value) } }
+      : {}),
+  };
+}
+
+function stateFromWire(x: AcceptorWire): AcceptorState<ProposedLayout> {
+  const promised = x.promised;
+  const accepted = x.accepted;
+  if (promised !== undefined && accepted !== undefined) {
+    // A promise is never below what was accepted; a state that says so was not written here.
+    if (compareBallots(promised, accepted.ballot) < 0) throw new Error('corrupt acceptor state');
+  }
+  return {
+    ...(promised ? { promised } : {}),
+    ...(accepted
+      ? { accepted: { ballot: accepted.ballot, value: proposedFromWire(accepted.value) } }
+      : {}),
+  };
+}
+
+/** Every node of every live version, by id. */
+function nodesOf(h: LayoutHistory): Map<string, LayoutNode> {
+  const out = new Map<string, LayoutNode>();
+  for (const v of h.versions) for (const m of v.nodes) out.set(m.id, m);
+  return out;
+}

@@ -1,0 +1,187 @@
+// Elastic membership with real processes: nodes join a running cluster (serve --join) and
+// leave it (POST /admin/leave), alive or killed, under a steady write load, and no
+// acknowledged write is lost: each reads back at r=quorum from the nodes that joined.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { BIN, TestCluster, freePorts, until } from '../support/cluster.js';
+
+let c: TestCluster;
+beforeAll(async () => {
+  c = await TestCluster.start({ antiEntropyIntervalMs: 0 });
+});
+afterAll(async () => {
+  await c?.stop();
+});
+
+const settled = async (via: string, version: number) => {
+  const t0 = performance.now();
+  try {
+    return await until(
+      `layout version ${version} settled at ${via}`,
+      async () => {
+        const l = await c.layout(via);
+        return l.version >= version && l.settled ? l : false;
+      },
+      40_000,
+      100,
+    );
+  } catch (err) {
+    console.log(JSON.stringify(await c.layout(via)), c.dump().slice(-6000));
+    throw err;
+  } finally {
+    console.log(`version ${version} settled after ${Math.round(performance.now() - t0)} ms`);
+  }
+};
+
+/** Writes fresh keys through `via` until stopped; resolves with the ones acknowledged. */
+function writeLoad(via: () => string, prefix: string) {
+  let running = true;
+  const acked = new Map<string, string>();
+  const failed: number[] = [];
+  const done = (async () => {
+    for (let i = 0; running; i++) {
+      const key = `${prefix}${i}`;
+      const res = await c.put(via(), key, `w${i}`, '?w=quorum').catch(() => undefined);
+      if (res?.status === 204) acked.set(key, `w${i}`);
+      else failed.push(res?.status ?? 0);
+    }
+  })();
+  return {
+    acked,
+    failed,
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
+}
+
+describe('membership', () => {
+  it('a node joins a running cluster: it takes its ranges, and every write reads back from it', async () => {
+    const acked: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const res = await c.put('n1', `k${i}`, `v${i}`, '?w=quorum');
+      expect(res.status).toBe(204);
+      acked.push(`k${i}`);
+    }
+    const before = await c.layout('n1');
+    expect(before).toMatchObject({ version: 1, settled: true });
+
+    await c.join('n4', 'n1');
+    const after = await settled('n1', 2);
+    expect(after.nodes.map((n) => `${n.id}:${n.state}`)).toEqual([
+      'n1:member',
+      'n2:member',
+      'n3:member',
+      'n4:member',
+    ]);
+    const status = await c.status('n4');
+    expect(status.keys as number).toBeGreaterThan(0);
+    for (const key of acked) {
+      const res = await c.get('n4', key, '?r=quorum');
+      expect(res.status, key).toBe(200);
+      expect(await res.text()).toBe(`v${key.slice(1)}`);
+    }
+  });
+
+  it(
+    'under a steady write load: n5 joins, n1 leaves alive (and exits 0), a killed n2 is removed; nothing acknowledged is lost',
+    { timeout: 180_000 },
+    async () => {
+      const base = (await c.layout('n3')).version;
+      const load = writeLoad(() => 'n3', 'load-');
+      try {
+        await until('some writes acknowledged', () => load.acked.size >= 20, 30_000, 50);
+        await c.join('n5', 'n3');
+        await settled('n3', base + 1);
+
+        const n1 = c.procs.get('n1')!;
+        const n1Exit = new Promise<number | null>((resolve) => n1.once('exit', resolve));
+        const left = await c.admin('n3', 'POST', '/admin/leave', { id: 'n1' });
+        expect(left.status).toBe(200);
+        expect(((await left.json()) as { dead: boolean }).dead).toBe(false);
+        await settled('n3', base + 2);
+        expect(await n1Exit).toBe(0);
+
+        await c.kill('n2');
+        await until(
+          'n3 sees n2 down',
+          async () => (await c.status('n3')).nodes.some((n) => n.id === 'n2' && n.state === 'down'),
+          10_000,
+          100,
+        );
+        const removed = await c.admin('n3', 'POST', '/admin/leave', { id: 'n2' });
+        expect(removed.status).toBe(200);
+        expect(((await removed.json()) as { dead: boolean }).dead).toBe(true);
+        const last = await settled('n3', base + 3);
+        const ids = last.nodes.map((n) => n.id);
+        expect(ids).toContain('n5');
+        expect(ids).not.toContain('n1');
+        expect(ids).not.toContain('n2');
+        await until('more writes after the last change', () => load.acked.size >= 60, 30_000, 50);
+      } finally {
+        await load.stop();
+      }
+      console.log(
+        `load: ${load.acked.size} acknowledged, ${load.failed.length} not (${JSON.stringify(
+          Object.fromEntries(
+            [...new Set(load.failed)].map((s) => [s, load.failed.filter((x) => x === s).length]),
+          ),
+        )})`,
+      );
+      for (const id of ['n4', 'n5']) {
+        expect((await c.status(id)).keys as number, `${id} keys`).toBeGreaterThan(0);
+      }
+      const lost: string[] = [];
+      for (const [key, value] of load.acked) {
+        for (const id of ['n4', 'n5']) {
+          const res = await c.get(id, key, '?r=quorum');
+          if (res.status !== 200 || (await res.text()) !== value)
+            lost.push(`${key}@${id}:${res.status}`);
+        }
+      }
+      expect(lost).toEqual([]);
+    },
+  );
+
+  it('refuses a leave that would leave fewer than N nodes, and a join of an id that is a member (exit 2)', async () => {
+    const layout = await c.layout('n3');
+    expect(layout.nodes).toHaveLength(3);
+    const refused = await c.admin('n3', 'POST', '/admin/leave', { id: 'n4' });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { message: string }).message).toMatch(
+      /would leave 2 nodes, fewer than N=3/,
+    );
+    expect((await c.layout('n3')).version).toBe(layout.version);
+
+    const [httpPort, peerPort] = await freePorts(2);
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'serve',
+        '--join',
+        c.url('n3'),
+        '--id',
+        'n4',
+        '--http',
+        `127.0.0.1:${httpPort}`,
+        '--peer',
+        `127.0.0.1:${peerPort}`,
+        '--data',
+        join(c.dir, 'n4-again'),
+        '--insecure-peers',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, stderr).toBe(2);
+    expect(stderr).toMatch(/refused to add n4/);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect((await c.layout('n3')).version).toBe(layout.version);
+  });
+});
