@@ -56,7 +56,10 @@ export interface MembershipOptions {
   readonly n: number;
   /** The layout a node starts from when its data holds none (cluster.json, or a join's answer). */
   readonly initial: readonly LayoutNode[] | LayoutHistory;
-  readonly store: Pick<ReplicaStore, 'getMeta' | 'putMeta' | 'entries'>;
+  readonly store: Pick<
+    ReplicaStore,
+    'getMeta' | 'putMeta' | 'entries' | 'pendingHints' | 'hintsFor' | 'deleteHint'
+  >;
   readonly request: (
     peer: string,
     body: PeerRequestBody,
@@ -316,12 +319,48 @@ export class Membership implements MembershipServer {
           pushed += 1;
         }
       }
+      pushed += await this.rehomeHints(h);
     } catch (err) {
       this.o.logger.warn({ err, version: v, pushed }, 'layout sync pass failed; retrying');
       return;
     }
     this.o.logger.info({ version: v, pushed }, 'layout sync pass done');
     await this.learn(advance(this.h, self, 'sync', v));
+  }
+
+  /**
+   * Hints this node holds that the newest version has no one to deliver them to: those for a
+   * node that is leaving, and, when this node is leaving itself, all of them (a stand-in's hint
+   * may be the only copy of a write sloppy quorum acknowledged). Each goes to its target when
+   * the target stays a member, else to every owner of its key in the newest version, and is
+   * then dropped. Throws (the pass is retried) if one cannot be delivered.
+   */
+  private async rehomeHints(h: LayoutHistory): Promise<number> {
+    const self = this.o.self;
+    const newest = newestVersion(h);
+    const stays = (id: string) => newest.nodes.some((m) => m.id === id);
+    const leaving = !stays(self);
+    let sent = 0;
+    for (const [target, count] of this.o.store.pendingHints()) {
+      if (count === 0 || (stays(target) && !leaving)) continue;
+      for (;;) {
+        const batch = await this.o.store.hintsFor(target, LIMITS.hintReplayBatchMax);
+        if (batch.length === 0) break;
+        for (const hint of batch) {
+          const to = stays(target)
+            ? [target]
+            : ringOf(newest).preferenceList(hint.key, Math.min(this.o.n, newest.nodes.length));
+          for (const node of to) {
+            await this.paced();
+            // To this node itself too: the write merges into its own store.
+            await this.o.write(node, hint.key, hint.set, this.o.timeoutMs);
+            sent += 1;
+          }
+          await this.o.store.deleteHint(hint);
+        }
+      }
+    }
+    return sent;
   }
 
   /** Holds the sync push to layoutSyncKeysPerSecondMax. */

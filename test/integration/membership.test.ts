@@ -185,3 +185,57 @@ describe('membership', () => {
     expect((await c.layout('n3')).version).toBe(layout.version);
   });
 });
+
+describe('membership: removing a dead node', () => {
+  let d: TestCluster;
+  beforeAll(async () => {
+    d = await TestCluster.start({ nodes: 4, antiEntropyIntervalMs: 0 });
+  });
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  it('hands the hints kept for it to the new owners: none stays pending, every write is on every owner', async () => {
+    await d.kill('n4');
+    await until(
+      'n1 sees n4 down',
+      async () => (await d.status('n1')).nodes.some((n) => n.id === 'n4' && n.state === 'down'),
+      10_000,
+      100,
+    );
+    const written: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const res = await d.put(`n${1 + (i % 3)}`, `h${i}`, `v${i}`, '?w=2');
+      expect(res.status).toBe(204);
+      written.push(`h${i}`);
+    }
+    const pendingFor = async () => {
+      let total = 0;
+      for (const id of ['n1', 'n2', 'n3']) {
+        const hints = (await d.status(id)).hints as unknown as { byTarget: Record<string, number> };
+        total += hints.byTarget.n4 ?? 0;
+      }
+      return total;
+    };
+    expect(await pendingFor()).toBeGreaterThan(0);
+
+    const res = await d.admin('n1', 'POST', '/admin/leave', { id: 'n4' });
+    expect(res.status).toBe(200);
+    await until(
+      'the layout without n4 settled',
+      async () => {
+        const l = await d.layout('n1');
+        return l.settled && !l.nodes.some((n) => n.id === 'n4');
+      },
+      40_000,
+      100,
+    );
+    await until('no hint kept for n4', async () => (await pendingFor()) === 0, 20_000, 200);
+    for (const key of written) {
+      for (const id of ['n1', 'n2', 'n3']) {
+        const copy = await d.localValues(id, key);
+        expect(copy, `${key} on ${id}`).toEqual([`v${key.slice(1)}`]);
+      }
+    }
+  });
+});
