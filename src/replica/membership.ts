@@ -58,7 +58,7 @@ export interface MembershipOptions {
   readonly initial: readonly LayoutNode[] | LayoutHistory;
   readonly store: Pick<
     ReplicaStore,
-    'getMeta' | 'putMeta' | 'entries' | 'pendingHints' | 'hintsFor' | 'deleteHint'
+    'getMeta' | 'putMeta' | 'entries' | 'pendingHints' | 'hintsFor' | 'deleteHint' | 'purge'
   >;
   readonly request: (
     peer: string,
@@ -90,6 +90,9 @@ export class Membership implements MembershipServer {
   private readonly writesByVersion = new Map<number, number>();
   private proposing = false;
   private syncing: number | undefined;
+  /** The settled version whose non-owned keys this node has dropped (0: none yet, this run). */
+  private cleaned = 0;
+  private cleaning = false;
   private timer: { cancel(): void } | undefined;
   private left = false;
   private lastPushed: LayoutHistory | undefined;
@@ -278,7 +281,15 @@ export class Membership implements MembershipServer {
     const h = this.h;
     const self = this.o.self;
     if (!isMember(h, self)) return this.leave();
-    if (isSettled(h) || !trackedNodes(h).includes(self)) return;
+    if (isSettled(h)) {
+      const v = newestVersion(h).version;
+      if (this.cleaned < v && !this.cleaning) {
+        this.cleaning = true;
+        void this.dropUnowned(h, v).finally(() => (this.cleaning = false));
+      }
+      return;
+    }
+    if (!trackedNodes(h).includes(self)) return;
     const v = newestVersion(h).version;
     const mine = (t: 'ack' | 'sync' | 'syncAck') => h.trackers[t][self] ?? 0;
     if (mine('ack') < v) {
@@ -361,6 +372,31 @@ export class Membership implements MembershipServer {
       }
     }
     return sent;
+  }
+
+  /**
+   * Once a layout has settled, drops the keys this node no longer owns: their owners hold them
+   * (the sync put them there), and a stale copy kept here could come back as a live value if
+   * this node owned the key again after a delete of it had been purged. A key written here
+   * since the scan read it is left alone (purge drops only exactly the set read).
+   */
+  private async dropUnowned(h: LayoutHistory, v: number): Promise<void> {
+    const self = this.o.self;
+    let dropped = 0;
+    try {
+      for await (const [key, set] of this.o.store.entries()) {
+        if (newestVersion(this.h).version !== v || !isSettled(this.h)) return;
+        if (replicaSets(h, key, this.o.n).read.includes(self)) continue;
+        await this.paced();
+        if (await this.o.store.purge(key, set)) dropped += 1;
+      }
+    } catch (err) {
+      this.o.logger.warn({ err, version: v }, 'dropping keys this node no longer owns failed');
+      return;
+    }
+    this.cleaned = v;
+    if (dropped > 0)
+      this.o.logger.info({ version: v, dropped }, 'dropped keys this node no longer owns');
   }
 
   /** Holds the sync push to layoutSyncKeysPerSecondMax. */

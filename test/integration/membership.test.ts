@@ -79,6 +79,17 @@ describe('membership', () => {
     ]);
     const status = await c.status('n4');
     expect(status.keys as number).toBeGreaterThan(0);
+    // Once settled, a node keeps only the keys it owns: N copies of each key in all.
+    await until(
+      'each key on exactly N=3 nodes',
+      async () => {
+        let total = 0;
+        for (const id of ['n1', 'n2', 'n3', 'n4']) total += (await c.status(id)).keys as number;
+        return total === acked.length * 3 ? total : false;
+      },
+      20_000,
+      200,
+    );
     for (const key of acked) {
       const res = await c.get('n4', key, '?r=quorum');
       expect(res.status, key).toBe(200);
