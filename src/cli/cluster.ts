@@ -228,8 +228,10 @@ class Supervisor {
       return;
     }
     const env = this.opts.adminToken === undefined ? '' : ' (with the same KVORUM_ADMIN_TOKEN set)';
+    // A replica exits 0 by itself once it has left the layout (kvorum leave), or on a signal.
+    const why = how === 'exited with code 0' ? ' (it left the cluster, or was stopped)' : '';
     say(
-      `${replica.node.id} ${how}; it will not be restarted. ${left} replica(s) still running. ` +
+      `${replica.node.id} ${how}${why}; it will not be restarted. ${left} replica(s) still running. ` +
         `To restart it: ${restartCommand(this.configFile, replica.node.id, this.serveArgs(replica.node.id))}${env}`,
     );
   }
