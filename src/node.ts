@@ -144,7 +144,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
   };
   for await (const [key, set] of store.entries()) track(key, undefined, set);
   store.onListenerError = (err) => logger.error({ err }, 'store change listener failed');
-  store.onChange(track);
+  const stopTracking = store.onChange(track);
 
   const hintSink = config.hintedHandoff
     ? {
@@ -205,6 +205,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
       hints.stop();
       antiEntropy.stop();
       tombstones.stop();
+      stopTracking();
       await node.transport.stop();
     },
   };
