@@ -88,6 +88,8 @@ export class History {
   readonly purges: PurgeRecord[] = [];
   /** Hints delivered (removed after their target acknowledged them). */
   hintsDelivered = 0;
+  /** Changes of any store's data so far: a repair round that adds none found a fixpoint. */
+  changes = 0;
   readonly anomalies: string[] = [];
   readonly unexpected: string[] = [];
   /** key \0 value -> the version id it was first stored under: each write is stamped once. */
@@ -102,6 +104,7 @@ export class History {
   observe(node: string, store: ReplicaStore): void {
     const data = inner(this.data, node);
     store.onChange((key, before, after) => {
+      this.changes += 1;
       if (after === undefined) {
         data.delete(key);
         if (before === undefined) return;

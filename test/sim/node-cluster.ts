@@ -349,11 +349,14 @@ export class NodeCluster {
 
   /**
    * Replays hints and runs anti-entropy on every node until a round finds nothing to do: no
-   * hint left, no key repaired, no exchange failed (at most maxRounds rounds).
+   * hint left, no key repaired, no exchange failed, and no store changed meanwhile (tombstone GC
+   * purges one replica after another, so a round may otherwise end half way through a purge).
+   * At most maxRounds rounds.
    */
-  async converge(maxRounds = 6): Promise<ConvergeReport> {
+  async converge(maxRounds = 10): Promise<ConvergeReport> {
     let aeRepaired = 0;
     for (let round = 1; round <= maxRounds; round++) {
+      const changesBefore = this.history.changes;
       const nodes = this.nodes();
       await this.sched.run(Promise.all(nodes.map((n) => n.hints.round())));
       let repaired = 0;
@@ -370,7 +373,8 @@ export class NodeCluster {
       await this.sched.runFor(this.config.timeoutMs);
       aeRepaired += repaired;
       const hintsLeft = nodes.some((n) => n.store.pendingHints().size > 0);
-      if (repaired === 0 && !unfinished && !hintsLeft)
+      const quiet = this.history.changes === changesBefore;
+      if (repaired === 0 && !unfinished && !hintsLeft && quiet)
         return { converged: true, rounds: round, aeRepaired };
     }
     return { converged: false, rounds: maxRounds, aeRepaired };
