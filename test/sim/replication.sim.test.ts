@@ -11,11 +11,12 @@ import type { ConflictMode } from '../../src/config.js';
 import { setDigest } from '../../src/core/merkle.js';
 import { checkAll } from './checks.js';
 import { NodeCluster, type NodeClusterOptions } from './node-cluster.js';
-import { forEachSeed, replayAll, SIM_ONLY } from './sim-seeds.js';
+import { forEachSeed, replayAll, seedsTimeoutMs, SIM_ONLY } from './sim-seeds.js';
 import { WORKLOAD_DEFAULTS, Workload, type WorkloadOptions } from './workload.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const OPS = Number(process.env.SIM_OPS ?? WORKLOAD_DEFAULTS.ops);
+const TIMEOUT_MS = seedsTimeoutMs(1_500);
 
 interface Totals {
   runs: number;
@@ -105,7 +106,7 @@ describe('the simulation of real nodes', () => {
 });
 
 for (const mode of ['siblings', 'lww'] as ConflictMode[]) {
-  describe(`replication under faults (${mode})`, () => {
+  describe(`replication under faults (${mode})`, { timeout: TIMEOUT_MS }, () => {
     for (const nodes of [3, 5]) {
       it(`${nodes} nodes, N=3: converges and keeps every acknowledged write`, async () => {
         const totals = zero();

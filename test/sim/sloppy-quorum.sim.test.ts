@@ -8,7 +8,9 @@ import type { ConflictMode } from '../../src/config.js';
 import { checkConvergence, checkRun } from './checks.js';
 import type { WriteRecord } from './history.js';
 import { NodeCluster } from './node-cluster.js';
-import { forEachSeed } from './sim-seeds.js';
+import { forEachSeed, seedsTimeoutMs } from './sim-seeds.js';
+
+const TIMEOUT_MS = seedsTimeoutMs(1_000);
 
 async function scenario(seed: number, mode: ConflictMode): Promise<void> {
   const c = await NodeCluster.start({
@@ -85,7 +87,7 @@ async function run(c: NodeCluster, seed: number): Promise<void> {
   expect([...checkRun(c), ...checkConvergence(c, await c.finalState())]).toEqual([]);
 }
 
-describe('sloppy quorum with two home replicas down', () => {
+describe('sloppy quorum with two home replicas down', { timeout: TIMEOUT_MS }, () => {
   for (const mode of ['siblings', 'lww'] as ConflictMode[]) {
     it(`writes at W=1..3 succeed via fallbacks, and hint replay brings the homes up to date (${mode})`, async () => {
       await forEachSeed(1, (seed) => scenario(seed, mode));

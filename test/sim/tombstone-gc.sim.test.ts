@@ -11,8 +11,10 @@ import { newestVersion } from '../../src/core/conflicts.js';
 import type { ParsedContext } from '../../src/core/context.js';
 import { checkAll, checkPurged } from './checks.js';
 import { NodeCluster } from './node-cluster.js';
-import { forEachSeed, replayAll, SIM_ONLY } from './sim-seeds.js';
+import { forEachSeed, replayAll, seedsTimeoutMs, SIM_ONLY } from './sim-seeds.js';
 import { WORKLOAD_DEFAULTS, Workload } from './workload.js';
+
+const TIMEOUT_MS = seedsTimeoutMs(1_500);
 
 /** Deletes half the keys, each with the context of a read of every replica. */
 async function deleteHalf(c: NodeCluster, keys: readonly string[]): Promise<number> {
@@ -60,7 +62,7 @@ async function scenario(seed: number, mode: ConflictMode): Promise<number> {
   }
 }
 
-describe('tombstone GC under faults', () => {
+describe('tombstone GC under faults', { timeout: TIMEOUT_MS }, () => {
   for (const mode of ['siblings', 'lww'] as ConflictMode[]) {
     it(`purges every deleted key once past grace, and nothing purged comes back (${mode})`, async () => {
       let purged = 0;
