@@ -190,7 +190,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
   };
   for await (const [key, set] of store.entries()) track(key, undefined, set);
   store.onListenerError = (err) => logger.error({ err }, 'store change listener failed');
-  store.onChange(track);
+  const stopTracking = store.onChange(track);
 
   // A new newest version moves ownership: the trees and the tombstone index are rebuilt from
   // a pass over the data. A write racing the pass can leave a tree leaf wrong; that costs that
@@ -277,6 +277,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
       hints.stop();
       antiEntropy.stop();
       tombstones.stop();
+      stopTracking();
       await node.transport.stop();
     },
   };

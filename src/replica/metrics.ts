@@ -4,8 +4,25 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * CPU, memory, event loop and GC metrics describe the process, not a node, and each collection
+ * starts monitors that are never stopped: so they are collected once per process, however many
+ * nodes it builds (one in production; hundreds in a simulation that restarts nodes).
+ */
+let processRegistry: Registry | undefined;
+
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export class ReplicaMetrics {
-  readonly registry = new Registry();
+  /** This node's metrics and the process's, for /metrics. */
+  readonly registry: Registry;
+  private readonly own = new Registry();
   readonly requests: Counter<'op' | 'status'>;
   readonly latency: Histogram<'op'>;
   readonly readRepairs: Counter;
@@ -16,54 +33,53 @@ export class ReplicaMetrics {
   readonly siblingCapRefusals: Counter;
 
   constructor(probe: { pendingHints: () => number; peersUp: () => number }) {
-    collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
       name: 'kvorum_requests_total',
       help: 'Client requests by operation and HTTP status',
       labelNames: ['op', 'status'],
-      registers: [this.registry],
+      registers: [this.own],
     });
     this.latency = new Histogram({
       name: 'kvorum_request_duration_seconds',
       help: 'Client request latency as seen by the coordinator',
       labelNames: ['op'],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
-      registers: [this.registry],
+      registers: [this.own],
     });
     this.readRepairs = new Counter({
       name: 'kvorum_read_repairs_total',
       help: 'Stale replicas sent the newest version by a read',
-      registers: [this.registry],
+      registers: [this.own],
     });
     this.readSpeculations = new Counter({
       name: 'kvorum_read_speculations_total',
       help: 'Extra replicas a read asked because one it asked was slow or failed',
-      registers: [this.registry],
+      registers: [this.own],
     });
     this.hintsReplayed = new Counter({
       name: 'kvorum_hints_replayed_total',
       help: 'Hints delivered to replicas that had missed writes',
-      registers: [this.registry],
+      registers: [this.own],
     });
     this.keysRepaired = new Counter({
       name: 'kvorum_anti_entropy_keys_repaired_total',
       help: 'Keys anti-entropy found different on a peer and merged on either side',
-      registers: [this.registry],
+      registers: [this.own],
     });
     this.tombstonesPurged = new Counter({
       name: 'kvorum_tombstones_purged_total',
       help: 'Tombstones purged after their grace period, once every replica held them',
-      registers: [this.registry],
+      registers: [this.own],
     });
     this.siblingCapRefusals = new Counter({
       name: 'kvorum_sibling_cap_refusals_total',
       help: 'Writes refused (409) because the key already held the maximum number of siblings',
-      registers: [this.registry],
+      registers: [this.own],
     });
     new Gauge({
       name: 'kvorum_hints_pending',
       help: 'Hints waiting for their replica',
-      registers: [this.registry],
+      registers: [this.own],
       collect() {
         this.set(probe.pendingHints());
       },
@@ -71,10 +87,11 @@ export class ReplicaMetrics {
     new Gauge({
       name: 'kvorum_peers_up',
       help: 'Peers the failure detector considers up',
-      registers: [this.registry],
+      registers: [this.own],
       collect() {
         this.set(probe.peersUp());
       },
     });
+    this.registry = Registry.merge([processMetrics(), this.own]);
   }
 }

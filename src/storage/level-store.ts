@@ -277,8 +277,12 @@ export class LevelReplicaStore implements ReplicaStore {
     return entries.map(([k, bytes]) => [k.slice(PREFIX_CHARS), decodeSet(bytes)]);
   }
 
-  onChange(listener: ChangeListener): void {
+  onChange(listener: ChangeListener): () => void {
     this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i !== -1) this.listeners.splice(i, 1);
+    };
   }
 
   getMeta(name: string): Promise<string | undefined> {

@@ -52,7 +52,8 @@ export interface ReplicaStore {
   entries(): AsyncIterable<[string, VersionSet]>;
   /** Keys and sets whose storage prefix is in [gte, lt): one anti-entropy segment. */
   scanPrefixRange(gte: string, lt: string | undefined): Promise<Array<[string, VersionSet]>>;
-  onChange(listener: ChangeListener): void;
+  /** Calls `listener` after every change from now on, until the returned function is called. */
+  onChange(listener: ChangeListener): () => void;
   /** Told when a change listener throws (the write itself has succeeded). */
   onListenerError: ((err: unknown) => void) | undefined;
   getMeta(name: string): Promise<string | undefined>;

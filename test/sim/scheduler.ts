@@ -185,10 +185,14 @@ export class Scheduler {
 /** Virtual wall time starts here, so stamps look like real ones. */
 export const SIM_EPOCH_MS = 1_700_000_000_000;
 
-/** One node's clock: the scheduler's time, with this node's wall clock off by `skewMs`. */
+/**
+ * One node's clock: the scheduler's time, with this node's wall clock off by `skewMs`. Events
+ * may fall between milliseconds (a jittered timer), so the wall clock is whole milliseconds, as
+ * Date.now() is; the monotonic reading is fractional, as performance.now() is.
+ */
 export function simClock(sched: Scheduler, skewMs = 0): Clock {
   return {
-    nowMs: () => SIM_EPOCH_MS + sched.now + skewMs,
+    nowMs: () => Math.floor(SIM_EPOCH_MS + sched.now + skewMs),
     monotonicMs: () => sched.now,
   };
 }

@@ -4,7 +4,6 @@
 // whose view follows the truth after a random lag, so coordinators sometimes count on a node
 // that just went away (requests time out) or give up on one that just came back (unreachable).
 
-import { PeerError, TooManySiblingsError } from '../../src/core/errors.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface NetworkConfig {
@@ -109,66 +108,8 @@ export class SimNetwork {
   }
 
   /**
-   * A request from `from` answered by `handler` at `to`. Rejects at once with 'unreachable'
-   * when `from`'s detector believes `to` is down (as a closed connection would), and with
-   * 'timeout' when no reply arrives within timeoutMs. `what` names the request in the
-   * scheduler's transcript (`read key-3`).
-   */
-  call<T>(
-    from: string,
-    to: string,
-    timeoutMs: number,
-    handler: () => Promise<T> | T,
-    what = 'request',
-  ): Promise<T> {
-    if (this.down.has(from) || !this.believesUp(from, to))
-      return Promise.reject(new PeerError(to, 'unreachable'));
-    if (from === to) return Promise.resolve().then(handler);
-    return new Promise<T>((resolve, reject) => {
-      let done = false;
-      const timer = this.sched.at(
-        timeoutMs,
-        () => {
-          if (done) return;
-          done = true;
-          reject(new PeerError(to, 'timeout'));
-        },
-        `${from} times out on ${to}: ${what}`,
-      );
-      const finish = (deliver: () => void): void => {
-        if (done) return;
-        done = true;
-        timer.cancel();
-        deliver();
-      };
-      const request = `${from}->${to} ${what}`;
-      this.send(from, to, request, () => {
-        const epoch = this.epoch(to);
-        const reply = (deliver: () => void): void => {
-          // A node that crashed while handling the request never sends the reply.
-          if (this.epoch(to) !== epoch) return;
-          this.send(to, from, `${to}->${from} reply to ${what}`, () => finish(deliver));
-        };
-        Promise.resolve()
-          .then(handler)
-          .then(
-            (value) => reply(() => resolve(value)),
-            (err: unknown) =>
-              reply(() =>
-                reject(
-                  err instanceof TooManySiblingsError
-                    ? err
-                    : new PeerError(to, 'remote', err instanceof Error ? err.message : String(err)),
-                ),
-              ),
-          );
-      });
-    });
-  }
-
-  /**
-   * One message: dropped, or delivered after its latency if the path is open by then. Public
-   * for SimTransport, which sends its requests and replies as separate messages.
+   * One message: dropped, or delivered after its latency if the path is open by then.
+   * SimTransport sends each request and each reply as one.
    */
   send(from: string, to: string, label: string, onArrive: () => void): void {
     this.stats.sent += 1;

@@ -16,6 +16,17 @@ export function simSeeds(base: number): number[] {
     : Array.from({ length: SIM_SEEDS }, (_, i) => base + i);
 }
 
+/** Vitest's default per-test timeout; a sweep of many seeds needs more. */
+const TEST_TIMEOUT_MS_MIN = 60_000;
+
+/**
+ * A timeout for a test that runs every seed, each taking up to `perRunMs` (allow for a busy
+ * machine): SIM_SEEDS=300 must not fail for the time it takes.
+ */
+export function seedsTimeoutMs(perRunMs: number): number {
+  return Math.max(TEST_TIMEOUT_MS_MIN, (SIM_ONLY === undefined ? SIM_SEEDS : 1) * perRunMs);
+}
+
 /** How to run one seed again: `SIM_SEED=42`. */
 export const replayOne = (seed: number): string => `SIM_SEED=${seed}`;
 

@@ -722,6 +722,21 @@ function runReplicaStoreSuite(
         expect(first).toEqual(expected);
         expect(second).toEqual(expected);
       });
+
+      it('a listener hears nothing once it unsubscribes, and the others still do', async () => {
+        // A node restarted over the same store registers anew; the old one must stop hearing.
+        const store = await openStore();
+        const gone: string[] = [];
+        const kept: string[] = [];
+        const unsubscribe = store.onChange((key) => gone.push(key));
+        store.onChange((key) => kept.push(key));
+        await store.merge('a', lww(1));
+        unsubscribe();
+        unsubscribe();
+        await store.merge('b', lww(1));
+        expect(gone).toEqual(['a']);
+        expect(kept).toEqual(['a', 'b']);
+      });
     });
 
     describe('scans', () => {

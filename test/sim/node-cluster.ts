@@ -1,0 +1,435 @@
+// A simulated cluster of real kvorum nodes: each is src/node.ts's createNode over its own
+// memory-level store, a SimTransport on one seeded network, a virtual clock with its own skew,
+// and timers on the scheduler. Clients call each node's coordinator; faults are the admin API's
+// FaultSpec vocabulary (partitions, drops, delays; link-faults.ts) plus crashes, and everything
+// that happened is recorded in a History for the checks in checks.ts.
+//
+// A crash is abrupt: SimNetwork.crash makes the node's messages vanish (its peers' requests
+// time out), its timers stop firing and its view of the store is fenced (fenced-store.ts). The
+// store itself is its disk and survives. A restart stops the dead node's transport (its peers
+// see the link reset, as they would a rebooted host's), and createNode builds a new node over
+// the same store, with its wall clock possibly set anew within the cluster's offset.
+
+import { pino } from 'pino';
+import {
+  LIMITS,
+  parseClusterConfig,
+  type ClusterConfig,
+  type ConflictMode,
+  type ProfileName,
+} from '../../src/config.js';
+import type { Timers } from '../../src/core/clock.js';
+import { policyFor, type ConflictPolicy } from '../../src/core/conflicts.js';
+import type { ParsedContext } from '../../src/core/context.js';
+import { Ring } from '../../src/core/ring.js';
+import type { VersionSet } from '../../src/core/version-set.js';
+import { createNode, type KvorumNode } from '../../src/node.js';
+import { memoryStore, type LevelReplicaStore } from '../../src/storage/level-store.js';
+import { seededRng } from '../support/rng.js';
+import { ClientOps, type Coordinating, type Level } from './client-ops.js';
+import { FencedStore } from './fenced-store.js';
+import { History, type WriteRecord } from './history.js';
+import { faultSpecOf, type LinkFault } from './link-faults.js';
+import { SIM_EPOCH_MS, Scheduler, simClock } from './scheduler.js';
+import { SimNetwork, type NetworkConfig } from './sim-network.js';
+import { SimSwitchboard, SimTransport } from './sim-transport.js';
+
+export interface NodeClusterOptions {
+  readonly seed: number;
+  readonly mode: ConflictMode;
+  readonly nodes: number;
+  readonly n?: number;
+  /** False: no hints are kept, so sloppy quorum is off and only anti-entropy repairs. */
+  readonly hintedHandoff?: boolean;
+  /** Writes for a home replica that is down go to a stand-in as a hint (the `ap` profile). */
+  readonly sloppyQuorum?: boolean;
+  /** 'before': reads repair a quorum before answering (the `cp` profile; lww only). */
+  readonly readRepair?: 'before' | 'after';
+  /** Each node's own anti-entropy schedule; 0: none (repairs only when asked). */
+  readonly antiEntropyIntervalMs?: number;
+  readonly timeoutMs?: number;
+  readonly tombstoneGraceMs?: number;
+  /** Wall clocks differ by at most this (each node is off by up to half of it either way). */
+  readonly maxClockOffsetMs?: number;
+  readonly network?: Partial<NetworkConfig>;
+}
+
+export interface Defaults {
+  readonly n: number;
+  readonly hintedHandoff: boolean;
+  readonly sloppyQuorum: boolean;
+  readonly readRepair: 'before' | 'after';
+  readonly antiEntropyIntervalMs: number;
+  readonly timeoutMs: number;
+  readonly tombstoneGraceMs: number;
+  readonly maxClockOffsetMs: number;
+}
+
+export const CLUSTER_DEFAULTS: Defaults = Object.freeze({
+  n: 3,
+  hintedHandoff: true,
+  sloppyQuorum: false,
+  readRepair: 'after',
+  antiEntropyIntervalMs: 800,
+  timeoutMs: 300,
+  // Far above the longest a message or a request can take, so a purge never races a write
+  // still on its way; short enough that tombstones are purged within a run.
+  tombstoneGraceMs: 1_500,
+  maxClockOffsetMs: 100,
+});
+
+export interface ConvergeReport {
+  readonly converged: boolean;
+  readonly rounds: number;
+  readonly aeRepaired: number;
+}
+
+/** One node id, its durable store, and the incarnation running on it (none while down). */
+interface Slot {
+  readonly id: string;
+  readonly store: LevelReplicaStore;
+  skewMs: number;
+  incarnation: number;
+  up: boolean;
+  node: KvorumNode | undefined;
+  fence: FencedStore | undefined;
+  /** A crashed incarnation whose transport is stopped when the node restarts. */
+  dead: KvorumNode | undefined;
+}
+
+export class NodeCluster {
+  readonly sched: Scheduler;
+  readonly rng: () => number;
+  readonly net: SimNetwork;
+  readonly config: ClusterConfig;
+  readonly policy: ConflictPolicy;
+  readonly history: History;
+  readonly ids: readonly string[];
+  readonly ring: Ring;
+  readonly o: Defaults & NodeClusterOptions;
+  private readonly board: SimSwitchboard;
+  private readonly slots = new Map<string, Slot>();
+  private readonly faults = new Set<LinkFault>();
+  private readonly clients: ClientOps;
+  /** Keys repaired by anti-entropy in incarnations that have ended. */
+  private aeRepairedBefore = 0;
+
+  private constructor(options: NodeClusterOptions) {
+    this.o = { ...CLUSTER_DEFAULTS, ...options };
+    this.sched = new Scheduler(options.seed);
+    this.rng = seededRng(options.seed);
+    this.ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+    this.config = parseClusterConfig({
+      cluster: 'sim',
+      profile: this.profile(),
+      conflicts: options.mode,
+      n: this.o.n,
+      timeoutMs: this.o.timeoutMs,
+      tombstoneGraceMs: this.o.tombstoneGraceMs,
+      antiEntropyIntervalMs: this.o.antiEntropyIntervalMs,
+      hintedHandoff: this.o.hintedHandoff,
+      maxClockOffsetMs: this.o.maxClockOffsetMs,
+      nodes: this.ids.map((id, i) => ({
+        id,
+        http: `http://127.0.0.1:${7001 + i}`,
+        peer: `127.0.0.1:${7101 + i}`,
+      })),
+    });
+    this.policy = policyFor(this.config.conflicts);
+    this.history = new History(this.policy, () => this.sched.now);
+    this.ring = new Ring(this.ids, LIMITS.vnodesPerNode);
+    this.net = new SimNetwork(this.sched, this.rng, this.ids, options.network);
+    this.board = new SimSwitchboard(this.net, this.sched, this.rng);
+    this.clients = new ClientOps(
+      this.config,
+      this.policy,
+      this.history,
+      () => this.sched.now,
+      (key) => this.preferenceList(key),
+    );
+  }
+
+  /** Every node up and running, on fresh stores. */
+  static async start(options: NodeClusterOptions): Promise<NodeCluster> {
+    const c = new NodeCluster(options);
+    for (const id of c.ids) {
+      const store = memoryStore(c.policy);
+      await store.open();
+      // Seeded, so a run's stores (whose digests name the actor) replay exactly.
+      const epoch = Math.floor(c.rng() * 2 ** 40).toString(16);
+      await store.putMeta('actor', `${id}~${epoch}`);
+      c.history.observe(id, store);
+      const slot: Slot = {
+        id,
+        store,
+        skewMs: c.drawSkew(),
+        incarnation: 0,
+        up: false,
+        node: undefined,
+        fence: undefined,
+        dead: undefined,
+      };
+      c.slots.set(id, slot);
+    }
+    for (const slot of c.slots.values()) await c.boot(slot);
+    return c;
+  }
+
+  private profile(): ProfileName {
+    if (this.o.sloppyQuorum && this.o.readRepair === 'before')
+      throw new Error('sloppy quorum (ap) and read repair before answering (cp) do not combine');
+    if (this.o.sloppyQuorum) return 'ap';
+    return this.o.readRepair === 'before' ? 'cp' : 'quorum';
+  }
+
+  /** A wall clock off by up to half the cluster's offset, so any two are within it. */
+  private drawSkew(): number {
+    const half = Math.floor(this.o.maxClockOffsetMs / 2);
+    return Math.floor(this.rng() * (2 * half + 1)) - half;
+  }
+
+  preferenceList(key: string): string[] {
+    return this.ring.preferenceList(key, this.config.n);
+  }
+
+  /** The running node, or undefined while it is down. */
+  node(id: string): KvorumNode | undefined {
+    return this.slots.get(id)?.node;
+  }
+
+  nodes(): KvorumNode[] {
+    return [...this.slots.values()].flatMap((s) => (s.node === undefined ? [] : [s.node]));
+  }
+
+  store(id: string): LevelReplicaStore {
+    return this.slot(id).store;
+  }
+
+  isUp(id: string): boolean {
+    return this.slot(id).node !== undefined;
+  }
+
+  private slot(id: string): Slot {
+    const slot = this.slots.get(id);
+    if (slot === undefined) throw new Error(`no node ${id}`);
+    return slot;
+  }
+
+  /** Builds and starts a new incarnation over the slot's store. */
+  private async boot(slot: Slot): Promise<void> {
+    const incarnation = ++slot.incarnation;
+    const label = `${slot.id}#${incarnation}`;
+    const fence = new FencedStore(slot.store, label, this.history.hintObserver(slot.id));
+    slot.up = true;
+    slot.fence = fence;
+    const alive = (): boolean => slot.up && slot.incarnation === incarnation;
+    // A dead process runs nothing: its timers fire into the void.
+    const timers: Timers = {
+      after: (ms, fn) => this.sched.at(ms, () => alive() && fn(), `${label} timer`),
+    };
+    const peers = this.ids.filter((p) => p !== slot.id);
+    // What a live node logs as a warning or an error, and every request it fails, is a fault
+    // the run must report: nothing in a simulation should fail that way.
+    const logger = pino(
+      { level: 'warn', base: null },
+      { write: (line: string) => alive() && this.history.logged(label, line) },
+    );
+    const node = await createNode({
+      id: slot.id,
+      config: this.config,
+      store: fence,
+      makeTransport: (onRequest) =>
+        new SimTransport({
+          switchboard: this.board,
+          self: slot.id,
+          peers,
+          onRequest: (from, req) => {
+            const reply = onRequest(from, req);
+            if (reply instanceof Promise)
+              reply.catch((err: unknown) => {
+                if (alive()) this.history.failedRequest(label, from, req.type, err);
+              });
+            return reply;
+          },
+        }),
+      clock: simClock(this.sched, slot.skewMs),
+      timers,
+      random: this.rng,
+      logger,
+    });
+    if (alive()) {
+      node.transport.setFaults(faultSpecOf(this.faults, slot.id, this.ids));
+      await node.start();
+    }
+    // It may have crashed again while it was being built.
+    if (!alive()) return node.stop();
+    slot.node = node;
+    this.sched.note(`${label} is up (clock skew ${slot.skewMs} ms)`);
+  }
+
+  /** Kills the node where it stands: messages vanish, timers stop, its store is fenced off. */
+  crash(id: string): void {
+    const slot = this.slot(id);
+    if (!slot.up) return;
+    this.sched.note(`crash ${id}#${slot.incarnation}`);
+    slot.up = false;
+    this.net.crash(id);
+    slot.fence?.kill();
+    if (slot.node !== undefined) {
+      this.aeRepairedBefore += keysRepaired(slot.node);
+      slot.dead = slot.node;
+    }
+    slot.node = undefined;
+    slot.fence = undefined;
+  }
+
+  /** Brings a crashed node back over its store; `newClock`: its wall clock is set anew. */
+  async restart(id: string, newClock = false): Promise<void> {
+    const slot = this.slot(id);
+    if (slot.up) return;
+    const dead = slot.dead;
+    slot.dead = undefined;
+    await dead?.stop();
+    if (newClock) slot.skewMs = this.drawSkew();
+    this.net.restart(id);
+    await this.boot(slot);
+  }
+
+  /** Puts a link fault in force on the nodes it names, until `lift`. */
+  impose(fault: LinkFault): void {
+    this.sched.note(`fault: ${fault.label}`);
+    this.faults.add(fault);
+    for (const id of fault.specs.keys()) this.applyFaults(id);
+  }
+
+  lift(fault: LinkFault): void {
+    if (!this.faults.delete(fault)) return;
+    this.sched.note(`fault lifted: ${fault.label}`);
+    for (const id of fault.specs.keys()) this.applyFaults(id);
+  }
+
+  private applyFaults(id: string): void {
+    this.slot(id).node?.transport.setFaults(faultSpecOf(this.faults, id, this.ids));
+  }
+
+  /** Issues one write through `coordinator` (which must be up) and records how it ended. */
+  write(
+    coordinator: string,
+    key: string,
+    level: Level,
+    content: { tombstone?: boolean; context?: ParsedContext } = {},
+  ): { record: WriteRecord; done: Promise<void> } {
+    return this.clients.write(this.coordinating(coordinator), key, level, content);
+  }
+
+  /** Reads through `coordinator` (which must be up): the set, or the error the read failed with. */
+  read(coordinator: string, key: string, level: Level): Promise<VersionSet | undefined | Error> {
+    return this.clients.read(this.coordinating(coordinator), key, level);
+  }
+
+  private coordinating(id: string): Coordinating {
+    const slot = this.slot(id);
+    const { node, incarnation } = slot;
+    if (node === undefined) throw new Error(`${id} is down`);
+    return { node, heard: () => slot.up && slot.incarnation === incarnation };
+  }
+
+  /**
+   * Ends every fault and restarts every crashed node, then waits until every failure detector
+   * has caught up (and requests still out have ended).
+   */
+  async heal(): Promise<void> {
+    for (const f of [...this.faults]) this.lift(f);
+    for (const slot of this.slots.values()) if (!slot.up) await this.restart(slot.id);
+    this.net.heal();
+    await this.sched.runFor(
+      Math.max(this.net.config.detectMaxMs, this.config.timeoutMs, LIMITS.readSpeculateMs) * 2,
+    );
+  }
+
+  /**
+   * Replays hints and runs anti-entropy on every node until a round finds nothing to do: no
+   * hint left, no key repaired, no exchange failed, and no store changed meanwhile (tombstone GC
+   * purges one replica after another, so a round may otherwise end half way through a purge).
+   * At most maxRounds rounds.
+   */
+  async converge(maxRounds = 10): Promise<ConvergeReport> {
+    let aeRepaired = 0;
+    for (let round = 1; round <= maxRounds; round++) {
+      const changesBefore = this.history.changes;
+      const nodes = this.nodes();
+      await this.sched.run(Promise.all(nodes.map((n) => n.hints.round())));
+      let repaired = 0;
+      let unfinished = false;
+      for (const node of nodes) {
+        const results = await this.sched.run(node.antiEntropy.repairNow());
+        if (results.size < this.ids.length - 1) unfinished = true;
+        for (const r of results.values()) {
+          repaired += r.keysRepaired;
+          unfinished ||= r.truncated || r.error !== undefined;
+        }
+      }
+      // Writes those rounds started in the background (repairs, hint deletions) land.
+      await this.sched.runFor(this.config.timeoutMs);
+      aeRepaired += repaired;
+      const hintsLeft = nodes.some((n) => n.store.pendingHints().size > 0);
+      const quiet = this.history.changes === changesBefore;
+      if (repaired === 0 && !unfinished && !hintsLeft && quiet)
+        return { converged: true, rounds: round, aeRepaired };
+    }
+    return { converged: false, rounds: maxRounds, aeRepaired };
+  }
+
+  /**
+   * Runs until every tombstone stored so far is past its grace period on every node's clock,
+   * and tombstone GC has had two sweeps more to purge it.
+   */
+  async ageTombstones(): Promise<void> {
+    let newestMs = 0;
+    for (const versions of this.history.firstStored.values())
+      for (const v of versions.values())
+        if (v.tombstone) newestMs = Math.max(newestMs, v.ts.wallMs);
+    const slowestSkewMs = Math.min(...[...this.slots.values()].map((s) => s.skewMs));
+    const graceMs = this.config.tombstoneGraceMs;
+    const agedAt = newestMs + graceMs - SIM_EPOCH_MS - slowestSkewMs;
+    const sweepMs = Math.max(50, Math.min(LIMITS.tombstoneSweepIntervalMs, graceMs / 2));
+    await this.sched.runUntil(Math.max(this.sched.now, agedAt));
+    await this.sched.runFor(2 * sweepMs + 2 * this.config.timeoutMs);
+  }
+
+  /** `err` with the seed that replays the run and the run's last events. */
+  failed(err: unknown): Error {
+    const failure = this.sched.failure(err instanceof Error ? err.message : String(err));
+    if (err instanceof Error) failure.stack = `${failure.message}\n${err.stack ?? ''}`;
+    return failure;
+  }
+
+  /** Keys anti-entropy repaired over the whole run, background exchanges included. */
+  aeRepairedTotal(): number {
+    return this.aeRepairedBefore + this.nodes().reduce((a, n) => a + keysRepaired(n), 0);
+  }
+
+  /** What each node's store holds now: node -> key -> set. */
+  async finalState(): Promise<Map<string, Map<string, VersionSet>>> {
+    const out = new Map<string, Map<string, VersionSet>>();
+    for (const [id, slot] of this.slots) {
+      const m = new Map<string, VersionSet>();
+      for await (const [key, set] of slot.store.entries()) m.set(key, set);
+      out.set(id, m);
+    }
+    return out;
+  }
+
+  /** Stops every node (the stores stay open, as a node's owner closes them). */
+  async stop(): Promise<void> {
+    for (const slot of this.slots.values()) {
+      slot.up = false;
+      await slot.node?.stop();
+      await slot.dead?.stop();
+    }
+  }
+}
+
+function keysRepaired(node: KvorumNode): number {
+  return node.antiEntropy.status().keysRepaired as number;
+}
