@@ -164,8 +164,17 @@ export const LIMITS = Object.freeze({
   tombstoneSweepIntervalMs: 5_000,
   /** Tombstones one sweep examines, so a mass delete does not stall a node. */
   tombstoneSweepKeysMax: 1_000,
-  /** The HLC's wall part is saved this far ahead of what it has issued (one write per period). */
-  hlcMarkAheadMs: 10_000,
+  /**
+   * The HLC's wall part is saved this far ahead of what it has issued (one meta write per
+   * period of stamping). A restart waits until the wall clock has passed the saved mark, so
+   * this is also the longest such a wait is; kept below maxClockOffsetMsDefault.
+   */
+  hlcMarkAheadMs: 250,
+  /**
+   * A restart whose saved HLC mark is further ahead of the wall clock than this does not wait
+   * for it: the clock was set back, and the node stamps from the mark (and says so).
+   */
+  hlcRestartWaitMaxMs: 2_000,
   /** HTTPS: a client must finish the TLS handshake within this, or its connection is closed. */
   httpsHandshakeTimeoutMs: 10_000,
   /** `kvorum cluster --tls`: days the generated CA and node certificates are valid (825: what browsers accept). */

@@ -87,7 +87,13 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
   const { id, config, store, clock, timers, logger } = deps;
   const policy = policyFor(config.conflicts);
   const hlc = new HybridClock(id, clock, LIMITS.clockAheadMsMax);
-  await persistClock(hlc, store, () => clock.nowMs(), logger);
+  await persistClock(
+    hlc,
+    store,
+    () => clock.nowMs(),
+    logger,
+    (ms) => new Promise<void>((resolve) => timers.after(ms, resolve)),
+  );
   const dots = new DotCounter(store);
   await dots.open();
   const local = new LocalReplica({

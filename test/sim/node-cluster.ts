@@ -283,8 +283,17 @@ export class NodeCluster {
     slot.fence = undefined;
   }
 
-  /** Brings a crashed node back over its store; `newClock`: its wall clock is set anew. */
-  async restart(id: string, newClock = false): Promise<void> {
+  /**
+   * Brings a crashed node back over its store (`newClock`: its wall clock is set anew), running
+   * the simulation while it starts: a start waits on virtual timers (until the wall clock passes
+   * its saved HLC mark). From an event inside a run, use revive.
+   */
+  restart(id: string, newClock = false): Promise<void> {
+    return this.sched.run(this.revive(id, newClock));
+  }
+
+  /** restart, for an event of a run already in progress. */
+  async revive(id: string, newClock = false): Promise<void> {
     const slot = this.slot(id);
     if (slot.up) return;
     const dead = slot.dead;

@@ -1,16 +1,11 @@
 // A node restarted over its store, simulated over real nodes: the node it replaces stops
 // following the store, and its hybrid logical clock carries on from where it was.
 //
-// KNOWN BUG (src/replica/hlc-mark.ts): the HLC's wall part is saved hlcMarkAheadMs (10 s) ahead
-// of what the node has stamped, and a restarted node resumes from that mark, so its stamps run
-// up to 10 s ahead of every wall clock in the cluster (more after quick successive restarts:
-// each one saves its mark 10 s above the last). Two consequences, each pinned by a test below
-// marked `fails` until the mark no longer puts stamps ahead of the cluster's clocks:
-// - in lww mode a write through another node, started well after the restarted node's write
-//   was acknowledged, is stamped below it and silently loses to it;
-// - a context read from such a value is more than maxClockOffsetMs ahead of the other nodes'
-//   wall clocks, which the HTTP API refuses with 400 (src/replica/replica.ts, seenBy).
-// When a fix lands these tests start to pass, and vitest reports that: drop `.fails` then.
+// The HLC's wall part is saved hlcMarkAheadMs ahead of what the node has stamped. A restarted
+// node that resumed from that mark stamped ahead of every wall clock in the cluster (10 s, when
+// the mark was that far ahead), so in lww mode a later write through another node lost to it,
+// and a context read from such a value was refused by the other nodes. A restart now waits until
+// its wall clock passes the mark; the two tests below pin that.
 
 import { describe, expect, it } from 'vitest';
 import { newestVersion } from '../../src/core/conflicts.js';
@@ -72,8 +67,8 @@ describe('a node restarted over its store', () => {
   });
 });
 
-describe("a restarted node's clock (known bug: the HLC resumes from a mark 10 s ahead)", () => {
-  it.fails('stamps writes within maxClockOffsetMs of every wall clock in the cluster', async () => {
+describe("a restarted node's clock", () => {
+  it('stamps writes within maxClockOffsetMs of every wall clock in the cluster', async () => {
     await forEachSeed(12_000, async (seed) => {
       const { c, after } = await restartedWriter(seed);
       try {
@@ -89,7 +84,7 @@ describe("a restarted node's clock (known bug: the HLC resumes from a mark 10 s 
     });
   });
 
-  it.fails('a write started well after another was acknowledged supersedes it (lww)', async () => {
+  it('a write started well after another was acknowledged supersedes it (lww)', async () => {
     await forEachSeed(12_000, async (seed) => {
       const { c, key, outsider, settle } = await restartedWriter(seed);
       try {

@@ -16,16 +16,20 @@ import { WORKLOAD_DEFAULTS, Workload } from './workload.js';
 
 const TIMEOUT_MS = seedsTimeoutMs(1_500);
 
-/** Deletes half the keys, each with the context of a read of every replica. */
+/**
+ * Deletes every other key that is present (the workload may have deleted some already), each
+ * with the context of a read of every replica.
+ */
 async function deleteHalf(c: NodeCluster, keys: readonly string[]): Promise<number> {
   const n = c.config.n;
   let deleted = 0;
+  let present = 0;
   for (const [i, key] of keys.entries()) {
-    if (i % 2 === 1) continue;
     const via = c.ids[i % c.ids.length]!;
     const set = await c.sched.run(c.read(via, key, { r: n, w: n }));
     if (set instanceof Error) throw set;
-    if (set === undefined) continue;
+    if (set === undefined || set.siblings.every((s) => s.tombstone)) continue;
+    if (present++ % 2 === 1) continue;
     const context: ParsedContext =
       c.policy.mode === 'siblings'
         ? { kind: 'clock', clock: set.clock }

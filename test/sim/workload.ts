@@ -158,7 +158,7 @@ export class Workload {
     c.crash(id);
     const newClock = c.rng() < 0.5;
     const restart = (): void =>
-      void c.restart(id, newClock).catch((err: unknown) => {
+      void c.revive(id, newClock).catch((err: unknown) => {
         c.history.unexpected.push(`restart of ${id} failed: ${String(err)}`);
       });
     c.sched.at(
