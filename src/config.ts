@@ -211,6 +211,16 @@ export const LIMITS = Object.freeze({
    * transition does not starve client traffic (one push in flight at a time as well).
    */
   layoutSyncKeysPerSecondMax: 5_000,
+  /**
+   * Membership: ticks a version this node accepted (as a Paxos acceptor) may wait to appear in
+   * any history before the node proposes it again, to finish a change whose proposer died.
+   */
+  layoutRecoverAfterTicks: 8,
+  /**
+   * Membership: keys written to a node that does not own them (in a settled layout) it
+   * remembers, to hand them to their owners; past this many it makes a full pass instead.
+   */
+  layoutStraysMax: 10_000,
   /** Membership: a node that has left keeps answering gossip this long, then exits. */
   layoutLeaveLingerMs: 3_000,
 });

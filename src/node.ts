@@ -193,6 +193,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
   const track = (key: string, before: VersionSet | undefined, after: VersionSet | undefined) => {
     keys += (after !== undefined ? 1 : 0) - (before !== undefined ? 1 : 0);
     index(key, before, after);
+    membership.noteChange(key, after);
   };
   for await (const [key, set] of store.entries()) track(key, undefined, set);
   store.onListenerError = (err) => logger.error({ err }, 'store change listener failed');

@@ -22,8 +22,8 @@ const JOINED_FILE = 'joined.json';
 export interface Joined {
   readonly config: ClusterConfig;
   readonly self: NodeAddress;
-  /** The layout to start from; absent on a restart, whose data holds it. */
-  readonly layout?: LayoutHistory;
+  /** The layout to start from when the data directory holds none yet. */
+  readonly layout: LayoutHistory;
 }
 
 export interface JoinRequest {
@@ -44,13 +44,19 @@ async function rejoined(dataDir: string, self: NodeAddress): Promise<Joined | un
   } catch {
     return undefined;
   }
-  const saved = JSON.parse(text) as { config: unknown; self: NodeAddress };
+  const saved = JSON.parse(text) as { config: unknown; self: NodeAddress; layout: unknown };
   if (saved.self.id !== self.id) {
     throw new UsageError(
       `${dataDir} holds node ${saved.self.id}, not ${self.id}: give each node its own --data`,
     );
   }
-  return { config: parseClusterConfig(saved.config), self: saved.self };
+  // The layout the join answered: a node that died before storing it must not start from
+  // its config's nodes, which would be a version 1 of its own.
+  return {
+    config: parseClusterConfig(saved.config),
+    self: saved.self,
+    layout: layoutFromWire(saved.layout),
+  };
 }
 
 /** Joins (or, for a data directory that joined before, rejoins) the cluster at `req.url`. */
@@ -95,7 +101,7 @@ export async function joinCluster(req: JoinRequest): Promise<Joined> {
   const { clusterSecret: _secret, ...toKeep } = config;
   await writeFile(
     path.join(req.dataDir, JOINED_FILE),
-    `${JSON.stringify({ config: toKeep, self: req.self }, null, 2)}\n`,
+    `${JSON.stringify({ config: toKeep, self: req.self, layout: answer.layout }, null, 2)}\n`,
     { mode: 0o600 },
   );
   return { config, self: req.self, layout };

@@ -39,6 +39,17 @@ export interface AntiEntropyOptions {
   readonly onRepaired?: (peer: string, keys: number) => void;
 }
 
+/**
+ * An exchange asked of a node that shares no keys with the asker on its ring: usual for a
+ * moment while a layout change spreads (one of the two has not heard of it yet).
+ */
+export class NotAPeerError extends Error {
+  override readonly name = 'NotAPeerError';
+  constructor(peer: string, self: string) {
+    super(`${peer} is not a peer of ${self} in the layout it knows`);
+  }
+}
+
 export interface PeerExchange {
   readonly at: string;
   readonly durationMs: number;
@@ -155,7 +166,7 @@ export class AntiEntropy implements AntiEntropyServer {
 
   private treeFor(peer: string): HashTree {
     const tree = this.trees.get(peer);
-    if (tree === undefined) throw new Error(`${peer} is not a peer of ${this.o.self}`);
+    if (tree === undefined) throw new NotAPeerError(peer, this.o.self);
     return tree;
   }
 

@@ -58,7 +58,7 @@ export interface MembershipOptions {
   readonly initial: readonly LayoutNode[] | LayoutHistory;
   readonly store: Pick<
     ReplicaStore,
-    'getMeta' | 'putMeta' | 'entries' | 'pendingHints' | 'hintsFor' | 'deleteHint' | 'purge'
+    'get' | 'getMeta' | 'putMeta' | 'entries' | 'pendingHints' | 'hintsFor' | 'deleteHint' | 'purge'
   >;
   readonly request: (
     peer: string,
@@ -89,6 +89,12 @@ export class Membership implements MembershipServer {
   /** Writes in flight, by the newest layout version when they began. */
   private readonly writesByVersion = new Map<number, number>();
   private proposing = false;
+  /** Keys written here that this node does not own in the settled layout (noteChange). */
+  private readonly strays = new Set<string>();
+  private handingOver = false;
+  private rehoming = false;
+  /** Ticks an accepted version for the next slot has waited to show up in the history. */
+  private stalledTicks = 0;
   private syncing: number | undefined;
   /** The settled version whose non-owned keys this node has dropped (0: none yet, this run). */
   private cleaned = 0;
@@ -179,7 +185,7 @@ export class Membership implements MembershipServer {
     this.timer = repeat(
       this.o.timers,
       () => LIMITS.layoutTickMs,
-      () => void this.tick(),
+      () => this.background('layout tick', this.tick()),
     );
   }
 
@@ -218,49 +224,94 @@ export class Membership implements MembershipServer {
    * once the layout has settled).
    */
   async change(change: LayoutChange): Promise<LayoutHistory> {
+    // A join retried by a node whose first answer was lost: it is in the newest version and
+    // has never acknowledged it (so it never started). Answer as the first time.
+    if (change.kind === 'join' && this.joiningUnstarted(change.node)) return this.h;
     if (this.proposing) {
       throw new ConflictError('this node is already proposing a layout change; retry when it has');
     }
     this.proposing = true;
     try {
       const proposal = proposeChange(this.h, change, this.o.n);
-      const acceptors = newestVersion(this.h).nodes.map((m) => m.id);
-      const saved = Number((await this.o.store.getMeta(ROUND_META)) ?? '0');
-      // Above every round this node used before (saved after each proposal) and, should it
-      // have crashed mid-proposal, above the rounds of that one too unless its clock went back.
-      const roundMin = Math.max(saved + 1, this.o.nowMs());
-      const decision = await propose<ProposedLayout>(
-        {
-          self: this.o.self,
-          acceptors,
-          send: (to, req, timeoutMs) =>
-            to === this.o.self ? this.accept(to, req) : this.sendPaxos(to, req, timeoutMs),
-          equals: sameProposal,
-          timers: this.o.timers,
-          random: this.o.random,
-          timeoutMs: LIMITS.consensusTimeoutMs,
-          attemptsMax: LIMITS.consensusAttemptsMax,
-          backoffMinMs: LIMITS.consensusBackoffMinMs,
-          backoffMaxMs: LIMITS.consensusBackoffMaxMs,
-        },
-        proposal.next.version,
-        proposal,
-        roundMin,
-      );
-      await this.o.store.putMeta(ROUND_META, String(decision.ballot.round));
-      const decided = decision.decided;
-      await this.learn(applyDecided(this.h, decided.next, decided.excused));
-      this.o.logger.info(
-        { version: decided.next.version, nodes: decided.next.nodes.map((m) => m.id) },
-        'layout change decided',
-      );
-      void this.pushToAll();
+      const decision = await this.decide(proposal);
       if (!decision.ownValueWon) {
         throw new ConflictError(
-          `another layout change won version ${decided.next.version}; retry when GET /admin/layout says settled`,
+          `another layout change won version ${decision.decided.next.version}; retry when GET /admin/layout says settled`,
         );
       }
       return this.h;
+    } finally {
+      this.proposing = false;
+    }
+  }
+
+  /** Puts `proposal` to consensus among the newest version's nodes and applies what won. */
+  private async decide(proposal: ProposedLayout) {
+    const acceptors = newestVersion(this.h).nodes.map((m) => m.id);
+    const saved = Number((await this.o.store.getMeta(ROUND_META)) ?? '0');
+    // Above every round this node used before (saved after each proposal) and, should it have
+    // crashed mid-proposal, above the rounds of that one too unless its clock went back.
+    const roundMin = Math.max(saved + 1, this.o.nowMs());
+    const decision = await propose<ProposedLayout>(
+      {
+        self: this.o.self,
+        acceptors,
+        send: (to, req, timeoutMs) =>
+          to === this.o.self ? this.accept(to, req) : this.sendPaxos(to, req, timeoutMs),
+        equals: sameProposal,
+        timers: this.o.timers,
+        random: this.o.random,
+        timeoutMs: LIMITS.consensusTimeoutMs,
+        attemptsMax: LIMITS.consensusAttemptsMax,
+        backoffMinMs: LIMITS.consensusBackoffMinMs,
+        backoffMaxMs: LIMITS.consensusBackoffMaxMs,
+      },
+      proposal.next.version,
+      proposal,
+      roundMin,
+    );
+    await this.o.store.putMeta(ROUND_META, String(decision.ballot.round));
+    const decided = decision.decided;
+    await this.learn(applyDecided(this.h, decided.next, decided.excused));
+    this.o.logger.info(
+      { version: decided.next.version, nodes: decided.next.nodes.map((m) => m.id) },
+      'layout change decided',
+    );
+    this.background('layout push', this.pushToAll());
+    return decision;
+  }
+
+  private joiningUnstarted(node: LayoutNode): boolean {
+    const newest = newestVersion(this.h);
+    const same = newest.nodes.find((m) => m.id === node.id);
+    return (
+      same !== undefined &&
+      same.http === node.http &&
+      same.peer === node.peer &&
+      !isSettled(this.h) &&
+      !this.h.versions[0]!.nodes.some((m) => m.id === node.id) &&
+      (this.h.trackers.ack[node.id] ?? 0) < newest.version
+    );
+  }
+
+  /**
+   * A version this node's acceptor accepted but that no history holds after a few ticks: its
+   * proposer may have died between the vote and telling anyone. Proposing it again learns the
+   * value that was chosen for the slot (Paxos keeps it) and applies that.
+   */
+  private async finishDecided(): Promise<void> {
+    const slot = newestVersion(this.h).version + 1;
+    const state = await this.acceptorState(slot);
+    if (state.accepted === undefined || this.proposing) {
+      this.stalledTicks = 0;
+      return;
+    }
+    if (++this.stalledTicks < LIMITS.layoutRecoverAfterTicks) return;
+    this.stalledTicks = 0;
+    this.proposing = true;
+    try {
+      this.o.logger.info({ version: slot }, 'finishing a layout change its proposer left undone');
+      await this.decide(state.accepted.value);
     } finally {
       this.proposing = false;
     }
@@ -278,14 +329,43 @@ export class Membership implements MembershipServer {
       this.o.onChange(this.h, this.h);
     }
     await this.gossipRound();
+    await this.finishDecided();
     const h = this.h;
     const self = this.o.self;
     if (!isMember(h, self)) return this.leave();
     if (isSettled(h)) {
       const v = newestVersion(h).version;
+      if (this.strays.size > 0 && !this.handingOver && this.cleaned === v) {
+        this.handingOver = true;
+        this.background(
+          'handing over keys this node does not own',
+          this.handOverStrays().finally(() => (this.handingOver = false)),
+        );
+      }
+      // Hints kept for a node that has left since the last sync pass (a write during the
+      // transition found it down): its replicas are the newest owners now.
+      const newest = newestVersion(h);
+      const foreign = [...this.o.store.pendingHints()].some(
+        ([target, count]) => count > 0 && !newest.nodes.some((m) => m.id === target),
+      );
+      if (foreign && !this.rehoming) {
+        this.rehoming = true;
+        this.rehomeHints(h)
+          .catch((err: unknown) =>
+            // An owner unreachable for now: tried again next tick.
+            this.o.logger.info(
+              { err: (err as Error).message },
+              're-homing hints for nodes that left: incomplete, retrying',
+            ),
+          )
+          .finally(() => (this.rehoming = false));
+      }
       if (this.cleaned < v && !this.cleaning) {
         this.cleaning = true;
-        void this.dropUnowned(h, v).finally(() => (this.cleaning = false));
+        this.background(
+          'dropping keys no longer owned',
+          this.dropUnowned(h, v).finally(() => (this.cleaning = false)),
+        );
       }
       return;
     }
@@ -298,10 +378,18 @@ export class Membership implements MembershipServer {
     } else if (mine('sync') < v && minTracker(h, 'ack') >= v) {
       if (this.syncing === v) return;
       this.syncing = v;
-      void this.syncPass(h, v).finally(() => (this.syncing = undefined));
+      this.background(
+        'layout sync pass',
+        this.syncPass(h, v).finally(() => (this.syncing = undefined)),
+      );
     } else if (mine('syncAck') < v && minTracker(h, 'sync') >= v) {
       await this.learn(advance(this.h, self, 'syncAck', v));
     }
+  }
+
+  /** Work no caller waits for: a failure (a store that cannot write) is logged, not thrown. */
+  private background(what: string, work: Promise<unknown>): void {
+    work.catch((err: unknown) => this.o.logger.error({ err }, `${what} failed`));
   }
 
   private olderWritesInFlight(v: number): boolean {
@@ -332,7 +420,11 @@ export class Membership implements MembershipServer {
       }
       pushed += await this.rehomeHints(h);
     } catch (err) {
-      this.o.logger.warn({ err, version: v, pushed }, 'layout sync pass failed; retrying');
+      // Usual while a new owner is still connecting; the pass runs again next tick.
+      this.o.logger.info(
+        { err: (err as Error).message, version: v, pushed },
+        'layout sync pass incomplete; retrying',
+      );
       return;
     }
     this.o.logger.info({ version: v, pushed }, 'layout sync pass done');
@@ -358,15 +450,27 @@ export class Membership implements MembershipServer {
         const batch = await this.o.store.hintsFor(target, LIMITS.hintReplayBatchMax);
         if (batch.length === 0) break;
         for (const hint of batch) {
-          const to = stays(target)
-            ? [target]
-            : ringOf(newest).preferenceList(hint.key, Math.min(this.o.n, newest.nodes.length));
-          for (const node of to) {
-            await this.paced();
-            // To this node itself too: the write merges into its own store.
-            await this.o.write(node, hint.key, hint.set, this.o.timeoutMs);
-            sent += 1;
+          const owners = ringOf(newest).preferenceList(
+            hint.key,
+            Math.min(this.o.n, newest.nodes.length),
+          );
+          // A target that stays and answers gets its hint; otherwise the key's owners take it
+          // (a target that stays is one of them or will get the key from them by anti-entropy).
+          await this.paced();
+          const delivered =
+            stays(target) &&
+            (await this.o.write(target, hint.key, hint.set, this.o.timeoutMs).then(
+              () => true,
+              () => false,
+            ));
+          if (!delivered) {
+            for (const node of owners) {
+              await this.paced();
+              // To this node itself too: the write merges into its own store.
+              await this.o.write(node, hint.key, hint.set, this.o.timeoutMs);
+            }
           }
+          sent += 1;
           await this.o.store.deleteHint(hint);
         }
       }
@@ -387,16 +491,56 @@ export class Membership implements MembershipServer {
       for await (const [key, set] of this.o.store.entries()) {
         if (newestVersion(this.h).version !== v || !isSettled(this.h)) return;
         if (replicaSets(h, key, this.o.n).read.includes(self)) continue;
-        await this.paced();
-        if (await this.o.store.purge(key, set)) dropped += 1;
+        if (await this.handOver(h, key, set)) dropped += 1;
       }
     } catch (err) {
-      this.o.logger.warn({ err, version: v }, 'dropping keys this node no longer owns failed');
+      // An owner unreachable for now: the pass runs again next tick.
+      this.o.logger.info(
+        { err: (err as Error).message, version: v },
+        'handing over keys this node no longer owns: incomplete, retrying',
+      );
       return;
     }
     this.cleaned = v;
     if (dropped > 0)
       this.o.logger.info({ version: v, dropped }, 'dropped keys this node no longer owns');
+  }
+
+  /**
+   * Gives a key this node does not own to its owners, then drops it here. The copy may hold a
+   * write the owners lack (a hint replayed to a former owner, a repair from a node that had
+   * not heard of the layout yet), so it is sent before it is dropped.
+   */
+  private async handOver(h: LayoutHistory, key: string, set: VersionSet): Promise<boolean> {
+    for (const owner of replicaSets(h, key, this.o.n).read) {
+      await this.paced();
+      await this.o.write(owner, key, set, this.o.timeoutMs);
+    }
+    return this.o.store.purge(key, set);
+  }
+
+  /**
+   * The store changed `key` here. In a settled layout that does not make this node an owner,
+   * the key is a stray (see handOver), handed over on a later tick.
+   */
+  noteChange(key: string, after: VersionSet | undefined): void {
+    if (after === undefined || !isSettled(this.h)) return;
+    if (replicaSets(this.h, key, this.o.n).read.includes(this.o.self)) return;
+    // Bounded: past it, the next settled tick makes a full pass instead.
+    if (this.strays.size >= LIMITS.layoutStraysMax) this.cleaned = 0;
+    else this.strays.add(key);
+  }
+
+  private async handOverStrays(): Promise<void> {
+    const h = this.h;
+    for (const key of [...this.strays]) {
+      const set = await this.o.store.get(key);
+      if (set !== undefined && !replicaSets(h, key, this.o.n).read.includes(this.o.self)) {
+        // Kept on failure (an owner unreachable): tried again on a later tick.
+        if (!(await this.handOver(h, key, set).catch(() => false))) continue;
+      }
+      this.strays.delete(key);
+    }
   }
 
   /** Holds the sync push to layoutSyncKeysPerSecondMax. */
@@ -450,7 +594,7 @@ export class Membership implements MembershipServer {
     if (this.left) return;
     this.left = true;
     this.o.logger.info({ self: this.o.self }, 'this node is no longer in the layout; leaving');
-    void this.pushToAll();
+    this.background('layout push', this.pushToAll());
     this.o.timers.after(LIMITS.layoutLeaveLingerMs, () => this.o.onLeft?.());
   }
 

@@ -98,6 +98,11 @@ export class History {
   constructor(
     private readonly policy: ConflictPolicy,
     private readonly now: () => number,
+    /**
+     * Whether `node` owns `key` in the layout it knows. A node drops the keys it no longer owns
+     * once a layout change has settled: such a drop is a hand-over, not a purge.
+     */
+    private readonly owns: (node: string, key: string) => boolean = () => true,
   ) {}
 
   /** Follows `node`'s durable store for the whole run (every incarnation of the node). */
@@ -108,6 +113,7 @@ export class History {
       if (after === undefined) {
         data.delete(key);
         if (before === undefined) return;
+        if (!this.owns(node, key)) return;
         this.purges.push({ node, key, at: this.now(), set: before });
         if (!isDeleted(before)) this.anomalies.push(`${node} purged ${key} while it held a value`);
         return;

@@ -16,14 +16,23 @@ import {
   parseClusterConfig,
   type ClusterConfig,
   type ConflictMode,
+  type NodeAddress,
   type ProfileName,
 } from '../../src/config.js';
 import type { Timers } from '../../src/core/clock.js';
 import { policyFor, type ConflictPolicy } from '../../src/core/conflicts.js';
 import type { ParsedContext } from '../../src/core/context.js';
+import {
+  isSettled,
+  newestVersion,
+  replicaSets,
+  type LayoutHistory,
+} from '../../src/core/layout.js';
 import { Ring } from '../../src/core/ring.js';
 import type { VersionSet } from '../../src/core/version-set.js';
 import { createNode, type KvorumNode } from '../../src/node.js';
+import { NotAPeerError } from '../../src/replica/anti-entropy.js';
+import { ConflictError, InvalidArgumentError } from '../../src/core/errors.js';
 import { memoryStore, type LevelReplicaStore } from '../../src/storage/level-store.js';
 import { seededRng } from '../support/rng.js';
 import { ClientOps, type Coordinating, type Level } from './client-ops.js';
@@ -87,7 +96,15 @@ export interface ConvergeReport {
 /** One node id, its durable store, and the incarnation running on it (none while down). */
 interface Slot {
   readonly id: string;
+  readonly address: NodeAddress;
   readonly store: LevelReplicaStore;
+  /** Removed from the layout: never restarted, and left out of the checks. */
+  departed: boolean;
+  /** A joiner's first layout, as serve --join keeps it in joined.json for every start. */
+  initialLayout?: LayoutHistory;
+  /** Settles when the running incarnation crashes: what waited on it waits no more. */
+  died: Promise<never>;
+  die: (err: Error) => void;
   skewMs: number;
   incarnation: number;
   up: boolean;
@@ -104,13 +121,17 @@ export class NodeCluster {
   readonly config: ClusterConfig;
   readonly policy: ConflictPolicy;
   readonly history: History;
-  readonly ids: readonly string[];
+  /** The members: the first nodes, then those that joined, less those that left. */
+  readonly ids: string[];
   readonly ring: Ring;
+  /** Whether any join or leave was agreed: preference lists then come from the layout. */
+  private layoutChanged = false;
   readonly o: Defaults & NodeClusterOptions;
   private readonly board: SimSwitchboard;
   private readonly slots = new Map<string, Slot>();
   private readonly faults = new Set<LinkFault>();
   private readonly clients: ClientOps;
+  private nextIndex: number;
   /** Keys repaired by anti-entropy in incarnations that have ended. */
   private aeRepairedBefore = 0;
 
@@ -119,6 +140,7 @@ export class NodeCluster {
     this.sched = new Scheduler(options.seed);
     this.rng = seededRng(options.seed);
     this.ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+    this.nextIndex = options.nodes + 1;
     this.config = parseClusterConfig({
       cluster: 'sim',
       profile: this.profile(),
@@ -129,14 +151,17 @@ export class NodeCluster {
       antiEntropyIntervalMs: this.o.antiEntropyIntervalMs,
       hintedHandoff: this.o.hintedHandoff,
       maxClockOffsetMs: this.o.maxClockOffsetMs,
-      nodes: this.ids.map((id, i) => ({
-        id,
-        http: `http://127.0.0.1:${7001 + i}`,
-        peer: `127.0.0.1:${7101 + i}`,
-      })),
+      nodes: this.ids.map((id, i) => addressOf(id, i + 1)),
     });
     this.policy = policyFor(this.config.conflicts);
-    this.history = new History(this.policy, () => this.sched.now);
+    this.history = new History(
+      this.policy,
+      () => this.sched.now,
+      (node, key) => {
+        const h = this.slots.get(node)?.node?.membership.history();
+        return h === undefined || replicaSets(h, key, this.config.n).read.includes(node);
+      },
+    );
     this.ring = new Ring(this.ids, LIMITS.vnodesPerNode);
     this.net = new SimNetwork(this.sched, this.rng, this.ids, options.network);
     this.board = new SimSwitchboard(this.net, this.sched, this.rng);
@@ -145,34 +170,173 @@ export class NodeCluster {
       this.policy,
       this.history,
       () => this.sched.now,
-      (key) => this.preferenceList(key),
+      (key) => this.homes(key),
     );
   }
 
   /** Every node up and running, on fresh stores. */
   static async start(options: NodeClusterOptions): Promise<NodeCluster> {
     const c = new NodeCluster(options);
-    for (const id of c.ids) {
-      const store = memoryStore(c.policy);
-      await store.open();
-      // Seeded, so a run's stores (whose digests name the actor) replay exactly.
-      const epoch = Math.floor(c.rng() * 2 ** 40).toString(16);
-      await store.putMeta('actor', `${id}~${epoch}`);
-      c.history.observe(id, store);
-      const slot: Slot = {
-        id,
-        store,
-        skewMs: c.drawSkew(),
-        incarnation: 0,
-        up: false,
-        node: undefined,
-        fence: undefined,
-        dead: undefined,
-      };
-      c.slots.set(id, slot);
-    }
+    for (const [i, id] of c.ids.entries()) await c.addSlot(id, addressOf(id, i + 1));
     for (const slot of c.slots.values()) await c.boot(slot);
     return c;
+  }
+
+  private async addSlot(id: string, address: NodeAddress): Promise<Slot> {
+    const store = memoryStore(this.policy);
+    await store.open();
+    // Seeded, so a run's stores (whose digests name the actor) replay exactly.
+    const epoch = Math.floor(this.rng() * 2 ** 40).toString(16);
+    await store.putMeta('actor', `${id}~${epoch}`);
+    this.history.observe(id, store);
+    const slot: Slot = {
+      id,
+      address,
+      store,
+      departed: false,
+      died: new Promise<never>(() => undefined),
+      die: () => undefined,
+      skewMs: this.drawSkew(),
+      incarnation: 0,
+      up: false,
+      node: undefined,
+      fence: undefined,
+      dead: undefined,
+    };
+    this.slots.set(id, slot);
+    return slot;
+  }
+
+  /**
+   * A new node asks `via` to add it (as serve --join does) and, once the change is agreed,
+   * starts from the layout it answered. Resolves with its id, or undefined when the change was
+   * refused or did not get a majority (noted in the transcript). Call from an event of a run.
+   */
+  async join(via: string): Promise<string | undefined> {
+    const id = `n${this.nextIndex}`;
+    const address = addressOf(id, this.nextIndex);
+    this.nextIndex += 1;
+    // As an operator re-running serve --join would: a join whose answer was lost (the node
+    // asked crashed) is asked again through another member, and answered as the first time
+    // if it was agreed meanwhile; one that was refused is not.
+    let layout: LayoutHistory | undefined;
+    let through = via;
+    // Even a join that seems to fail may have been agreed (its answer lost): from now on the
+    // preference lists come from the nodes' layouts.
+    this.layoutChanged = true;
+    for (let attempt = 1; layout === undefined && attempt <= 3; attempt++) {
+      const coordinator = this.node(through);
+      if (coordinator !== undefined) {
+        try {
+          layout = await this.on(
+            through,
+            coordinator.membership.change({ kind: 'join', node: address }),
+          );
+        } catch (err) {
+          this.sched.note(`join of ${id} via ${through} failed: ${String(err).slice(0, 120)}`);
+          if (err instanceof ConflictError || err instanceof InvalidArgumentError) return undefined;
+        }
+      }
+      if (layout === undefined) {
+        await new Promise<void>((resolve) => this.sched.at(500, resolve, `retry join of ${id}`));
+        const up = this.ids.filter((x) => this.isUp(x));
+        if (up.length === 0) return undefined;
+        through = up[Math.floor(this.rng() * up.length)]!;
+      }
+    }
+    if (layout === undefined) return undefined;
+    this.layoutChanged = true;
+    this.sched.note(
+      `join of ${id} via ${through} agreed (version ${newestVersion(layout).version})`,
+    );
+    const slot = await this.addSlot(id, address);
+    slot.initialLayout = layout;
+    this.net.addNode(id);
+    this.ids.push(id);
+    // Not awaited: a crash while it starts leaves its start waiting on timers that never fire,
+    // as a killed process would; a restart builds it anew.
+    void this.boot(slot).catch((err: unknown) => {
+      this.history.unexpected.push(`start of ${id} failed: ${String(err)}`);
+    });
+    return id;
+  }
+
+  /**
+   * Asks `via` to remove `id` (as POST /admin/leave does), dead when `via` sees it down. A
+   * live node leaves by itself once its ranges have moved; a dead one is written off once the
+   * layout without it has settled (see settle). True when the change was agreed.
+   */
+  async leave(id: string, via: string): Promise<boolean> {
+    const coordinator = this.node(via);
+    if (coordinator === undefined) return false;
+    const dead = id !== via && !coordinator.transport.isUp(id);
+    this.layoutChanged = true;
+    try {
+      await this.on(via, coordinator.membership.change({ kind: 'leave', id, dead }));
+    } catch (err) {
+      this.sched.note(`leave of ${id} via ${via} refused: ${String(err).slice(0, 120)}`);
+      return false;
+    }
+    this.layoutChanged = true;
+    this.sched.note(`leave of ${id}${dead ? ' (dead)' : ''} via ${via} agreed`);
+    return true;
+  }
+
+  /**
+   * `work` running on node `id`, or a rejection once that node crashes: a crashed node's timers
+   * never fire, so work that waits on them would otherwise wait for ever (as in a killed process).
+   */
+  private on<T>(id: string, work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.slot(id).died]);
+  }
+
+  /** The node is out of the layout: it stops for good and is no member any more. */
+  private depart(id: string): void {
+    const slot = this.slot(id);
+    if (slot.departed) return;
+    this.sched.note(`${id} departs`);
+    slot.departed = true;
+    const i = this.ids.indexOf(id);
+    if (i >= 0) this.ids.splice(i, 1);
+    if (slot.up) this.crash(id);
+  }
+
+  /** The layout history of the live member that knows the newest version (undefined: none up). */
+  layout(): LayoutHistory | undefined {
+    let best: LayoutHistory | undefined;
+    for (const id of this.ids) {
+      const h = this.node(id)?.membership.history();
+      if (h === undefined) continue;
+      if (best === undefined || newestVersion(h).version > newestVersion(best).version) best = h;
+    }
+    return best;
+  }
+
+  /**
+   * Runs until every live member holds one settled layout, the same version everywhere, and
+   * writes off the nodes it no longer names (a dead node that was removed). False if it did
+   * not within `withinMs` of virtual time.
+   */
+  async settle(withinMs = 20_000): Promise<boolean> {
+    const deadline = this.sched.now + withinMs;
+    for (;;) {
+      const histories = this.ids.flatMap((id) => {
+        const h = this.node(id)?.membership.history();
+        return h === undefined ? [] : [h];
+      });
+      const newest = histories.map((h) => newestVersion(h).version);
+      const agreed =
+        histories.length === this.ids.length &&
+        histories.every((h) => isSettled(h)) &&
+        newest.every((v) => v === newest[0]);
+      if (agreed) {
+        const names = new Set(newestVersion(histories[0]!).nodes.map((m) => m.id));
+        for (const id of [...this.ids]) if (!names.has(id)) this.depart(id);
+        if (this.ids.every((id) => names.has(id)) && names.size === this.ids.length) return true;
+      }
+      if (this.sched.now >= deadline) return false;
+      await this.sched.runFor(50);
+    }
   }
 
   private profile(): ProfileName {
@@ -188,8 +352,19 @@ export class NodeCluster {
     return Math.floor(this.rng() * (2 * half + 1)) - half;
   }
 
+  /** The key's replicas: in the newest layout once one has changed, else on the first ring. */
   preferenceList(key: string): string[] {
-    return this.ring.preferenceList(key, this.config.n);
+    const h = this.layoutChanged ? this.layout() : undefined;
+    return h === undefined
+      ? this.ring.preferenceList(key, this.config.n)
+      : replicaSets(h, key, this.config.n).read;
+  }
+
+  /** Every node a write may count toward: the key's replicas in every live layout version. */
+  private homes(key: string): string[] {
+    const h = this.layoutChanged ? this.layout() : undefined;
+    if (h === undefined) return this.preferenceList(key);
+    return [...new Set(replicaSets(h, key, this.config.n).write.flat())];
   }
 
   /** The running node, or undefined while it is down. */
@@ -217,46 +392,62 @@ export class NodeCluster {
 
   /** Builds and starts a new incarnation over the slot's store. */
   private async boot(slot: Slot): Promise<void> {
+    const initialLayout = slot.initialLayout;
     const incarnation = ++slot.incarnation;
     const label = `${slot.id}#${incarnation}`;
     const fence = new FencedStore(slot.store, label, this.history.hintObserver(slot.id));
     slot.up = true;
     slot.fence = fence;
+    slot.died = new Promise<never>((_, reject) => (slot.die = reject));
+    slot.died.catch(() => undefined);
     const alive = (): boolean => slot.up && slot.incarnation === incarnation;
     // A dead process runs nothing: its timers fire into the void.
     const timers: Timers = {
       after: (ms, fn) => this.sched.at(ms, () => alive() && fn(), `${label} timer`),
     };
-    const peers = this.ids.filter((p) => p !== slot.id);
     // What a live node logs as a warning or an error, and every request it fails, is a fault
     // the run must report: nothing in a simulation should fail that way.
     const logger = pino(
       { level: 'warn', base: null },
       { write: (line: string) => alive() && this.history.logged(label, line) },
     );
-    const node = await createNode({
-      id: slot.id,
-      config: this.config,
-      store: fence,
-      makeTransport: (onRequest) =>
-        new SimTransport({
-          switchboard: this.board,
-          self: slot.id,
-          peers,
-          onRequest: (from, req) => {
-            const reply = onRequest(from, req);
-            if (reply instanceof Promise)
-              reply.catch((err: unknown) => {
-                if (alive()) this.history.failedRequest(label, from, req.type, err);
-              });
-            return reply;
-          },
-        }),
-      clock: simClock(this.sched, slot.skewMs),
-      timers,
-      random: this.rng,
-      logger,
-    });
+    let node: KvorumNode;
+    try {
+      node = await createNode({
+        id: slot.id,
+        config: this.config,
+        store: fence,
+        ...(initialLayout !== undefined ? { initialLayout } : {}),
+        onLeft: () => {
+          if (alive()) this.depart(slot.id);
+        },
+        makeTransport: (onRequest, peers) =>
+          new SimTransport({
+            switchboard: this.board,
+            self: slot.id,
+            peers: peers.map((p) => p.id),
+            onRequest: (from, req) => {
+              const reply = onRequest(from, req);
+              if (reply instanceof Promise)
+                reply.catch((err: unknown) => {
+                  // Usual while a layout change spreads: the asker knows a ring this node not yet.
+                  if (err instanceof NotAPeerError) return;
+                  if (alive()) this.history.failedRequest(label, from, req.type, err);
+                });
+              return reply;
+            },
+          }),
+        clock: simClock(this.sched, slot.skewMs),
+        timers,
+        random: this.rng,
+        logger,
+      });
+    } catch (err) {
+      // Crashed while it started (a start waits for its clock to pass its HLC mark): as a
+      // killed process, it just is not there; a later restart builds it anew.
+      if (!alive()) return;
+      throw err;
+    }
     if (alive()) {
       node.transport.setFaults(faultSpecOf(this.faults, slot.id, this.ids));
       await node.start();
@@ -273,6 +464,7 @@ export class NodeCluster {
     if (!slot.up) return;
     this.sched.note(`crash ${id}#${slot.incarnation}`);
     slot.up = false;
+    slot.die(new Error(`${id} crashed`));
     this.net.crash(id);
     slot.fence?.kill();
     if (slot.node !== undefined) {
@@ -295,7 +487,7 @@ export class NodeCluster {
   /** restart, for an event of a run already in progress. */
   async revive(id: string, newClock = false): Promise<void> {
     const slot = this.slot(id);
-    if (slot.up) return;
+    if (slot.up || slot.departed) return;
     const dead = slot.dead;
     slot.dead = undefined;
     await dead?.stop();
@@ -349,7 +541,8 @@ export class NodeCluster {
    */
   async heal(): Promise<void> {
     for (const f of [...this.faults]) this.lift(f);
-    for (const slot of this.slots.values()) if (!slot.up) await this.restart(slot.id);
+    for (const slot of this.slots.values())
+      if (!slot.up && !slot.departed) await this.restart(slot.id);
     this.net.heal();
     await this.sched.runFor(
       Math.max(this.net.config.detectMaxMs, this.config.timeoutMs, LIMITS.readSpeculateMs) * 2,
@@ -422,6 +615,7 @@ export class NodeCluster {
   async finalState(): Promise<Map<string, Map<string, VersionSet>>> {
     const out = new Map<string, Map<string, VersionSet>>();
     for (const [id, slot] of this.slots) {
+      if (slot.departed) continue;
       const m = new Map<string, VersionSet>();
       for await (const [key, set] of slot.store.entries()) m.set(key, set);
       out.set(id, m);
@@ -441,4 +635,9 @@ export class NodeCluster {
 
 function keysRepaired(node: KvorumNode): number {
   return node.antiEntropy.status().keysRepaired as number;
+}
+
+/** The addresses node `id` would have as the i-th node of a real cluster (ids name it here). */
+function addressOf(id: string, i: number): NodeAddress {
+  return { id, http: `http://127.0.0.1:${7000 + i}`, peer: `127.0.0.1:${7100 + i}` };
 }

@@ -38,17 +38,34 @@ export class SimNetwork {
   /** Messages delivered and lost, for reports. */
   readonly stats = { sent: 0, dropped: 0, lost: 0 };
 
+  private readonly members: string[];
+
   constructor(
     private readonly sched: Scheduler,
     private readonly rng: () => number,
-    readonly nodes: readonly string[],
+    nodes: readonly string[],
     config: Partial<NetworkConfig> = {},
   ) {
     this.config = { ...DEFAULT_NETWORK, ...config };
+    this.members = [...nodes];
     for (const a of nodes) {
       this.views.set(a, new Map(nodes.map((b) => [b, true])));
       this.epochs.set(a, 0);
     }
+  }
+
+  /** Every node ever on this network, those that joined later included. */
+  get nodes(): readonly string[] {
+    return this.members;
+  }
+
+  /** A node joins the network (a new host): every detector sees it up, and it sees them. */
+  addNode(id: string): void {
+    if (this.members.includes(id)) throw new Error(`${id} is on the network already`);
+    this.members.push(id);
+    for (const view of this.views.values()) view.set(id, !this.down.has(id));
+    this.views.set(id, new Map(this.members.map((b) => [b, !this.down.has(b)])));
+    this.epochs.set(id, 0);
   }
 
   isDown(node: string): boolean {
