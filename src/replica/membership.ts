@@ -286,6 +286,13 @@ export class Membership implements MembershipServer {
       if (this.cleaned < v && !this.cleaning) {
         this.cleaning = true;
         void this.dropUnowned(h, v).finally(() => (this.cleaning = false));
+      } else if (!this.cleaning && this.holdsStrandedHints(h)) {
+        // The sync pass re-homed the hints it found; a write that began before the removed
+        // node left every live version may still have stored one for it after that.
+        this.cleaning = true;
+        void this.rehomeHints(h)
+          .catch((err: unknown) => this.o.logger.warn({ err }, 're-homing hints failed; retrying'))
+          .finally(() => (this.cleaning = false));
       }
       return;
     }
@@ -372,6 +379,14 @@ export class Membership implements MembershipServer {
       }
     }
     return sent;
+  }
+
+  /** Whether this node holds hints for a node that is in no live version any more. */
+  private holdsStrandedHints(h: LayoutHistory): boolean {
+    for (const [target, count] of this.o.store.pendingHints()) {
+      if (count > 0 && !isMember(h, target)) return true;
+    }
+    return false;
   }
 
   /**
