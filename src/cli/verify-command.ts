@@ -221,8 +221,11 @@ export const verifyCommand: Command<typeof VERIFY_FLAGS> = {
   details: [
     'Starts a fresh local cluster of real processes in a temp dir (removed at the end, also on',
     'Ctrl-C), or uses the cluster at --url. Clients read and write unique values while the',
-    'nemesis partitions, kills, pauses, delays and skews nodes; then everything is healed and the',
-    'history is checked: linearizability per key, lost writes, convergence, stale reads. The',
+    'nemesis partitions, kills, pauses, delays and skews nodes, and (membership) changes the',
+    'layout: new nodes join (serve --join, ids j1, j2, ...), members leave alive or are killed',
+    'and removed, one change at a time, never below N nodes; clients talk to the members only.',
+    'Then everything is healed, the layout must settle, and the history is checked against the',
+    'members at the end: linearizability per key, lost writes, convergence, stale reads. The',
     'same --seed replays the same fault schedule and client choices. Against an existing cluster',
     'the nemesis partitions and slows it for real, so --url must be on the command line.',
     '',

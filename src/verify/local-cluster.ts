@@ -1,7 +1,8 @@
 // A throwaway cluster of real `kvorum serve` processes for `kvorum verify`: a temp dir with a
-// cluster.json on free loopback ports, one process per node that the nemesis may kill, pause or
-// restart with a skewed clock, and a close() that kills them all and removes the dir. If the
-// verifying process dies first, each node notices its IPC channel close and shuts down.
+// cluster.json on free loopback ports, one process per node that the nemesis may kill, pause,
+// restart with a skewed clock, or add (`serve --join`, data in the same dir), and a close() that
+// kills them all and removes the dir. If the verifying process dies first, each node notices
+// its IPC channel close and shuts down.
 
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +16,7 @@ import { REPLICA_PROCESS_ENV } from '../config.js';
 import { freePorts } from './free-ports.js';
 import { NodeApi } from './node-api.js';
 import { sleep } from './sleep.js';
-import type { ProcessControl, VerifyTarget } from './target.js';
+import type { ProcessControl, ProcessExit, VerifyTarget } from './target.js';
 import { VERIFY_LIMITS } from './verify-limits.js';
 
 /** src/verify or dist/verify → bin/kvorum.js, which runs the compiled CLI. */
@@ -56,11 +57,15 @@ export class LocalCluster implements VerifyTarget, ProcessControl {
   readonly processes: ProcessControl = this;
   private readonly procs = new Map<string, ChildProcess>();
   private readonly logs = new Map<string, string[]>();
+  /** Nodes added with `serve --join`: their API and the arguments that replace --config. */
+  private readonly joined = new Map<string, { api: NodeApi; args: readonly string[] }>();
   private closed = false;
 
   private constructor(
     readonly dir: string,
     private readonly configPath: string,
+    /** What a joining node presents to its peers; the first nodes read it from cluster.json. */
+    private readonly clusterSecret: string,
     readonly profile: 'cp' | 'quorum' | 'ap',
     readonly conflicts: 'lww' | 'siblings',
     readonly n: number,
@@ -96,7 +101,16 @@ export class LocalCluster implements VerifyTarget, ProcessControl {
     };
     const configPath = join(dir, 'cluster.json');
     await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
-    const cluster = new LocalCluster(dir, configPath, opts.profile, opts.conflicts, n, nodes, opts);
+    const cluster = new LocalCluster(
+      dir,
+      configPath,
+      config.clusterSecret,
+      opts.profile,
+      opts.conflicts,
+      n,
+      nodes,
+      opts,
+    );
     live.add(cluster);
     installExitHook();
     try {
@@ -109,22 +123,15 @@ export class LocalCluster implements VerifyTarget, ProcessControl {
   }
 
   private api(node: string): NodeApi {
-    const api = this.nodes.find((x) => x.id === node);
+    const api = this.nodes.find((x) => x.id === node) ?? this.joined.get(node)?.api;
     if (api === undefined) throw new Error(`no node ${node} in ${this.where}`);
     return api;
   }
 
   private spawn(node: string, clockOffsetMs: number): ChildProcess {
-    const args = [
-      BIN_PATH,
-      'serve',
-      '--config',
-      this.configPath,
-      '--id',
-      node,
-      '--log-level',
-      'warn',
-    ];
+    const joined = this.joined.get(node);
+    const from = joined?.args ?? ['--config', this.configPath, '--id', node];
+    const args = [BIN_PATH, 'serve', ...from, '--log-level', 'warn'];
     if (clockOffsetMs !== 0) args.push('--clock-offset-ms', String(clockOffsetMs));
     if (this.opts.unsafe?.noReadWriteBack) args.push('--unsafe-no-read-write-back');
     if (this.opts.unsafe?.noWriteReadPhase) args.push('--unsafe-no-write-read-phase');
@@ -134,6 +141,8 @@ export class LocalCluster implements VerifyTarget, ProcessControl {
       if (!name.startsWith('KVORUM_')) env[name] = value;
     }
     if (this.opts.adminToken !== undefined) env.KVORUM_ADMIN_TOKEN = this.opts.adminToken;
+    // Not on the command line, where any local user could read it.
+    if (joined !== undefined) env.KVORUM_CLUSTER_SECRET = this.clusterSecret;
     // The IPC channel carries nothing: its closing tells the node that verify is gone.
     const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     const log = this.logs.get(node) ?? [];
@@ -169,6 +178,57 @@ export class LocalCluster implements VerifyTarget, ProcessControl {
     throw new Error(
       `${node} did not answer /health within ${VERIFY_LIMITS.nodeStartDeadlineMs} ms:\n${this.logTail(node)}`,
     );
+  }
+
+  async join(node: string, viaUrl: string): Promise<NodeApi> {
+    if (this.closed) throw new Error(`${this.where} is closed`);
+    if (this.nodes.some((x) => x.id === node) || this.joined.has(node)) {
+      throw new Error(`${node} is a node of ${this.where} already`);
+    }
+    const [httpPort, peerPort] = await freePorts(2);
+    const http = `127.0.0.1:${httpPort}`;
+    const args = [
+      '--join',
+      viaUrl,
+      '--id',
+      node,
+      '--http',
+      http,
+      '--peer',
+      `127.0.0.1:${peerPort}`,
+    ];
+    args.push('--data', join(this.dir, node));
+    const api = new NodeApi(node, `http://${http}`, this.opts.adminToken, this.opts.opTimeoutMs);
+    this.joined.set(node, { api, args });
+    try {
+      await this.start(node, 0);
+    } catch (err) {
+      // Refused or stuck: it is no node of this cluster (its log stays for the report).
+      await this.kill(node);
+      this.joined.delete(node);
+      throw err;
+    }
+    return api;
+  }
+
+  async exited(node: string, timeoutMs: number): Promise<ProcessExit | undefined> {
+    const proc = this.procs.get(node);
+    if (proc === undefined) throw new Error(`${node} was never started in ${this.where}`);
+    const now = (): ProcessExit | undefined =>
+      proc.exitCode !== null || proc.signalCode !== null
+        ? { code: proc.exitCode, signal: proc.signalCode }
+        : undefined;
+    if (now() !== undefined) return now();
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        proc.off('exit', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      proc.once('exit', done);
+    });
+    return now();
   }
 
   async kill(node: string): Promise<void> {

@@ -1,7 +1,9 @@
 // The nemesis schedule, decided up front from the seed: which fault, on which nodes, from when
 // to when. Two lanes run side by side, so a network fault can overlap a process fault, but each
 // lane has one fault at a time: the link lane (partitions, delays and drops) and the process
-// lane (kill -9, SIGSTOP, clock skew), which never takes down more than one node at once.
+// lane (kill -9, SIGSTOP, clock skew, membership changes), which never takes down or changes
+// more than one node at once. Membership changes (a join, a leave, a dead node's removal) make
+// the node set a function of time: every fault names the nodes that are members when it starts.
 // Pure: the same seed, nodes and duration always give the same plan.
 
 import type { LinkFaultSpec } from './node-api.js';
@@ -14,13 +16,34 @@ export const NEMESIS_KINDS = Object.freeze([
   'pause',
   'delay',
   'skew',
+  'membership',
 ] as const);
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];
 
 /** Faults that need control of the node processes: only on a cluster verify started itself. */
-export const PROCESS_KINDS: readonly NemesisKind[] = Object.freeze(['kill', 'pause', 'skew']);
+export const PROCESS_KINDS: readonly NemesisKind[] = Object.freeze([
+  'kill',
+  'pause',
+  'skew',
+  'membership',
+]);
 
 export type PartitionShape = 'halves' | 'isolated' | 'bridge';
+
+/**
+ * join: a new node starts with `serve --join`; leave: a live member is removed (and exits by
+ * itself); remove-dead: a member is killed (-9), then removed, its data rebuilt from the others.
+ */
+export type MembershipAction = 'join' | 'leave' | 'remove-dead';
+
+export interface MembershipFault {
+  readonly kind: 'membership';
+  readonly action: MembershipAction;
+  /** The node that joins or is removed. */
+  readonly node: string;
+  /** The member asked to make the change (the join's URL, or where POST /admin/leave goes). */
+  readonly via: string;
+}
 
 export type Fault =
   | {
@@ -40,7 +63,8 @@ export type Fault =
     }
   | { readonly kind: 'kill'; readonly node: string }
   | { readonly kind: 'pause'; readonly node: string }
-  | { readonly kind: 'skew'; readonly node: string; readonly offsetMs: number };
+  | { readonly kind: 'skew'; readonly node: string; readonly offsetMs: number }
+  | MembershipFault;
 
 export type Lane = 'link' | 'process';
 
@@ -65,6 +89,11 @@ export interface PlanOptions {
   readonly durationMs: number;
   readonly kinds: readonly NemesisKind[];
   readonly nodes: readonly string[];
+  /**
+   * Replicas per key: a membership change never leaves fewer members than this. Absent: the
+   * starting size, so a node is removed only after one has joined.
+   */
+  readonly n?: number;
 }
 
 const LANE_OF: Readonly<Record<NemesisKind, Lane>> = Object.freeze({
@@ -73,6 +102,7 @@ const LANE_OF: Readonly<Record<NemesisKind, Lane>> = Object.freeze({
   kill: 'process',
   pause: 'process',
   skew: 'process',
+  membership: 'process',
 });
 
 const LENGTH_OF: Readonly<Record<NemesisKind, { min: number; max: number }>> = Object.freeze({
@@ -81,6 +111,7 @@ const LENGTH_OF: Readonly<Record<NemesisKind, { min: number; max: number }>> = O
   kill: VERIFY_LIMITS.killFaultMs,
   pause: VERIFY_LIMITS.pauseFaultMs,
   skew: VERIFY_LIMITS.skewFaultMs,
+  membership: VERIFY_LIMITS.membershipFaultMs,
 });
 
 export function planNemesis(opts: PlanOptions): NemesisPlan {
@@ -88,7 +119,10 @@ export function planNemesis(opts: PlanOptions): NemesisPlan {
   const faults: PlannedFault[] = [];
   // A partition needs two sides.
   const usable = opts.kinds.filter((k) => k !== 'partition' || opts.nodes.length >= 2);
-  for (const lane of ['link', 'process'] as const) {
+  const sizes = { n: opts.n ?? opts.nodes.length, start: opts.nodes.length };
+  // The process lane first: its membership changes say which nodes the link lane can name.
+  // Each lane draws from its own stream, so the order changes no number.
+  for (const lane of ['process', 'link'] as const) {
     const kinds = usable.filter((k) => LANE_OF[k] === lane);
     if (kinds.length === 0 || (lane === 'link' && opts.nodes.length < 2)) continue;
     const rng = root.fork(lane);
@@ -97,7 +131,11 @@ export function planNemesis(opts: PlanOptions): NemesisPlan {
       const kind = rng.pick(kinds);
       const { min, max } = LENGTH_OF[kind];
       const length = rng.int(min, max);
-      const fault = drawFault(kind, opts.nodes, rng);
+      const members = membersAt(opts.nodes, faults, t);
+      const fault =
+        kind === 'membership'
+          ? drawMembership(members, joinedIds(faults), sizes, rng)
+          : drawFault(kind, members, rng);
       // A fault must have time to act before the workload stops: cut it short, or skip it.
       if (t + min > opts.durationMs) break;
       faults.push({ lane, startMs: t, endMs: Math.min(t + length, opts.durationMs), fault });
@@ -122,18 +160,29 @@ export interface ScheduleOptions {
  * the rules of a drawn plan: one fault at a time per lane, each inside the run, on known nodes.
  */
 export function schedulePlan(opts: ScheduleOptions): NemesisPlan {
-  for (const f of opts.faults) {
-    if (LANE_OF[f.fault.kind] !== f.lane)
-      throw new Error(`${describeFault(f.fault)} belongs to the ${LANE_OF[f.fault.kind]} lane`);
-    if (f.startMs < 0 || f.endMs <= f.startMs || f.endMs > opts.durationMs)
-      throw new Error(`${describeFault(f.fault)} must end after it starts, within the run`);
-    const unknown = namedNodes(f.fault).filter((n) => !opts.nodes.includes(n));
-    if (unknown.length > 0)
-      throw new Error(`${describeFault(f.fault)} names unknown nodes ${unknown.join(', ')}`);
-  }
   const faults = [...opts.faults].sort(
     (a, b) => a.startMs - b.startMs || (a.lane < b.lane ? -1 : 1),
   );
+  // Nodes a fault may name: those that were ever members by its start (joins come first).
+  const known = new Set(opts.nodes);
+  for (const f of faults) {
+    const what = describeFault(f.fault);
+    if (LANE_OF[f.fault.kind] !== f.lane)
+      throw new Error(`${what} belongs to the ${LANE_OF[f.fault.kind]} lane`);
+    if (f.startMs < 0 || f.endMs <= f.startMs || f.endMs > opts.durationMs)
+      throw new Error(`${what} must end after it starts, within the run`);
+    const joining = f.fault.kind === 'membership' && f.fault.action === 'join';
+    if (joining && known.has(f.fault.node)) throw new Error(`${what}: it is a node already`);
+    const named = namedNodes(f.fault).filter((n) => !(joining && n === f.fault.node));
+    const unknown = named.filter((n) => !known.has(n));
+    if (unknown.length > 0) throw new Error(`${what} names unknown nodes ${unknown.join(', ')}`);
+    if (f.lane === 'process') {
+      const members = membersAt(opts.nodes, faults, f.startMs - 1);
+      const gone = named.filter((n) => !members.includes(n));
+      if (gone.length > 0) throw new Error(`${what}: ${gone.join(', ')} left before it`);
+    }
+    if (joining) known.add(f.fault.node);
+  }
   for (const lane of ['link', 'process'] as const) {
     const own = faults.filter((f) => f.lane === lane);
     for (const [i, f] of own.entries())
@@ -150,9 +199,74 @@ function namedNodes(fault: Fault): string[] {
       return fault.groups.flat();
     case 'delay':
       return [fault.node, ...Object.keys(fault.delay), ...Object.keys(fault.drop)];
+    case 'membership':
+      return [fault.node, fault.via];
     default:
       return [fault.node];
   }
+}
+
+/**
+ * The members at `tMs` by the plan: the starting nodes, changed by every membership fault that
+ * started by then (`faults` in start order). A change counts from its start: clients stop
+ * talking to a leaving node then, and a joining node is routed to as soon as it serves.
+ */
+export function membersAt(
+  start: readonly string[],
+  faults: readonly PlannedFault[],
+  tMs: number,
+): string[] {
+  let members = [...start];
+  for (const f of faults) {
+    if (f.startMs > tMs || f.fault.kind !== 'membership') continue;
+    const { action, node } = f.fault;
+    members = action === 'join' ? [...members, node] : members.filter((m) => m !== node);
+  }
+  return members;
+}
+
+function joinedIds(faults: readonly PlannedFault[]): string[] {
+  return faults.flatMap((f) =>
+    f.fault.kind === 'membership' && f.fault.action === 'join' ? [f.fault.node] : [],
+  );
+}
+
+/**
+ * The next membership change: a join while the cluster is at N (or at its starting size when
+ * that is all it may grow by), a removal while it is at its largest, either one in between. A
+ * removal is of a live node or of one killed first (a dead node being replaced), and the change
+ * is asked of another member. Every number is drawn each time, so one choice does not shift the
+ * next.
+ */
+function drawMembership(
+  members: readonly string[],
+  joined: readonly string[],
+  sizes: { readonly n: number; readonly start: number },
+  rng: SeededRng,
+): MembershipFault {
+  const preferJoin = rng.chance(0.5);
+  const dead = rng.chance(0.5);
+  const nodeDraw = rng.next();
+  const viaDraw = rng.next();
+  const canLeave = members.length > sizes.n;
+  const canJoin = members.length < sizes.start + VERIFY_LIMITS.membersAboveStartMax;
+  if (!canLeave || (canJoin && preferJoin)) {
+    const taken = new Set([...members, ...joined]);
+    let k = joined.length + 1;
+    while (taken.has(`j${k}`)) k += 1;
+    return { kind: 'membership', action: 'join', node: `j${k}`, via: at(members, viaDraw) };
+  }
+  const node = at(members, nodeDraw);
+  const via = at(
+    members.filter((m) => m !== node),
+    viaDraw,
+  );
+  return { kind: 'membership', action: dead ? 'remove-dead' : 'leave', node, via };
+}
+
+/** The item a uniform draw `u` in [0, 1) picks, as SeededRng.pick would. */
+function at<T>(items: readonly T[], u: number): T {
+  return items[Math.floor(u * items.length)]!;
 }
 
 function drawFault(kind: NemesisKind, nodes: readonly string[], rng: SeededRng): Fault {
@@ -164,6 +278,8 @@ function drawFault(kind: NemesisKind, nodes: readonly string[], rng: SeededRng):
     case 'kill':
     case 'pause':
       return { kind, node: rng.pick(nodes) };
+    case 'membership':
+      throw new Error('membership changes are drawn by drawMembership');
     case 'skew': {
       const { min, max } = VERIFY_LIMITS.skewOffsetMs;
       const sign = rng.chance(0.5) ? 1 : -1;
@@ -279,5 +395,14 @@ export function describeFault(fault: Fault): string {
       const sign = fault.offsetMs >= 0 ? '+' : '-';
       return `skew ${fault.node} clock ${sign}${(Math.abs(fault.offsetMs) / 1000).toFixed(1)} s`;
     }
+    case 'membership':
+      switch (fault.action) {
+        case 'join':
+          return `join ${fault.node} (via ${fault.via})`;
+        case 'leave':
+          return `leave ${fault.node} (via ${fault.via})`;
+        case 'remove-dead':
+          return `kill -9 ${fault.node}, then remove it (via ${fault.via})`;
+      }
   }
 }

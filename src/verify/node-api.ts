@@ -137,6 +137,22 @@ export class NodeApi {
     await this.admin('POST', '/admin/repair', {}, VERIFY_LIMITS.adminTimeoutMs * 5);
   }
 
+  /** GET /admin/layout: this node's view of the newest layout version. */
+  async layout(): Promise<LayoutView> {
+    return (await this.admin('GET', '/admin/layout')) as LayoutView;
+  }
+
+  /** POST /admin/leave: answers once the change is agreed; `dead`: removed as a dead node. */
+  async leave(id: string): Promise<{ readonly version: number; readonly dead: boolean }> {
+    const body = await this.admin(
+      'POST',
+      '/admin/leave',
+      { id },
+      VERIFY_LIMITS.membershipCallTimeoutMs,
+    );
+    return body as { version: number; dead: boolean };
+  }
+
   /** This node's own copy of `key`, or null when it holds nothing. */
   async localCopy(key: string): Promise<LocalCopy | null> {
     const path = `/admin/keys/${encodeURIComponent(key)}`;
@@ -198,6 +214,17 @@ export interface NodeStatus {
   readonly conflicts: 'lww' | 'siblings';
   readonly n: number;
   readonly nodes: readonly { readonly id: string; readonly http: string; readonly state: string }[];
+}
+
+export interface LayoutView {
+  readonly version: number;
+  readonly nodes: readonly {
+    readonly id: string;
+    readonly http: string;
+    readonly state: 'joining' | 'member' | 'leaving';
+  }[];
+  /** One version live, and every node holds the ranges it owns in it. */
+  readonly settled: boolean;
 }
 
 /** The live values of a 300 body, or undefined when it is not the documented shape. */

@@ -65,6 +65,9 @@ export function formatVerifyReport(result: VerifyResult, replay?: string): strin
     `nemesis: ${result.plan.faults.length} fault(s)${result.plan.faults.length > 0 ? ` (${countsByKind(result)})` : ''}`,
   );
   out.push(...timeline(result.events));
+  if ([...result.members].sort().join(',') !== [...s.nodes].sort().join(',')) {
+    out.push(`  members at the end: ${result.members.join(', ')} (the final checks ask these)`);
+  }
   for (const p of result.recoveryProblems) out.push(`  after the run: ${p}`);
 
   out.push('');

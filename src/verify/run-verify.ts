@@ -1,7 +1,8 @@
 // One `kvorum verify` run, start to finish: open the target (a fresh local cluster or an
 // existing one), run the clients and the nemesis for the duration, heal everything, wait for
 // the replicas to converge, read the final state, and hand the history to the checkers. Used
-// by the CLI and by the tests under test/jepsen/.
+// by the CLI and by the tests under test/jepsen/. After membership changes, everything from
+// the heal on asks the members at the end, on the ring of the final layout.
 
 import {
   awaitConvergence,
@@ -118,6 +119,8 @@ export interface VerifyResult {
   readonly events: readonly NemesisEvent[];
   readonly records: readonly OpRecord[];
   readonly summary: RecordSummary;
+  /** The members at the end (the starting nodes unless a membership nemesis changed them). */
+  readonly members: readonly string[];
   /** Faults that could not be undone, and nodes that did not see each other again. */
   readonly recoveryProblems: readonly string[];
   readonly convergence: ConvergenceResult;
@@ -220,6 +223,7 @@ async function runOn(
           durationMs: opts.durationMs,
           kinds: opts.nemesis,
           nodes: settings.nodes,
+          n: settings.n,
         })
       : schedulePlan({
           seed: opts.seed,
@@ -255,7 +259,7 @@ async function runOn(
         clients: opts.clients,
         keys: settings.keys,
         setKeyPrefix: `${prefix}s`,
-        nodes: target.nodes,
+        nodes: () => runner.members.list(),
         mode: target.conflicts,
         rate: settings.rate,
         mix: opts.mix,
@@ -273,9 +277,10 @@ async function runOn(
     checkInterrupt();
 
     phase = 'healing';
-    const recoveryProblems = await runner.recover();
+    const recoveryProblems = await runner.recover(opts.signal);
     healed = true;
-    const lagging = await awaitRecovery(target.nodes, opts.signal);
+    const members = runner.members.list();
+    const lagging = await awaitRecovery(members, opts.signal);
     if (lagging.length > 0) {
       recoveryProblems.push(`${lagging.join(', ')} did not see every node up after the heal`);
     }
@@ -287,9 +292,12 @@ async function runOn(
       .filter((r) => r.f === 'add')
       .map((r) => r.key);
     const convergence = await awaitConvergence({
-      nodes: target.nodes,
+      nodes: members,
       keys: [...settings.keys, ...setKeys],
-      replicasOf: replicaPlacement(settings.nodes, target.n),
+      replicasOf: replicaPlacement(
+        members.map((node) => node.id),
+        target.n,
+      ),
       signal: opts.signal,
     });
     checkInterrupt();
@@ -298,7 +306,7 @@ async function runOn(
     if (target.conflicts === 'lww') {
       for (const key of settings.keys) {
         await Promise.all(
-          target.nodes.map((node, i) => finalRead({ recorder, now }, opts.clients + i, key, node)),
+          members.map((node, i) => finalRead({ recorder, now }, opts.clients + i, key, node)),
         );
       }
     }
@@ -312,6 +320,7 @@ async function runOn(
       events: runner.events,
       records,
       summary: summarize(records),
+      members: members.map((node) => node.id),
       recoveryProblems,
       convergence,
       ...runCheckers(target, records, convergence, opts.checkBudgetMs),

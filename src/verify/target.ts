@@ -14,11 +14,24 @@ export interface ProcessControl {
   pause(node: string): void;
   /** SIGCONT. */
   resume(node: string): void;
+  /**
+   * Starts a new node `serve --join <viaUrl>` on free ports, its data beside the others', and
+   * waits until it serves (it is then in the layout). Later start() calls restart it.
+   */
+  join(node: string, viaUrl: string): Promise<NodeApi>;
+  /** Resolves once the node's process has exited (how), or with undefined if still running at the deadline. */
+  exited(node: string, timeoutMs: number): Promise<ProcessExit | undefined>;
+}
+
+export interface ProcessExit {
+  readonly code: number | null;
+  readonly signal: string | null;
 }
 
 export interface VerifyTarget {
   /** One line: `local cluster of 3 nodes in /tmp/kvorum-verify-x1y2` or the URL. */
   readonly where: string;
+  /** The nodes it starts with; a membership nemesis changes the members from there. */
   readonly nodes: readonly NodeApi[];
   readonly profile: 'cp' | 'quorum' | 'ap';
   readonly conflicts: 'lww' | 'siblings';

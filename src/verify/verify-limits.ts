@@ -29,6 +29,25 @@ export const VERIFY_LIMITS = Object.freeze({
   killFaultMs: { min: 1_000, max: 3_000 },
   pauseFaultMs: { min: 1_000, max: 3_000 },
   skewFaultMs: { min: 3_000, max: 8_000 },
+  /**
+   * A membership change (a join, a leave, a dead node's removal) is planned to settle within
+   * this; when the layout takes longer, the runner waits (up to membershipSettleDeadlineMs)
+   * and the process lane's next fault starts late.
+   */
+  membershipFaultMs: { min: 4_000, max: 8_000 },
+  /** A layout change must be agreed, and the layout settled on every member, within this. */
+  membershipSettleDeadlineMs: 30_000,
+  /** POST /admin/leave answers once consensus agrees; a proposer gives up within about 18 s. */
+  membershipCallTimeoutMs: 25_000,
+  /** Before a killed node is removed, a member must see it down within this (else it waits). */
+  peerDownDeadlineMs: 10_000,
+  /** A live node that left exits by itself (after layoutLeaveLingerMs) within this. */
+  leftExitDeadlineMs: 15_000,
+  /**
+   * Joins a membership nemesis plans beyond the starting size: with 1, a cluster of N nodes
+   * alternates between N and N+1, so every change after the first join can be a removal.
+   */
+  membersAboveStartMax: 1,
   /** Quiet time between two faults of the same lane, and before the first. */
   faultGapMs: { min: 500, max: 2_500 },
   /** Clock skew given to a restarted node, either way. */

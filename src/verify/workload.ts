@@ -1,7 +1,8 @@
 // The clients of `kvorum verify`: each runs reads, unique-value writes and set adds against
-// random nodes until told to stop, recording every operation's invocation, completion and
+// random members until told to stop, recording every operation's invocation, completion and
 // outcome. Every choice (operation, key, node, think time) comes from the client's own seeded
-// stream and is drawn whatever the previous answer was, so a seed replays the same choices.
+// stream and is drawn whatever the previous answer was, so a seed replays the same choices (the
+// node a draw lands on depends on the members at that moment, which a membership nemesis moves).
 
 import { setMaxListeners } from 'node:events';
 import type { KvAnswer, NodeApi } from './node-api.js';
@@ -16,7 +17,11 @@ export interface WorkloadOptions {
   readonly keys: readonly string[];
   /** Set elements are written to `<setKeyPrefix><value>`, one key each. */
   readonly setKeyPrefix: string;
-  readonly nodes: readonly NodeApi[];
+  /**
+   * The nodes clients may talk to now: the members, as a membership nemesis changes them. Asked
+   * before every operation; the same array until the members change.
+   */
+  readonly nodes: () => readonly NodeApi[];
   /** siblings: writes carry the context of a read just before (read-modify-write). */
   readonly mode: 'lww' | 'siblings';
   /** Operations per second over all clients. */
@@ -39,6 +44,7 @@ export interface WorkloadMix {
 /**
  * Node ids each kind of operation may go to. A targeted test pins them: writes through one side
  * of a partition and reads through the other, say, so a bug shows on the first chance it gets.
+ * When none of a route's nodes is a member any more, its operations go to every member.
  */
 export interface WorkloadRoutes {
   readonly reads?: readonly string[];
@@ -62,10 +68,16 @@ async function runClient(client: number, o: WorkloadOptions, signal: AbortSignal
   // Mean time between a client's operations, for the asked rate over all clients.
   const thinkMeanMs = (1000 * o.clients) / o.rate;
   const mix = o.mix ?? DEFAULT_MIX;
-  const readers = routed(o.nodes, o.routes?.reads);
-  const writers = routed(o.nodes, o.routes?.writes);
+  let members: readonly NodeApi[] = [];
+  let readers: NodeApi[] = [];
+  let writers: NodeApi[] = [];
   let seq = 0;
   while (!signal.aborted) {
+    if (o.nodes() !== members) {
+      members = o.nodes();
+      readers = routed(members, o.routes?.reads);
+      writers = routed(members, o.routes?.writes);
+    }
     // Drawn up front, every time, so no answer shifts the numbers that follow.
     const roll = rng.next();
     const key = o.keys[hotKeyIndex(rng.next(), o.keys.length)]!;
@@ -118,10 +130,10 @@ async function runClient(client: number, o: WorkloadOptions, signal: AbortSignal
 }
 
 function routed(nodes: readonly NodeApi[], ids: readonly string[] | undefined): NodeApi[] {
-  if (ids === undefined) return [...nodes];
-  const out = nodes.filter((node) => ids.includes(node.id));
-  if (out.length === 0) throw new RangeError(`no node of ${nodes.map((n) => n.id)} is in ${ids}`);
-  return out;
+  if (nodes.length === 0) throw new RangeError('no node to send operations to');
+  const out = ids === undefined ? [] : nodes.filter((node) => ids.includes(node.id));
+  // Every routed node has left: re-routed to the members, not to nodes that are gone.
+  return out.length === 0 ? [...nodes] : out;
 }
 
 /** The item a uniform draw `u` in [0, 1) picks, as SeededRng.pick would. */

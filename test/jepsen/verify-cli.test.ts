@@ -13,6 +13,10 @@ describe('kvorum verify command line', () => {
     [['--nemesis', 'partition,flood'], /unknown fault "flood"/],
     [['--duration', 'forever'], /--duration must be a duration/],
     [['--url', 'http://127.0.0.1:9', '--nemesis', 'kill'], /needs control of the node processes/],
+    [
+      ['--url', 'http://127.0.0.1:9', '--nemesis', 'partition,membership'],
+      /--nemesis membership needs control of the node processes/,
+    ],
     [['--url', 'http://127.0.0.1:9', '--unsafe-no-read-write-back'], /do not work with --url/],
   ])('exits 2 on %j', async (args, message) => {
     const { code, stderr, stdout } = await runCli(['verify', ...args]).done;

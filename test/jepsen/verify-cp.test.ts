@@ -1,5 +1,6 @@
 // A bounded `kvorum verify` run of the cp profile over real processes, under every fault the
-// nemesis knows: the history must be linearizable and no acknowledged write may be lost.
+// nemesis knows (with the default seed a node joins, then its links are cut and made lossy): the
+// history must be linearizable and no acknowledged write may be lost.
 
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { NEMESIS_KINDS } from '../../src/verify/nemesis-plan.js';
 const SEED = Number(process.env.KVORUM_VERIFY_SEED ?? 20_240_404);
 
 describe('kvorum verify, cp profile', () => {
-  it('is linearizable and loses nothing under partitions, kills, pauses, delays and clock skew', async () => {
+  it('is linearizable and loses nothing under partitions, kills, pauses, delays, clock skew and membership changes', async () => {
     const result = await runVerify({
       target: { kind: 'local', nodes: 3, profile: 'cp', conflicts: 'lww' },
       durationMs: 20_000,

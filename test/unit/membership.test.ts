@@ -5,12 +5,13 @@
 
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LWW } from '../../src/core/conflicts.js';
+import { LWW, single } from '../../src/core/conflicts.js';
 import { ConflictError } from '../../src/core/errors.js';
 import { isSettled, newestVersion, type LayoutNode } from '../../src/core/layout.js';
 import type { PeerReplyBody, PeerRequestBody } from '../../src/net/messages.js';
 import { Membership } from '../../src/replica/membership.js';
 import { memoryStore, type LevelReplicaStore } from '../../src/storage/level-store.js';
+import type { Version } from '../../src/core/version.js';
 import { Scheduler } from '../sim/scheduler.js';
 import { PeerError } from '../../src/core/errors.js';
 
@@ -21,12 +22,21 @@ const node = (i: number): LayoutNode => ({
 });
 const FIRST = [1, 2, 3].map(node);
 
+const version = (wallMs: number): Version => ({
+  ts: { wallMs, logical: 0, node: 'n1' },
+  tombstone: false,
+  contentType: 'text/plain',
+  value: Buffer.from(`v${wallMs}`),
+});
+
 interface World {
   readonly sched: Scheduler;
   readonly stores: Map<string, LevelReplicaStore>;
   readonly members: Map<string, Membership>;
   readonly down: Set<string>;
   readonly left: string[];
+  /** Every sync or hint push: who sent which key to whom. */
+  readonly writes: { from: string; to: string; key: string }[];
   open(id: string): Promise<Membership>;
 }
 
@@ -44,6 +54,7 @@ function world(): World {
   const members = new Map<string, Membership>();
   const down = new Set<string>();
   const left: string[] = [];
+  const writes: World['writes'] = [];
   const request = async (
     from: string,
     to: string,
@@ -66,6 +77,7 @@ function world(): World {
     members,
     down,
     left,
+    writes,
     async open(id) {
       let store = stores.get(id);
       if (store === undefined) {
@@ -79,7 +91,10 @@ function world(): World {
         initial: FIRST,
         store,
         request: (to, body) => request(id, to, body),
-        write: async () => undefined,
+        write: async (to, key) => {
+          if (down.has(to)) throw new PeerError(to, 'unreachable');
+          writes.push({ from: id, to, key });
+        },
         timeoutMs: 100,
         timers: { after: (ms, fn) => sched.at(ms, fn) },
         random: () => 0.5,
@@ -200,6 +215,32 @@ describe('Membership', () => {
     await run(w.sched, w.members.get('n1')!.tick());
     await w.sched.runFor(10_000);
     expect(w.left).toEqual(['n1']);
+  });
+
+  it('a hint stored for a removed node after the sync pass goes to the key owners once settled', async () => {
+    const w = world();
+    for (const n of [...FIRST, node(4)]) await w.open(n.id);
+    await run(w.sched, w.members.get('n1')!.change({ kind: 'join', node: node(4) }));
+    const settledAt = (version: number) => () =>
+      [...w.members]
+        .filter(([id]) => !w.down.has(id))
+        .every(([, m]) => isSettled(m.history()) && newestVersion(m.history()).version === version);
+    await tickUntil(w, settledAt(2));
+    // n4 dies and is removed; a write that began before n1 learned it stores a hint for n4 late.
+    w.down.add('n4');
+    await run(w.sched, w.members.get('n1')!.change({ kind: 'leave', id: 'n4', dead: true }));
+    await tickUntil(w, settledAt(3));
+    const store = w.stores.get('n1')!;
+    await store.addHint('n4', 'k', single(version(1)));
+    expect(store.pendingHints().get('n4')).toBe(1);
+    w.writes.length = 0;
+    await tickUntil(w, () => (store.pendingHints().get('n4') ?? 0) === 0, 20);
+    expect(
+      w.writes
+        .filter((x) => x.key === 'k')
+        .map((x) => x.to)
+        .sort(),
+    ).toEqual(['n1', 'n2', 'n3']);
   });
 
   it('a change is refused with 503 no_majority when most members are down, and nothing changes', async () => {
