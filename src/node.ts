@@ -50,6 +50,8 @@ export interface NodeDeps {
    * (`serve --join`). Without it, the nodes of `config` are version 1.
    */
   readonly initialLayout?: LayoutHistory;
+  /** Node ids the cluster has known, departed ones included (a join's answer carries them). */
+  readonly knownNodes?: readonly string[];
   /** This node has been removed from the layout (it left, and its ranges have moved). */
   readonly onLeft?: () => void;
   readonly clock: Clock;
@@ -118,6 +120,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     self: id,
     n: config.n,
     initial: deps.initialLayout ?? config.nodes,
+    ...(deps.knownNodes !== undefined ? { known: deps.knownNodes } : {}),
     store,
     request: (peer, body, timeoutMs) => net().request(peer, body, timeoutMs),
     write: (node, key, set, timeoutMs) => {

@@ -24,6 +24,8 @@ export interface Joined {
   readonly self: NodeAddress;
   /** The layout to start from when the data directory holds none yet. */
   readonly layout: LayoutHistory;
+  /** Node ids the cluster had known when this node joined. */
+  readonly known: readonly string[];
 }
 
 export interface JoinRequest {
@@ -44,7 +46,12 @@ async function rejoined(dataDir: string, self: NodeAddress): Promise<Joined | un
   } catch {
     return undefined;
   }
-  const saved = JSON.parse(text) as { config: unknown; self: NodeAddress; layout: unknown };
+  const saved = JSON.parse(text) as {
+    config: unknown;
+    self: NodeAddress;
+    layout: unknown;
+    known?: unknown;
+  };
   if (saved.self.id !== self.id) {
     throw new UsageError(
       `${dataDir} holds node ${saved.self.id}, not ${self.id}: give each node its own --data`,
@@ -56,6 +63,7 @@ async function rejoined(dataDir: string, self: NodeAddress): Promise<Joined | un
     config: parseClusterConfig(saved.config),
     self: saved.self,
     layout: layoutFromWire(saved.layout),
+    known: knownIds(saved.known),
   };
 }
 
@@ -101,8 +109,16 @@ export async function joinCluster(req: JoinRequest): Promise<Joined> {
   const { clusterSecret: _secret, ...toKeep } = config;
   await writeFile(
     path.join(req.dataDir, JOINED_FILE),
-    `${JSON.stringify({ config: toKeep, self: req.self, layout: answer.layout }, null, 2)}\n`,
+    `${JSON.stringify({ config: toKeep, self: req.self, layout: answer.layout, known: answer.known ?? [] }, null, 2)}\n`,
     { mode: 0o600 },
   );
-  return { config, self: req.self, layout };
+  return { config, self: req.self, layout, known: knownIds(answer.known) };
+}
+
+/** The known ids a join answered (or joined.json kept): node ids only, bounded. */
+function knownIds(x: unknown): string[] {
+  if (!Array.isArray(x)) return [];
+  return x
+    .filter((id): id is string => typeof id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(id))
+    .slice(0, 4096);
 }

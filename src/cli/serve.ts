@@ -253,7 +253,16 @@ async function serveJoined(values: ServeValues): Promise<void> {
     ca: tls?.ca,
   });
   say(`${self.id} is a member of the cluster at ${url}; starting`);
-  return start(values, joined.config, self.id, dataDir, url, joined.self, joined.layout);
+  return start(
+    values,
+    joined.config,
+    self.id,
+    dataDir,
+    url,
+    joined.self,
+    joined.layout,
+    joined.known,
+  );
 }
 
 /** Starts the replica and hands it to the shutdown handler; the process then runs until a signal. */
@@ -265,6 +274,7 @@ async function start(
   source: string,
   self?: NodeAddress,
   initialLayout?: LayoutHistory,
+  knownNodes?: readonly string[],
 ): Promise<void> {
   // Peers authenticate by default; running without a secret is a choice made out loud.
   // --insecure-peers means no secret at all, even one the config holds: said once, it wins.
@@ -312,6 +322,7 @@ async function start(
       },
       ...(self !== undefined ? { self } : {}),
       ...(initialLayout !== undefined ? { initialLayout } : {}),
+      ...(knownNodes !== undefined ? { knownNodes } : {}),
       onLeft: shutdown.leave,
     });
   } catch (err) {

@@ -76,6 +76,8 @@ export interface LayoutStatus {
 export interface JoinResult {
   readonly layout: unknown;
   readonly config: Record<string, unknown>;
+  /** Node ids the cluster has known, departed ones included: their dots stay in clocks. */
+  readonly known?: readonly string[];
 }
 
 /** `POST /admin/repair`: per peer, what this node's anti-entropy exchange found and repaired. */

@@ -54,6 +54,8 @@ const acceptorMeta = (slot: number) => `paxos:${slot}`;
 export interface MembershipOptions {
   readonly self: string;
   readonly n: number;
+  /** Node ids the cluster has known, departed ones included (a join's answer carries them). */
+  readonly known?: readonly string[];
   /** The layout a node starts from when its data holds none (cluster.json, or a join's answer). */
   readonly initial: readonly LayoutNode[] | LayoutHistory;
   readonly store: Pick<
@@ -132,13 +134,20 @@ export class Membership implements MembershipServer {
     const known = await o.store.getMeta(KNOWN_META);
     for (const id of known === undefined ? [] : (JSON.parse(known) as string[]))
       m.everKnown.add(id);
-    if (saved === undefined) await m.persist(start);
+    // Kept by the persist below, which stores the known ids when they grew.
+    for (const id of o.known ?? []) m.everKnown.add(id);
+    if (saved === undefined) await m.persist(start, true);
     else m.noteKnown(start);
     return m;
   }
 
   history(): LayoutHistory {
     return this.h;
+  }
+
+  /** Every node id this node has seen in a layout, sorted. */
+  knownIds(): string[] {
+    return [...this.everKnown].sort();
   }
 
   /** Whether `id` is or was a node of this cluster, as far as this node has seen. */
@@ -618,9 +627,9 @@ export class Membership implements MembershipServer {
     this.o.onChange(next, prev);
   }
 
-  private persist(h: LayoutHistory): Promise<void> {
+  private persist(h: LayoutHistory, storeKnown = false): Promise<void> {
     const text = JSON.stringify(layoutToWire(h));
-    const grew = this.noteKnown(h);
+    const grew = this.noteKnown(h) || storeKnown;
     const known = grew ? JSON.stringify([...this.everKnown].sort()) : undefined;
     const run = this.persistChain.then(async () => {
       if (known !== undefined) await this.o.store.putMeta(KNOWN_META, known);

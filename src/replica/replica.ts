@@ -71,6 +71,8 @@ export interface ReplicaOptions {
   readonly self?: NodeAddress;
   /** The layout to start from when the data directory holds none (what a join answered). */
   readonly initialLayout?: LayoutHistory;
+  /** Node ids the cluster has known, departed ones included (what a join answered). */
+  readonly knownNodes?: readonly string[];
   /** Called once this node has left the layout (`kvorum leave`): the process should exit. */
   readonly onLeft?: () => void;
 }
@@ -303,7 +305,7 @@ class ReplicaBackend implements HttpBackend {
     const node = parseJoinRequest(raw);
     const h = await this.node.membership.change({ kind: 'join', node });
     const { nodes: _nodes, clusterSecret: _secret, data: _data, ...settings } = this.config;
-    return { layout: layoutToWire(h), config: settings };
+    return { layout: layoutToWire(h), config: settings, known: this.node.membership.knownIds() };
   }
 
   /** POST /admin/leave: removes a member; a dead one's data is rebuilt from the others. */
@@ -379,6 +381,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     logger,
     ...(opts.unsafe ? { unsafe: opts.unsafe } : {}),
     ...(opts.initialLayout !== undefined ? { initialLayout: opts.initialLayout } : {}),
+    ...(opts.knownNodes !== undefined ? { knownNodes: opts.knownNodes } : {}),
     ...(opts.onLeft !== undefined ? { onLeft: opts.onLeft } : {}),
     makeTransport: (onRequest, peers) =>
       new TcpTransport({

@@ -250,3 +250,38 @@ describe('membership: removing a dead node', () => {
     }
   });
 });
+
+describe('membership: siblings contexts across a departure', () => {
+  let s: TestCluster;
+  beforeAll(async () => {
+    s = await TestCluster.start({ conflicts: 'siblings', antiEntropyIntervalMs: 0 });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it("a node that joined after n1 left accepts a context naming n1's dots", async () => {
+    expect((await s.put('n1', 'ctx-key', 'first', '?w=all')).status).toBe(204);
+    await s.join('n4', 'n2');
+    const settledWithout = async (id: string, gone: string) =>
+      until(
+        `layout settled without ${gone}`,
+        async () => {
+          const l = await s.layout(id);
+          return l.settled && !l.nodes.some((n) => n.id === gone) ? l : false;
+        },
+        40_000,
+        100,
+      );
+    await until('n4 a member', async () => (await s.layout('n2')).settled, 40_000, 100);
+    expect((await s.admin('n2', 'POST', '/admin/leave', { id: 'n1' })).status).toBe(200);
+    await settledWithout('n2', 'n1');
+    await s.join('n5', 'n2');
+    await until('n5 a member', async () => (await s.layout('n2')).settled, 40_000, 100);
+    const read = await s.get('n2', 'ctx-key', '?r=quorum');
+    const ctx = read.headers.get('x-kvorum-context') as string;
+    expect(Buffer.from(ctx, 'base64url').toString()).toMatch(/n1~/);
+    const res = await s.put('n5', 'ctx-key', 'second', '?w=quorum', { 'x-kvorum-context': ctx });
+    expect(res.status, await res.text()).toBe(204);
+  });
+});
