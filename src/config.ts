@@ -1,6 +1,8 @@
 // Config schema, defaults, and every limit kvorum enforces, as named constants in one place.
 // The README's "Configuration and limits" table mirrors this file.
 
+import type { ConsistencyDefaults } from './core/quorum.js';
+
 const FRAME_BYTES_MAX = 16 * 1024 * 1024 + 64 * 1024;
 
 export const LIMITS = Object.freeze({
@@ -290,6 +292,19 @@ export interface ClusterConfig {
    * keeps this file private (0600); `--cluster-secret` / KVORUM_CLUSTER_SECRET override it.
    */
   readonly clusterSecret?: string;
+}
+
+/** The request defaults a cluster's profile gives (what ?r=, ?w= and ?consistency= override). */
+export function consistencyDefaults(config: ClusterConfig): ConsistencyDefaults {
+  const profile = PROFILES[config.profile];
+  return {
+    n: config.n,
+    r: profile.r,
+    w: profile.w,
+    linearizable: config.profile === 'cp',
+    timeoutMs: config.timeoutMs,
+    timeoutMsMax: LIMITS.requestTimeoutMsMax,
+  };
 }
 
 export class ConfigError extends Error {

@@ -7,6 +7,7 @@ import {
   ConfigError,
   LIMITS,
   PROFILES,
+  consistencyDefaults,
   httpHostPort,
   peerHostPort,
   type ClusterConfig,
@@ -121,15 +122,7 @@ class ReplicaBackend implements HttpBackend {
       () => transport.queuedBytes(),
     );
     this.memoryReturn = new MemoryReturn(this.admission);
-    const profile = PROFILES[config.profile];
-    this.defaults = {
-      n: config.n,
-      r: profile.r,
-      w: profile.w,
-      linearizable: config.profile === 'cp',
-      timeoutMs: config.timeoutMs,
-      timeoutMsMax: LIMITS.requestTimeoutMsMax,
-    };
+    this.defaults = consistencyDefaults(config);
   }
 
   get(key: string, params: RequestParams): Promise<ReadResult> {

@@ -3,7 +3,7 @@
 // would get them (src/core/quorum.ts), and a coordinator that crashes mid-request leaves its
 // client without an answer (the write is indeterminate).
 
-import { LIMITS, PROFILES, type ClusterConfig } from '../../src/config.js';
+import { consistencyDefaults, type ClusterConfig } from '../../src/config.js';
 import type { ConflictPolicy } from '../../src/core/conflicts.js';
 import type { ParsedContext } from '../../src/core/context.js';
 import { TimeoutError, TooManySiblingsError, UnavailableError } from '../../src/core/errors.js';
@@ -41,15 +41,7 @@ export class ClientOps {
     private readonly now: () => number,
     private readonly preferenceList: (key: string) => readonly string[],
   ) {
-    const profile = PROFILES[config.profile];
-    this.defaults = {
-      n: config.n,
-      r: profile.r,
-      w: profile.w,
-      linearizable: config.profile === 'cp',
-      timeoutMs: config.timeoutMs,
-      timeoutMsMax: LIMITS.requestTimeoutMsMax,
-    };
+    this.defaults = consistencyDefaults(config);
   }
 
   /** RequestOptions as an HTTP request naming r, w and consistency would get them. */
