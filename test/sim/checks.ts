@@ -200,7 +200,11 @@ export function checkLww(c: NodeCluster, final: FinalState): string[] {
     const episode = purges.filter((p) => last && c.policy.equals(p.set, last.set));
     const purgedFrom = episode.length > 0 ? Math.min(...episode.map((p) => p.at)) : -1;
     const purgedTs = last && newestVersion(last.set)?.ts;
-    const since = versions.filter((v) => v.at > purgedFrom);
+    // A version only nodes that have since left ever held (a write acknowledged by none of
+    // the members, which the acknowledged-write checks below cover) may have left with them.
+    const since = versions.filter(
+      (v) => v.at > purgedFrom && [...v.holders].some((h) => c.ids.includes(h)),
+    );
     const max = since.reduce<FirstStored | undefined>(
       (m, v) => (m === undefined || compareHlc(v.ts, m.ts) > 0 ? v : m),
       undefined,

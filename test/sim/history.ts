@@ -51,6 +51,8 @@ export interface ReadRecord {
 export interface FirstStored {
   readonly at: number;
   readonly node: string;
+  /** Every node that stored this version at some point. */
+  readonly holders: Set<string>;
   readonly value: string;
   readonly tombstone: boolean;
   readonly ts: Hlc;
@@ -192,8 +194,10 @@ export class History {
       const id = this.versionId(s);
       const value = s.tombstone ? '' : dec(s.value);
       const seen = first.get(id);
+      seen?.holders.add(node);
       if (seen === undefined) {
-        first.set(id, { at: this.now(), node, value, tombstone: s.tombstone, ts: s.ts });
+        const holders = new Set([node]);
+        first.set(id, { at: this.now(), node, holders, value, tombstone: s.tombstone, ts: s.ts });
         if (s.tombstone) continue;
         // Values are unique per write: one stored under two versions was issued twice.
         const other = this.versionOfValue.get(`${key}\u0000${value}`);
