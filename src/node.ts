@@ -192,11 +192,15 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     const pref = ring().preferenceList(key, config.n);
     antiEntropy.track(key, pref, before, after);
     tombstones.track(key, pref, after);
+    return pref;
   };
   const track = (key: string, before: VersionSet | undefined, after: VersionSet | undefined) => {
     keys += (after !== undefined ? 1 : 0) - (before !== undefined ? 1 : 0);
-    index(key, before, after);
-    membership.noteChange(key, after);
+    const pref = index(key, before, after);
+    // Settled, the newest ring is the only one: a key it does not give this node is a stray.
+    if (after !== undefined && !pref.includes(id) && membership.settled()) {
+      membership.noteStray(key);
+    }
   };
   for await (const [key, set] of store.entries()) track(key, undefined, set);
   store.onListenerError = (err) => logger.error({ err }, 'store change listener failed');

@@ -148,8 +148,13 @@ export class Coordinator {
     }
     const best = tally.merged();
     const repaired = new Set<string>();
-    const transition = this.o.placement.writeSets(key).length > 1;
-    if (best !== undefined && opts.linearizable && transition && !this.o.unsafe?.noReadWriteBack) {
+    if (
+      best !== undefined &&
+      opts.linearizable &&
+      !this.o.unsafe?.noReadWriteBack &&
+      // Asked last: only a linearizable read needs to know whether a transition is on.
+      this.o.placement.writeSets(key).length > 1
+    ) {
       // ABD's write-back while two layout versions are live: the answer goes to a quorum of
       // every version's replicas, as a write would, so the version reads move to next holds it
       // too (this read may have come after the sync that copied the key there).

@@ -162,10 +162,21 @@ export function writeVersions(h: LayoutHistory): readonly LayoutVersion[] {
 }
 
 export function replicaSets(h: LayoutHistory, key: string, n: number): ReplicaSets {
-  return {
-    read: ringOf(readVersion(h)).preferenceList(key, n),
-    write: h.versions.map((v) => ringOf(v).preferenceList(key, n)),
-  };
+  const write = h.versions.map((v) => ringOf(v).preferenceList(key, n));
+  // The read version is one of the live ones: its list is already among the write lists.
+  return { read: write[h.versions.indexOf(readVersion(h))] as string[], write };
+}
+
+/** The key's preference list in the read version alone (a read's path needs no more). */
+export function readSet(h: LayoutHistory, key: string, n: number): string[] {
+  return ringOf(readVersion(h)).preferenceList(key, n);
+}
+
+/** Every node of every live version, each once, sorted by id. */
+export function liveNodes(h: LayoutHistory): LayoutNode[] {
+  const seen = new Map<string, LayoutNode>();
+  for (const v of h.versions) for (const m of v.nodes) seen.set(m.id, m);
+  return [...seen.values()].sort(byId);
 }
 
 // A ring is built once per node set: looked up by object first (the per-request path), then by

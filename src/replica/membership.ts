@@ -22,6 +22,7 @@ import {
   initialHistory,
   isMember,
   isSettled,
+  liveNodes,
   layoutFromWire,
   layoutToWire,
   merge,
@@ -30,6 +31,7 @@ import {
   proposeChange,
   proposedFromWire,
   proposedToWire,
+  readSet,
   replicaSets,
   ringOf,
   sameHistory,
@@ -157,7 +159,7 @@ export class Membership implements MembershipServer {
 
   /** Every node of every live version but this one. */
   peers(): LayoutNode[] {
-    return [...nodesOf(this.h).values()].filter((m) => m.id !== this.o.self);
+    return liveNodes(this.h).filter((m) => m.id !== this.o.self);
   }
 
   /** The transport's peers: peers(), and the nodes that left lately (see `departed`). */
@@ -172,7 +174,7 @@ export class Membership implements MembershipServer {
   /** The coordinator's view: reads ask the read version, writes W in every live version. */
   placement(): KeyPlacement {
     return {
-      readSet: (key) => replicaSets(this.h, key, this.o.n).read,
+      readSet: (key) => readSet(this.h, key, this.o.n),
       writeSets: (key) => replicaSets(this.h, key, this.o.n).write,
       walk: (key) => {
         const ring = ringOf(newestVersion(this.h));
@@ -528,13 +530,16 @@ export class Membership implements MembershipServer {
     return this.o.store.purge(key, set);
   }
 
+  /** Whether one layout version is live (its ring is then the only one). */
+  settled(): boolean {
+    return isSettled(this.h);
+  }
+
   /**
-   * The store changed `key` here. In a settled layout that does not make this node an owner,
-   * the key is a stray (see handOver), handed over on a later tick.
+   * `key` was written here though this node does not own it in the settled layout: a stray
+   * (see handOver), handed over on a later tick. The caller has the preference list at hand.
    */
-  noteChange(key: string, after: VersionSet | undefined): void {
-    if (after === undefined || !isSettled(this.h)) return;
-    if (replicaSets(this.h, key, this.o.n).read.includes(this.o.self)) return;
+  noteStray(key: string): void {
     // Bounded: past it, the next settled tick makes a full pass instead.
     if (this.strays.size >= LIMITS.layoutStraysMax) this.cleaned = 0;
     else this.strays.add(key);
@@ -613,13 +618,14 @@ export class Membership implements MembershipServer {
     const next = merge(prev, other);
     if (next === prev || sameHistory(next, prev)) return;
     this.h = next;
-    const live = nodesOf(next);
-    for (const [id, node] of nodesOf(prev)) {
+    const live = new Set(liveNodes(next).map((m) => m.id));
+    for (const node of liveNodes(prev)) {
+      const id = node.id;
       if (!live.has(id)) {
         this.departed.set(id, { node, untilMs: this.o.nowMs() + LIMITS.layoutLeaveLingerMs });
       }
     }
-    for (const id of live.keys()) this.departed.delete(id);
+    for (const id of live) this.departed.delete(id);
     await this.persist(next);
     for (const slot of [...this.acceptors.keys()]) {
       if (slot <= next.versions[0]!.version) this.acceptors.delete(slot);
@@ -695,11 +701,4 @@ function stateFromWire(x: AcceptorWire): AcceptorState<ProposedLayout> {
       ? { accepted: { ballot: accepted.ballot, value: proposedFromWire(accepted.value) } }
       : {}),
   };
-}
-
-/** Every node of every live version, by id. */
-function nodesOf(h: LayoutHistory): Map<string, LayoutNode> {
-  const out = new Map<string, LayoutNode>();
-  for (const v of h.versions) for (const m of v.nodes) out.set(m.id, m);
-  return out;
 }

@@ -42,6 +42,7 @@ import { ReplicaMetrics } from './metrics.js';
 import { createNode, type KvorumNode } from '../node.js';
 import {
   isSettled,
+  liveNodes,
   layoutToWire,
   newestVersion,
   nodeStates,
@@ -234,7 +235,7 @@ class ReplicaBackend implements HttpBackend {
       r: profile.r,
       w: profile.w,
       conflicts: this.config.conflicts,
-      nodes: layoutNodes(this.node.membership.history()).map((node: NodeAddress) => ({
+      nodes: liveNodes(this.node.membership.history()).map((node: NodeAddress) => ({
         id: node.id,
         http: node.http,
         peer: node.peer,
@@ -391,7 +392,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   const transport = node.transport;
   const clusterFaults = new ClusterFaults({
     self: id,
-    nodes: () => layoutNodes(node.membership.history()),
+    nodes: () => liveNodes(node.membership.history()),
     adminToken: opts.adminToken,
     ...(opts.tls !== undefined ? { ca: opts.tls.ca } : {}),
     getLocal: () => transport.faults(),
@@ -476,13 +477,6 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
       return closing;
     },
   };
-}
-
-/** Every node of every live layout version, each once. */
-function layoutNodes(h: LayoutHistory): NodeAddress[] {
-  const seen = new Map<string, NodeAddress>();
-  for (const v of h.versions) for (const m of v.nodes) seen.set(m.id, m);
-  return [...seen.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function parseJoinRequest(raw: unknown): NodeAddress {

@@ -17,7 +17,9 @@ import {
   proposeChange,
   prune,
   readVersion,
+  readSet,
   replicaSets,
+  liveNodes,
   ringOf,
   sameHistory,
   trackedNodes,
@@ -137,6 +139,8 @@ describe('a join, step by step', () => {
     const oldOwners = plList(['n1', 'n2', 'n3'], key);
     const newOwners = plList(['n1', 'n2', 'n3', 'n4'], key);
     expect(replicaSets(h, key, 3)).toEqual({ read: oldOwners, write: [oldOwners, newOwners] });
+    expect(readSet(h, key, 3)).toEqual(oldOwners);
+    expect(liveNodes(h).map((m) => m.id)).toEqual(['n1', 'n2', 'n3', 'n4']);
 
     h = report(h, 'ack', 2, ['n4']);
     expect(minTracker(h, 'ack')).toBe(1);
@@ -149,6 +153,7 @@ describe('a join, step by step', () => {
     h = advance(h, 'n3', 'sync', 2);
     expect(readVersion(h).version).toBe(2);
     expect(replicaSets(h, key, 3)).toEqual({ read: newOwners, write: [oldOwners, newOwners] });
+    expect(readSet(h, key, 3)).toEqual(newOwners);
 
     h = report(h, 'syncAck', 2, ['n1']);
     expect(numbers(h)).toEqual([1, 2]);
