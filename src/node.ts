@@ -107,11 +107,13 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     siblingsMax: config.siblingsMax,
     setBytesMax: LIMITS.setBytesMax,
     dots,
+    mayIssue: (key) =>
+      made.membership === undefined || made.membership.placement().readSet(key).includes(id),
   });
   // The transport, the links over it and membership refer to one another (membership pushes
   // keys over the links and gossips over the transport, the transport serves membership): each
   // reaches the others only once the node is built.
-  const made: { transport?: Transport; links?: TransportLinks } = {};
+  const made: { transport?: Transport; links?: TransportLinks; membership?: Membership } = {};
   const net = (): Transport => {
     if (made.transport === undefined) throw new Error('the transport is not made yet');
     return made.transport;
@@ -127,6 +129,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
       if (made.links === undefined) throw new Error('the links are not made yet');
       return made.links.write(node, key, set, timeoutMs);
     },
+    holdPurges: (key) => local.holdPurges(key),
     timeoutMs: config.timeoutMs,
     timers,
     random: deps.random,
@@ -135,6 +138,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     onChange: (h, prev) => onLayoutChange(h, prev),
     ...(deps.onLeft !== undefined ? { onLeft: deps.onLeft } : {}),
   });
+  made.membership = membership;
   /** Anti-entropy, tombstone GC and stand-ins follow the newest layout version. */
   const ring = () => ringOf(newestVersion(membership.history()));
   const metrics = new ReplicaMetrics({

@@ -10,7 +10,13 @@
 import type { Clock, Timers } from './clock.js';
 import { newestVersion, single, type ConflictPolicy } from './conflicts.js';
 import type { ParsedContext } from './context.js';
-import { KvorumError, TimeoutError, UnavailableError, PeerError } from './errors.js';
+import {
+  KvorumError,
+  NotAnIssuerError,
+  PeerError,
+  TimeoutError,
+  UnavailableError,
+} from './errors.js';
 import { HLC_ZERO, compareHlc, type Hlc, type HybridClock } from './hlc.js';
 import { majority, type RequestOptions } from './quorum.js';
 import type { HintSink, NewContent, ReplicaLinks } from './replica-links.js';
@@ -283,8 +289,10 @@ export class Coordinator {
 
   /**
    * Siblings mode: the first reachable replica of the key (this node, when it is one) issues
-   * the write, then the coordinator spreads the set it returned. Only a replica may issue: its
-   * state holds every dot it gave out, which is what lets a clock stand for what it covers.
+   * the write, then the coordinator spreads the set it returned. Only a replica in the key's
+   * read set may issue: its state holds every dot it gave out, which is what lets a clock stand
+   * for what it covers. A node gaining the key in a layout change may have dropped it before,
+   * dots and all, so it issues only once it has been synced (and says so when asked early).
    */
   private async writeIssued(
     key: string,
@@ -295,9 +303,10 @@ export class Coordinator {
     deadline: number,
   ): Promise<WriteResult> {
     const self = this.o.links.self;
-    const candidates = placement.up.includes(self)
-      ? [self, ...placement.up.filter((n) => n !== self)]
-      : placement.up;
+    const readers = this.o.placement.readSet(key).filter((n) => placement.up.includes(n));
+    const candidates = readers.includes(self)
+      ? [self, ...readers.filter((n) => n !== self)]
+      : readers;
     if (candidates.length === 0) throw new UnavailableError(1, 0, 'write');
     const start = this.o.clock.monotonicMs();
     for (const issuer of candidates) {
@@ -313,6 +322,8 @@ export class Coordinator {
         // Unreachable means the request never left: the next replica may issue it instead.
         // Anything else (a timeout, the sibling cap) leaves the outcome to the caller.
         if (err instanceof PeerError && err.reason === 'unreachable') continue;
+        // Its layout says it is not synced for the key (yet, or any more): it issued nothing.
+        if (err instanceof NotAnIssuerError) continue;
         if (err instanceof PeerError) throw new TimeoutError(opts.w, 0, true, opts.timeoutMs);
         throw err;
       }

@@ -134,6 +134,23 @@ export class TimeoutError extends KvorumError {
   }
 }
 
+/**
+ * Siblings mode: this node may not issue a write for the key now. Its store is only known to
+ * hold every dot it issued for the key while it is in the key's read set (a node that once
+ * dropped the key, or has yet to receive it in a layout change, may not): a dot issued over a
+ * store missing one of its own earlier dots would claim to supersede it. Internal: the
+ * coordinator asks the next replica.
+ */
+export class NotAnIssuerError extends Error {
+  override readonly name = 'NotAnIssuerError';
+  constructor(
+    readonly node: string,
+    readonly key: string,
+  ) {
+    super(`${node} is not in the read set of ${key}: it may not issue a write for it`);
+  }
+}
+
 /** A peer did not answer a single request in time, or its link is down. Internal to replication. */
 export class PeerError extends Error {
   constructor(

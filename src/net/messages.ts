@@ -110,10 +110,12 @@ export interface UpdateRequest {
 export interface UpdateReply {
   readonly type: 'updateReply';
   readonly id: number;
-  /** The set the replica now holds, or null when the sibling cap refused the write. */
+  /** The set the replica now holds, or null when it refused: the sibling cap, or notIssuer. */
   readonly set: VersionSet | null;
   readonly siblings: number;
   readonly limit: number;
+  /** Refused: the replica is not in the key's read set as it knows the layout (NotAnIssuerError). */
+  readonly notIssuer?: true;
 }
 /** Sloppy quorum: keep `set` as a hint for `home`, which is down. Answered with writeReply. */
 export interface HandoffRequest {
@@ -446,7 +448,14 @@ export function toWire(m: PeerMessage): unknown[] {
     case 'update':
       return [MSG.update, m.id, m.key, clockToWire(m.context), m.tombstone, m.contentType, m.value];
     case 'updateReply':
-      return [MSG.updateReply, m.id, m.set === null ? null : setToWire(m.set), m.siblings, m.limit];
+      return [
+        MSG.updateReply,
+        m.id,
+        m.set === null ? null : setToWire(m.set),
+        m.siblings,
+        m.limit,
+        ...(m.notIssuer ? [true] : []),
+      ];
     case 'handoff':
       return [MSG.handoff, m.id, m.home, m.key, setToWire(m.set)];
     case 'purge':
@@ -540,9 +549,11 @@ export function fromWire(x: unknown): PeerMessage {
       };
     }
     case MSG.updateReply: {
-      const [, id, set, siblings, limit] = a;
+      const [, id, set, siblings, limit, notIssuer] = a;
       if (!isUint(id) || !isUint(siblings) || !isUint(limit)) bad('updateReply');
-      return { type: 'updateReply', id, set: setOrNull(set), siblings, limit };
+      if (notIssuer !== undefined && notIssuer !== true) bad('updateReply');
+      const reply = { type: 'updateReply', id, set: setOrNull(set), siblings, limit } as const;
+      return notIssuer === true ? { ...reply, notIssuer } : reply;
     }
     case MSG.handoff: {
       const [, id, home, key, set] = a;

@@ -1,7 +1,7 @@
 // ReplicaLinks over the peer transport: requests to this node go straight to its local
 // replica, requests to others go over the transport (TCP, or the simulator's network).
 
-import { PeerError, TooManySiblingsError } from '../core/errors.js';
+import { NotAnIssuerError, PeerError, TooManySiblingsError } from '../core/errors.js';
 import type { ReplicaLinks, UpdateRequest } from '../core/replica-links.js';
 import type { VersionSet } from '../core/version-set.js';
 import type { PeerReplyBody } from '../net/messages.js';
@@ -49,6 +49,7 @@ export class TransportLinks implements ReplicaLinks {
       timeoutMs,
     );
     if (reply.type !== 'updateReply') throw unexpected(node, 'an update', reply);
+    if (reply.notIssuer === true) throw new NotAnIssuerError(node, key);
     if (reply.set === null) throw new TooManySiblingsError(reply.siblings, reply.limit);
     return reply.set;
   }

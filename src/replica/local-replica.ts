@@ -3,6 +3,7 @@
 // down home replica, purge a tombstone.
 
 import { issueUpdate, type ConflictPolicy } from '../core/conflicts.js';
+import { NotAnIssuerError } from '../core/errors.js';
 import type { HybridClock } from '../core/hlc.js';
 import type { UpdateRequest } from '../core/replica-links.js';
 import {
@@ -31,10 +32,37 @@ export interface LocalReplicaOptions {
   readonly setBytesMax?: number;
   /** Siblings mode: the floor under every dot this node issues (see DotCounter). */
   readonly dots?: DotCounter;
+  /**
+   * Siblings mode: whether this node may issue a write for `key` now (it is in the key's read
+   * set); when not, update throws NotAnIssuerError. Defaults to always.
+   */
+  readonly mayIssue?: (key: string) => boolean;
+}
+
+/** A purge refused because this node is handing the key over to its owners right now. */
+export class PurgeHeldError extends Error {
+  constructor(key: string) {
+    super(`${key} is being handed over to its owners; purge it later`);
+    this.name = 'PurgeHeldError';
+  }
 }
 
 export class LocalReplica {
+  /** Keys being handed over (read here, on their way to the owners): no purge may pass them. */
+  private readonly purgeHolds = new Set<string>();
+
   constructor(private readonly o: LocalReplicaOptions) {}
+
+  /**
+   * Refuses purges of `key` until the returned release is called. A hand-over reads a stale
+   * copy and then writes it to the owners; a purge completing between the two would have the
+   * owners drop the tombstone just before the stale value reaches them, bringing it back.
+   * Refused, the purge fails and the tombstone stays where GC kept it, to win again later.
+   */
+  holdPurges(key: string): () => void {
+    this.purgeHolds.add(key);
+    return () => this.purgeHolds.delete(key);
+  }
 
   read(key: string): Promise<VersionSet | undefined> {
     return this.o.store.get(key);
@@ -49,6 +77,7 @@ export class LocalReplica {
   /** Issues the write against the stored set inside the store's pipeline: no lost updates. */
   update(key: string, req: UpdateRequest): Promise<VersionSet> {
     const { self, hlc, siblingsMax, setBytesMax, dots } = this.o;
+    if (this.o.mayIssue?.(key) === false) return Promise.reject(new NotAnIssuerError(self, key));
     const actor = this.o.actor ?? self;
     // No dot of this actor above its counter exists: a context claiming one is not from a
     // read, and must neither cover writes it did not see nor drag the counter to its limit.
@@ -76,8 +105,9 @@ export class LocalReplica {
     return this.o.store.addHint(home, key, set);
   }
 
-  /** Drops the key if it holds exactly `set`, and every hint `set` makes redundant. */
+  /** Drops the key if `set` supersedes what it holds, and every hint `set` makes redundant. */
   async purge(key: string, set: VersionSet): Promise<boolean> {
+    if (this.purgeHolds.has(key)) throw new PurgeHeldError(key);
     const purged = await this.o.store.purge(key, set);
     await this.o.store.dropHintsCoveredBy(key, set);
     return purged;

@@ -71,6 +71,8 @@ export interface MembershipOptions {
   ) => Promise<PeerReplyBody>;
   /** Merges `set` into what `node` holds (the sync push); rejects when it did not. */
   readonly write: (node: string, key: string, set: VersionSet, timeoutMs: number) => Promise<void>;
+  /** Refuses tombstone purges of `key` here until the release is called (see handOver). */
+  readonly holdPurges: (key: string) => () => void;
   readonly timeoutMs: number;
   readonly timers: Timers;
   readonly random: () => number;
@@ -499,10 +501,10 @@ export class Membership implements MembershipServer {
     const self = this.o.self;
     let dropped = 0;
     try {
-      for await (const [key, set] of this.o.store.entries()) {
+      for await (const [key] of this.o.store.entries()) {
         if (newestVersion(this.h).version !== v || !isSettled(this.h)) return;
         if (replicaSets(h, key, this.o.n).read.includes(self)) continue;
-        if (await this.handOver(h, key, set)) dropped += 1;
+        if (await this.handOver(h, key)) dropped += 1;
       }
     } catch (err) {
       // An owner unreachable for now: the pass runs again next tick.
@@ -522,12 +524,22 @@ export class Membership implements MembershipServer {
    * write the owners lack (a hint replayed to a former owner, a repair from a node that had
    * not heard of the layout yet), so it is sent before it is dropped.
    */
-  private async handOver(h: LayoutHistory, key: string, set: VersionSet): Promise<boolean> {
-    for (const owner of replicaSets(h, key, this.o.n).read) {
-      await this.paced();
-      await this.o.write(owner, key, set, this.o.timeoutMs);
+  private async handOver(h: LayoutHistory, key: string): Promise<boolean> {
+    // Read under the hold: a purge that came first has dropped the copy (it superseded it),
+    // and one that comes later is refused until the owners have it, so GC keeps its tombstone
+    // somewhere to supersede the stale copy again instead of the copy outliving the purge.
+    const release = this.o.holdPurges(key);
+    try {
+      const set = await this.o.store.get(key);
+      if (set === undefined) return true;
+      for (const owner of replicaSets(h, key, this.o.n).read) {
+        await this.paced();
+        await this.o.write(owner, key, set, this.o.timeoutMs);
+      }
+      return await this.o.store.purge(key, set);
+    } finally {
+      release();
     }
-    return this.o.store.purge(key, set);
   }
 
   /** Whether one layout version is live (its ring is then the only one). */
@@ -548,10 +560,9 @@ export class Membership implements MembershipServer {
   private async handOverStrays(): Promise<void> {
     const h = this.h;
     for (const key of [...this.strays]) {
-      const set = await this.o.store.get(key);
-      if (set !== undefined && !replicaSets(h, key, this.o.n).read.includes(this.o.self)) {
+      if (!replicaSets(h, key, this.o.n).read.includes(this.o.self)) {
         // Kept on failure (an owner unreachable): tried again on a later tick.
-        if (!(await this.handOver(h, key, set).catch(() => false))) continue;
+        if (!(await this.handOver(h, key).catch(() => false))) continue;
       }
       this.strays.delete(key);
     }

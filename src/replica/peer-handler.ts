@@ -1,7 +1,7 @@
 // Serves the peer protocol's requests: replica operations against the local replica, the
 // serving side of anti-entropy exchanges, and layout gossip and consensus.
 
-import { TooManySiblingsError } from '../core/errors.js';
+import { NotAnIssuerError, TooManySiblingsError } from '../core/errors.js';
 import type { PaxosReply, PaxosRequest } from '../core/consensus.js';
 import type { LayoutHistory, ProposedLayout } from '../core/layout.js';
 import type { VersionSet } from '../core/version-set.js';
@@ -51,6 +51,8 @@ export function makePeerHandler(
           });
           return { type: 'updateReply', set, siblings: set.siblings.length, limit: 0 };
         } catch (err) {
+          if (err instanceof NotAnIssuerError)
+            return { type: 'updateReply', set: null, siblings: 0, limit: 0, notIssuer: true };
           if (!(err instanceof TooManySiblingsError)) throw err;
           onSiblingCap?.(key, err.siblings);
           return { type: 'updateReply', set: null, siblings: err.siblings, limit: err.limit };

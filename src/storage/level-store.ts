@@ -468,7 +468,9 @@ export class LevelReplicaStore implements ReplicaStore {
           state = next;
           results.push(() => w.resolve(next));
         } else {
-          const match = state !== undefined && this.policy.equals(state, w.set);
+          // What the tombstone supersedes goes with it: an older copy (a node that no longer
+          // owns the key) kept past the purge could bring the value back.
+          const match = state !== undefined && this.policy.dominates(w.set, state);
           if (match) {
             state = undefined;
             encoded = undefined;

@@ -34,7 +34,10 @@ export interface ReplicaStore {
    * the key, and resolves with the new set. If `fn` throws, only this write fails.
    */
   update(key: string, fn: (stored: VersionSet | undefined) => VersionSet): Promise<VersionSet>;
-  /** Deletes the key if it still holds exactly `set`; resolves whether it did. */
+  /**
+   * Deletes the key if it holds `set` or something `set` supersedes (not if it holds anything
+   * newer or concurrent); resolves whether it did.
+   */
   purge(key: string, set: VersionSet): Promise<boolean>;
   /** Keeps (durably, same batching) a set for a replica that did not acknowledge it, merged into any earlier hint for the same (target, key). */
   addHint(target: string, key: string, set: VersionSet): Promise<void>;

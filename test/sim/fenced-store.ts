@@ -18,6 +18,8 @@ export interface HintObserver {
   added(target: string, key: string, set: VersionSet): void;
   deleted(hint: Hint): void;
   droppedCoveredBy(key: string, set: VersionSet): void;
+  /** A purge of `key` in favour of tombstone `set` is asked of the store. */
+  purging(key: string, set: VersionSet): void;
 }
 
 export class CrashedError extends Error {
@@ -68,7 +70,10 @@ export class FencedStore implements ReplicaStore {
   }
 
   purge(key: string, set: VersionSet): Promise<boolean> {
-    return this.guard(() => this.inner.purge(key, set));
+    return this.guard(() => {
+      this.hints.purging(key, set);
+      return this.inner.purge(key, set);
+    });
   }
 
   addHint(target: string, key: string, set: VersionSet): Promise<void> {

@@ -66,6 +66,18 @@ export interface PurgeRecord {
   readonly set: VersionSet;
 }
 
+/** SIM_TRACE_KEY=<key> prints every change of that key in any store: a failing seed's story. */
+const TRACE_KEY = process.env.SIM_TRACE_KEY;
+
+function showSet(set: VersionSet | undefined): string {
+  if (set === undefined) return 'nothing';
+  const clock = set.clock.map(([n, k]) => `${n}:${k}`).join(',');
+  const sibs = set.siblings
+    .map((s) => `${s.dot ? dotId(s.dot) : hlcId(s.ts)}=${s.tombstone ? 'DEL' : dec(s.value)}`)
+    .join(' ');
+  return `{${clock}} [${sibs}]`;
+}
+
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 export const hlcId = (ts: Hlc): string => `${ts.wallMs}.${ts.logical}.${ts.node}`;
 export const dotId = (dot: Dot): string => `${dot.node}:${dot.counter}`;
@@ -94,6 +106,8 @@ export class History {
   changes = 0;
   readonly anomalies: string[] = [];
   readonly unexpected: string[] = [];
+  /** node -> key -> the tombstone of the last purge asked of its store. */
+  private readonly purgeAsked = new Map<string, Map<string, VersionSet>>();
   /** key \0 value -> the version id it was first stored under: each write is stamped once. */
   private readonly versionOfValue = new Map<string, string>();
 
@@ -105,6 +119,7 @@ export class History {
      * once a layout change has settled: such a drop is a hand-over, not a purge.
      */
     private readonly owns: (node: string, key: string) => boolean = () => true,
+    private readonly where: (node: string, key: string) => string = () => '',
   ) {}
 
   /** Follows `node`'s durable store for the whole run (every incarnation of the node). */
@@ -112,12 +127,20 @@ export class History {
     const data = inner(this.data, node);
     store.onChange((key, before, after) => {
       this.changes += 1;
+      if (key === TRACE_KEY)
+        console.log(
+          `t=${this.now()} ${node} ${key}: ${showSet(before)} -> ${showSet(after)}${this.owns(node, key) ? '' : ' (not owned)'} ${this.where(node, key)}`,
+        );
       if (after === undefined) {
         data.delete(key);
         if (before === undefined) return;
         if (!this.owns(node, key)) return;
-        this.purges.push({ node, key, at: this.now(), set: before });
-        if (!isDeleted(before)) this.anomalies.push(`${node} purged ${key} while it held a value`);
+        // A purge also drops an older copy its tombstone supersedes: deleted all the same.
+        const asked = this.purgeAsked.get(node)?.get(key);
+        const superseded = asked !== undefined && this.policy.dominates(asked, before);
+        this.purges.push({ node, key, at: this.now(), set: superseded ? asked : before });
+        if (!isDeleted(before) && !superseded)
+          this.anomalies.push(`${node} purged ${key} while it held a value`);
         return;
       }
       data.set(key, after);
@@ -146,17 +169,28 @@ export class History {
     const { policy } = this;
     return {
       added: (target, key, set) => {
+        if (key === TRACE_KEY)
+          console.log(`t=${this.now()} ${node} hint for ${target} ${key}: + ${showSet(set)}`);
         const m = inner(byTarget, target);
         m.set(key, policy.merge(m.get(key), set));
       },
       deleted: (hint) => {
+        if (hint.key === TRACE_KEY)
+          console.log(
+            `t=${this.now()} ${node} hint for ${hint.target} ${hint.key}: - ${showSet(hint.set)}`,
+          );
         const m = byTarget.get(hint.target);
         if (m !== undefined && policy.equals(m.get(hint.key), hint.set)) {
           m.delete(hint.key);
           this.hintsDelivered += 1;
         }
       },
+      purging: (key, set) => inner(this.purgeAsked, node).set(key, set),
       droppedCoveredBy: (key, set) => {
+        if (key === TRACE_KEY)
+          console.log(
+            `t=${this.now()} ${node} hints for ${key} covered by ${showSet(set)} dropped`,
+          );
         for (const m of byTarget.values()) {
           const held = m.get(key);
           if (held !== undefined && policy.dominates(set, held)) m.delete(key);

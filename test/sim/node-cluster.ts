@@ -26,12 +26,14 @@ import {
   isSettled,
   newestVersion,
   replicaSets,
+  ringOf,
   type LayoutHistory,
 } from '../../src/core/layout.js';
 import { Ring } from '../../src/core/ring.js';
 import type { VersionSet } from '../../src/core/version-set.js';
 import { createNode, type KvorumNode } from '../../src/node.js';
 import { NotAPeerError } from '../../src/replica/anti-entropy.js';
+import { PurgeHeldError } from '../../src/replica/local-replica.js';
 import { ConflictError, InvalidArgumentError } from '../../src/core/errors.js';
 import { memoryStore, type LevelReplicaStore } from '../../src/storage/level-store.js';
 import { seededRng } from '../support/rng.js';
@@ -160,6 +162,13 @@ export class NodeCluster {
       (node, key) => {
         const h = this.slots.get(node)?.node?.membership.history();
         return h === undefined || replicaSets(h, key, this.config.n).read.includes(node);
+      },
+      (node, key) => {
+        const h = this.slots.get(node)?.node?.membership.history();
+        if (h === undefined) return '';
+        return h.versions
+          .map((v) => `v${v.version}:${ringOf(v).preferenceList(key, this.config.n).join(',')}`)
+          .join(' ');
       },
     );
     this.ring = new Ring(this.ids, LIMITS.vnodesPerNode);
@@ -432,6 +441,8 @@ export class NodeCluster {
                 reply.catch((err: unknown) => {
                   // Usual while a layout change spreads: the asker knows a ring this node not yet.
                   if (err instanceof NotAPeerError) return;
+                  // A purge racing a hand-over of the same key: refused on purpose.
+                  if (err instanceof PurgeHeldError) return;
                   if (alive()) this.history.failedRequest(label, from, req.type, err);
                 });
               return reply;

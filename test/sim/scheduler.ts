@@ -9,6 +9,7 @@
 import type { Clock } from '../../src/core/clock.js';
 import { replayOne } from './sim-seeds.js';
 
+const PRINT_NOTES = process.env.SIM_NOTES !== undefined;
 export interface Timer {
   cancel(): void;
 }
@@ -87,6 +88,12 @@ export class Scheduler {
 
   /** Adds a line to the transcript at the current time (what an event decided, say). */
   note(text: string): void {
+    // SIM_NOTES=1 prints the notes (not the events) as they are made: a seed's story.
+    if (PRINT_NOTES) console.log(`t=${this.time} ${text}`);
+    this.record(text);
+  }
+
+  private record(text: string): void {
     const line = `t=${this.time} ${text}`;
     if (this.recent.length < TRANSCRIPT_LINES) this.recent.push(line);
     else this.recent[this.recentNext] = line;
@@ -137,7 +144,7 @@ export class Scheduler {
       if (ev.cancelled) continue;
       this.time = ev.at;
       this.steps += 1;
-      this.note(ev.label);
+      this.record(ev.label);
       ev.fn();
       await settle();
       return true;

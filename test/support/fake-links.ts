@@ -11,7 +11,7 @@ import {
   single,
   type ConflictPolicy,
 } from '../../src/core/conflicts.js';
-import { PeerError } from '../../src/core/errors.js';
+import { NotAnIssuerError, PeerError } from '../../src/core/errors.js';
 import type { HintSink, ReplicaLinks, UpdateRequest } from '../../src/core/replica-links.js';
 import type { Version } from '../../src/core/version.js';
 import type { VersionSet } from '../../src/core/version-set.js';
@@ -54,6 +54,8 @@ export class FakeLinks implements ReplicaLinks, HintSink {
   /** Milliseconds (virtual) a node takes to answer anything. */
   readonly delays = new Map<string, number>();
   readonly updatesSeen: string[] = [];
+  /** Nodes that refuse to issue siblings writes (NotAnIssuerError): not synced for the key. */
+  readonly notIssuers = new Set<string>();
   private readonly policy: ConflictPolicy;
   private readonly siblingsMax: number;
   private readonly held: Array<{ node: string; release: () => void }> = [];
@@ -145,6 +147,7 @@ export class FakeLinks implements ReplicaLinks, HintSink {
     timeoutMs: number,
   ): Promise<VersionSet> {
     await this.reach(node, timeoutMs, 'update');
+    if (this.notIssuers.has(node)) throw new NotAnIssuerError(node, key);
     this.writesSeen.push(node);
     const store = this.stores.get(node)!;
     this.tick += 1;

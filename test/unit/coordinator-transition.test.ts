@@ -4,7 +4,7 @@
 // stand-ins are not used. The placement is written by hand: old [n1 n2 n3], new [n1 n4 n5].
 
 import { describe, expect, it } from 'vitest';
-import { LWW } from '../../src/core/conflicts.js';
+import { LWW, SIBLINGS, type ConflictPolicy } from '../../src/core/conflicts.js';
 import { Coordinator } from '../../src/core/coordinator.js';
 import { TimeoutError, UnavailableError } from '../../src/core/errors.js';
 import { HybridClock } from '../../src/core/hlc.js';
@@ -31,9 +31,9 @@ function transition(): KeyPlacement {
   };
 }
 
-function build(sloppyQuorum = false) {
+function build(sloppyQuorum = false, policy: ConflictPolicy = LWW) {
   const sched = new Scheduler();
-  const links = new FakeLinks('n1', ALL, { sched });
+  const links = new FakeLinks('n1', ALL, { sched, policy });
   const clock = { nowMs: () => 1_000, monotonicMs: () => sched.now };
   const coordinator = new Coordinator({
     placement: transition(),
@@ -42,7 +42,7 @@ function build(sloppyQuorum = false) {
     hints: links,
     hlc: new HybridClock('n1', clock),
     clock,
-    policy: LWW,
+    policy,
     readRepair: 'before',
     sloppyQuorum,
   });
@@ -161,5 +161,22 @@ describe('coordinator during a layout transition', () => {
     await put(coordinator, 'v', opts(1, 2));
     expect(links.handoffs).toEqual([]);
     expect(links.hints.map((h) => h.target)).toContain('n3');
+  });
+
+  it('a siblings write is issued only by a replica of the read version; one not synced passes it on', async () => {
+    const { links, coordinator } = build(false, SIBLINGS);
+    // n1 (this node) says its layout does not have it synced for the key yet.
+    links.notIssuers.add('n1');
+    await put(coordinator, 'v');
+    expect(links.updatesSeen).toEqual(['n2']);
+    const issued = links.stores.get('n2')!.get('k')!;
+    expect(issued.siblings.map((s) => s.dot?.node)).toEqual(['n2']);
+    // With the read version's replicas all unable to issue, the write is refused, not issued
+    // by a new owner whose store may lack its own earlier dots.
+    links.notIssuers.add('n2');
+    links.modes.set('n3', 'down');
+    await expect(put(coordinator, 'w')).rejects.toBeInstanceOf(UnavailableError);
+    expect(links.updatesSeen).toEqual(['n2']);
+    expect(links.sent.filter((s) => s.kind === 'update').map((s) => s.node)).not.toContain('n4');
   });
 });

@@ -132,6 +132,7 @@ const EVERY_MESSAGE: readonly PeerMessage[] = [
   },
   { type: 'updateReply', id: 12, set: dotted, siblings: 2, limit: 100 },
   { type: 'updateReply', id: 13, set: null, siblings: 100, limit: 100 },
+  { type: 'updateReply', id: 13, set: null, siblings: 0, limit: 0, notIssuer: true },
   { type: 'handoff', id: 14, home: 'n3', key: 'k', set: dotted },
   { type: 'handoff', id: 15, home: 'n4', key: 'lww', set: single(version) },
   { type: 'purge', id: 16, key: 'gone', set: single(tombstoneVersion) },
@@ -676,6 +677,7 @@ describe('fromWire on version sets', () => {
     rejects([MSG.purge, 1, 'k', null]);
     rejects([MSG.write, 1, 'k']);
     expect(fromWire([MSG.readReply, 1, null])).toEqual({ type: 'readReply', id: 1, set: null });
+    rejects([MSG.updateReply, 1, null, 0, 0, false]);
     expect(fromWire([MSG.updateReply, 1, null, 5, 5])).toEqual({
       type: 'updateReply',
       id: 1,

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SIBLINGS } from '../../src/core/conflicts.js';
-import { ValueTooLargeError } from '../../src/core/errors.js';
+import { NotAnIssuerError, ValueTooLargeError } from '../../src/core/errors.js';
 import { HybridClock } from '../../src/core/hlc.js';
 import type { NewContent } from '../../src/core/replica-links.js';
 import { EMPTY_CLOCK, clockGet, type VClock } from '../../src/core/version-set.js';
 import { DotCounter } from '../../src/replica/dot-counter.js';
-import { LocalReplica } from '../../src/replica/local-replica.js';
+import { LocalReplica, PurgeHeldError } from '../../src/replica/local-replica.js';
 import { memoryStore, type LevelReplicaStore } from '../../src/storage/level-store.js';
 
 const text = (s: string): NewContent => ({
@@ -21,7 +21,7 @@ afterEach(async () => {
   store = undefined;
 });
 
-async function replica(block?: number) {
+async function replica(block?: number, mayIssue?: (key: string) => boolean) {
   store = memoryStore(SIBLINGS);
   await store.open();
   const dots = new DotCounter(store, block);
@@ -34,6 +34,7 @@ async function replica(block?: number) {
     policy: SIBLINGS,
     siblingsMax: 100,
     dots,
+    ...(mayIssue !== undefined ? { mayIssue } : {}),
   });
   const write = (content: NewContent, context: VClock = EMPTY_CLOCK) =>
     local.update('k', { context, content });
@@ -93,6 +94,27 @@ describe('LocalReplica with a dot counter', () => {
 });
 
 describe('LocalReplica guards', () => {
+  it('issues no write for a key it may not issue for (not in its read set), and stores nothing', async () => {
+    const { write, local, dots } = await replica(undefined, (key) => key !== 'k');
+    const before = dots.floor();
+    await expect(write(text('x'))).rejects.toBeInstanceOf(NotAnIssuerError);
+    expect(await local.read('k')).toBeUndefined();
+    expect(dots.floor()).toBe(before);
+    const other = await local.update('other', { context: EMPTY_CLOCK, content: text('y') });
+    expect(values(other)).toEqual(['y']);
+  });
+
+  it('refuses purges of a key while it is held for a hand-over, and purges once released', async () => {
+    const { write, local } = await replica();
+    const deleted = await write(TOMBSTONE);
+    const release = local.holdPurges('k');
+    await expect(local.purge('k', deleted)).rejects.toBeInstanceOf(PurgeHeldError);
+    expect(await local.read('k')).toBeDefined();
+    release();
+    expect(await local.purge('k', deleted)).toBe(true);
+    expect(await local.read('k')).toBeUndefined();
+  });
+
   it('refuses a set without dots in siblings mode, and the key stays usable', async () => {
     const { local, write } = await replica();
     await write(text('x'));

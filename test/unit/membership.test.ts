@@ -95,6 +95,7 @@ function world(): World {
           if (down.has(to)) throw new PeerError(to, 'unreachable');
           writes.push({ from: id, to, key });
         },
+        holdPurges: () => () => undefined,
         timeoutMs: 100,
         timers: { after: (ms, fn) => sched.at(ms, fn) },
         random: () => 0.5,

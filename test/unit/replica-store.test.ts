@@ -488,6 +488,16 @@ function runReplicaStoreSuite(
         expect(await store.purge('absent', lww(1))).toBe(false);
       });
 
+      it('deletes an older copy the tombstone supersedes, not a newer one', async () => {
+        const store = await openStore();
+        await store.merge('old', lww(3));
+        await store.merge('new', lww(6));
+        expect(await store.purge('old', single(tombstone(5)))).toBe(true);
+        expect(await store.get('old')).toBeUndefined();
+        expect(await store.purge('new', single(tombstone(5)))).toBe(false);
+        expectSet(await store.get('new'), lww(6));
+      });
+
       it('deletes a key only while it holds exactly the set named (siblings)', async () => {
         const store = await openStore({ policy: SIBLINGS });
         const a = dotted({ n1: 1 }, [['n1', 1, tombstone(1, 'n1')]]);
