@@ -154,7 +154,9 @@ export const leaveCommand: Command<typeof ADMIN_FLAGS> = {
     'layout once they hold the data; a live leaving node serves until then and exits 0. A dead',
     'node is removed the same way: its data is rebuilt from the remaining replicas. Watch the',
     'move with GET /admin/layout (settled: true when it is done). Refused (409) while another',
-    'change is in progress, or when fewer than N nodes would be left.',
+    'change is in progress, or when fewer than N nodes would be left; but a dead node that holds',
+    'up the change in progress (a joiner that never started, a member that died) is excused from',
+    'it, so it can finish: run leave again once settled if the node is still listed.',
   ].join('\n'),
   flags: ADMIN_FLAGS,
   async run({ values, positionals }) {
@@ -164,5 +166,11 @@ export const leaveCommand: Command<typeof ADMIN_FLAGS> = {
     const layout = await askAdmin(async () => (await adminClient(values)).leave(id));
     const states = layout.nodes.map((n) => `${n.id} ${n.state}`).join(', ');
     process.stdout.write(`layout version ${layout.version}: ${states}\n`);
+    if (layout.excused && layout.nodes.some((n) => n.id === id && n.state !== 'leaving')) {
+      process.stdout.write(
+        `${id} is down and was excused from the change in progress; once the layout has ` +
+          `settled it is still a member: run kvorum leave ${id} again to remove it\n`,
+      );
+    }
   },
 };

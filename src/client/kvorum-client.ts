@@ -72,6 +72,17 @@ export interface LayoutStatus {
   readonly settled: boolean;
 }
 
+/** `POST /admin/leave`: the layout after the change, and how the node was treated. */
+export interface LeaveResult extends LayoutStatus {
+  /** The node was down when asked (its data is rebuilt from the other replicas). */
+  readonly dead: boolean;
+  /**
+   * Dead, during another change: excused from that change rather than removed. A node still
+   * in the layout then needs a leave of its own once the layout has settled.
+   */
+  readonly excused: boolean;
+}
+
 /** `POST /admin/join`: the layout (wire form) and the cluster settings a joining node starts with. */
 export interface JoinResult {
   readonly layout: unknown;
@@ -283,8 +294,8 @@ export class KvorumClient {
   }
 
   /** Asks the cluster to remove a node; resolves once the change is agreed (not yet settled). */
-  async leave(id: string): Promise<LayoutStatus> {
-    return (await this.admin('POST', '/admin/leave', { id })) as LayoutStatus;
+  async leave(id: string): Promise<LeaveResult> {
+    return (await this.admin('POST', '/admin/leave', { id })) as LeaveResult;
   }
 
   /** Anti-entropy with every peer the node sees up, now. */

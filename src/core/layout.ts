@@ -17,7 +17,10 @@
 //                      versions and they are pruned.
 //
 // Tracked nodes are the nodes of the live versions minus `excused`: dead nodes being removed,
-// whose data the surviving replicas push instead (each key has N-1 other holders).
+// whose data the surviving replicas push instead (each key has N-1 other holders), and dead
+// nodes an operator excused from a transition already under way (see excuse): a joiner that
+// never started, or a member that died mid-transition. Nobody waits for an excused node, and
+// nobody pushes to it; one that is in the new version stays a member, down, until removed.
 //
 // A joining node gets no trackers from applyDecided: each is a promise only the node can make.
 // It acks once it holds the history; it holds no data from before v, so its sync is empty, but
@@ -52,7 +55,10 @@ export interface LayoutHistory {
   readonly versions: readonly LayoutVersion[];
   /** Node id -> the highest version it reported, per tracker (null-prototype records). */
   readonly trackers: Readonly<Record<Tracker, Readonly<Record<string, number>>>>;
-  /** Dead nodes leaving in the current transition: their trackers are not waited for. */
+  /**
+   * Dead nodes the current transition does not wait for: those it removes, and those excused
+   * while it was under way. Empty when settled.
+   */
   readonly excused: readonly string[];
 }
 
@@ -289,11 +295,31 @@ function canonical(versions: readonly LayoutVersion[], from: LayoutHistory): Lay
       if (v !== undefined && v >= (first.get(id) as number) && v <= hi) trackers[t][id] = v;
     }
   }
-  const old = versions[0] as LayoutVersion;
-  const nu = versions[versions.length - 1] as LayoutVersion;
-  const leaving = versions.length > 1 ? old.nodes.filter((n) => !holds(nu, n.id)) : [];
-  const excused = leaving.map((n) => n.id).filter((id) => from.excused.includes(id));
+  // Excused ids last as long as the transition: a settled history has none.
+  const excused = versions.length > 1 ? ids.filter((id) => from.excused.includes(id)) : [];
   return { versions, trackers, excused };
+}
+
+/**
+ * Excuses a dead node from the transition under way: its trackers are no longer waited for and
+ * no sync pushes to it, so the transition can finish without it. For a node the transition
+ * removes, that is a dead removal; a node in the new version (a joiner that never started, a
+ * member that died) stays a member, down, to be removed by a leave once the layout settles.
+ * A gossiped fact, not a decision: excused ids of one transition only grow, so merge keeps them.
+ * Refuses (ConflictError, InvalidArgumentError) outside a transition or for a non-member.
+ */
+export function excuse(h: LayoutHistory, id: string): LayoutHistory {
+  if (isSettled(h)) {
+    throw new ConflictError('no layout change is in progress: nothing to excuse a node from');
+  }
+  if (!trackedNodes(h).includes(id) && !h.excused.includes(id)) {
+    throw new InvalidArgumentError(
+      `${JSON.stringify(id).slice(0, 70)} is not in layout versions ` +
+        `${oldestVersion(h).version}..${newestVersion(h).version}`,
+    );
+  }
+  if (h.excused.includes(id)) return h;
+  return prune({ ...h, excused: [...h.excused, id].sort() });
 }
 
 /** Appends a decided version. Idempotent; a version already known with other nodes throws. */
@@ -590,8 +616,8 @@ export function layoutFromWire(x: unknown): LayoutHistory {
   const excused = list(get('excused'), 'excused', LIMITS.layoutNodesMax, malformed).map(
     (raw, i) => {
       const id = checkId(raw, `excused[${i}]`, malformed);
-      if (!holds(oldestVersion(h0), id) || holds(newestVersion(h0), id)) {
-        malformed(`excused[${i}]`, `names ${id}, which is not leaving`);
+      if (h0.versions.length < 2 || !h0.versions.some((v) => holds(v, id))) {
+        malformed(`excused[${i}]`, `names ${id}, which is in no version of a transition`);
       }
       return id;
     },

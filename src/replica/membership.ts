@@ -15,10 +15,11 @@ import {
   type PaxosReply,
   type PaxosRequest,
 } from '../core/consensus.js';
-import { ConflictError } from '../core/errors.js';
+import { ConflictError, NoMajorityError } from '../core/errors.js';
 import {
   advance,
   applyDecided,
+  excuse,
   initialHistory,
   isMember,
   isSettled,
@@ -240,6 +241,17 @@ export class Membership implements MembershipServer {
     // A join retried by a node whose first answer was lost: it is in the newest version and
     // has never acknowledged it (so it never started). Answer as the first time.
     if (change.kind === 'join' && this.joiningUnstarted(change.node)) return this.h;
+    // A dead node holding up the transition under way (a joiner that never started, a member
+    // that died): excused from it, so the transition ends without it. One still a member then
+    // is removed by a leave once the layout has settled.
+    if (change.kind === 'leave' && change.dead && !isSettled(this.h)) {
+      await this.learn(excuse(this.h, change.id));
+      this.o.logger.info(
+        { node: change.id, version: newestVersion(this.h).version },
+        'excused a dead node from the layout change in progress',
+      );
+      return this.h;
+    }
     if (this.proposing) {
       throw new ConflictError('this node is already proposing a layout change; retry when it has');
     }
@@ -325,9 +337,27 @@ export class Membership implements MembershipServer {
     try {
       this.o.logger.info({ version: slot }, 'finishing a layout change its proposer left undone');
       await this.decide(state.accepted.value);
+    } catch (err) {
+      // Cut off from a majority (a partition): the change stays accepted here, and a later
+      // tick tries again.
+      if (!(err instanceof NoMajorityError)) throw err;
+      this.o.logger.info(
+        { version: slot, err: err.message },
+        'finishing a layout change: no majority yet',
+      );
     } finally {
       this.proposing = false;
     }
+  }
+
+  /**
+   * Whether this node has accepted a change for the next version that it has not seen decided:
+   * a proposal that may yet be chosen (its proposer's answer said "may or may not"), which a
+   * later tick finishes. A quiet cluster has none.
+   */
+  async unfinishedChange(): Promise<boolean> {
+    const state = await this.acceptorState(newestVersion(this.h).version + 1);
+    return state.accepted !== undefined;
   }
 
   // ---- Background: gossip and trackers.
@@ -426,6 +456,8 @@ export class Membership implements MembershipServer {
         if (newPref === undefined || !oldPref.includes(self)) continue;
         for (const target of newPref) {
           if (oldPref.includes(target) || target === self) continue;
+          // Excused: presumed dead; anti-entropy fills it should it come back a member.
+          if (this.h.excused.includes(target)) continue;
           await this.paced();
           await this.o.write(target, key, set, this.o.timeoutMs);
           pushed += 1;
@@ -463,10 +495,9 @@ export class Membership implements MembershipServer {
         const batch = await this.o.store.hintsFor(target, LIMITS.hintReplayBatchMax);
         if (batch.length === 0) break;
         for (const hint of batch) {
-          const owners = ringOf(newest).preferenceList(
-            hint.key,
-            Math.min(this.o.n, newest.nodes.length),
-          );
+          const owners = ringOf(newest)
+            .preferenceList(hint.key, Math.min(this.o.n, newest.nodes.length))
+            .filter((id) => !h.excused.includes(id));
           // A target that stays and answers gets its hint; otherwise the key's owners take it
           // (a target that stays is one of them or will get the key from them by anti-entropy).
           await this.paced();

@@ -306,8 +306,11 @@ class ReplicaBackend implements HttpBackend {
   async leave(raw: unknown): Promise<Record<string, unknown>> {
     const id = parseLeaveRequest(raw);
     const dead = id !== this.id && !this.transport.isUp(id);
+    const before = this.node.membership.history();
     const h = await this.node.membership.change({ kind: 'leave', id, dead });
-    return { ...this.layout(), dead, version: newestVersion(h).version };
+    // Dead, during a transition: excused from it rather than removed (see Membership.change).
+    const excused = dead && !isSettled(before);
+    return { ...this.layout(), dead, excused, version: newestVersion(h).version };
   }
 
   partition(raw: unknown): Promise<PartitionResult> {

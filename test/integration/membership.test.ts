@@ -285,3 +285,70 @@ describe('membership: siblings contexts across a departure', () => {
     expect(res.status, await res.text()).toBe(204);
   });
 });
+
+describe('membership: a joiner that never starts', () => {
+  let e: TestCluster;
+  beforeAll(async () => {
+    e = await TestCluster.start({ antiEntropyIntervalMs: 0 });
+  });
+  afterAll(async () => {
+    await e?.stop();
+  });
+
+  it('holds its transition up until a leave excuses it; a second leave removes it; every write reads back', async () => {
+    // Agreed, but no process ever serves these ports (serve --join gave up, say).
+    const [httpPort, peerPort] = await freePorts(2);
+    const joined = await e.admin('n1', 'POST', '/admin/join', {
+      id: 'n4',
+      http: `http://127.0.0.1:${httpPort}`,
+      peer: `127.0.0.1:${peerPort}`,
+    });
+    expect(joined.status).toBe(200);
+    const written: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await e.put(`n${1 + (i % 3)}`, `j${i}`, `v${i}`, '?w=quorum');
+      expect(res.status, `put j${i} during the transition`).toBe(204);
+      written.push(`j${i}`);
+    }
+    const stuck = await e.layout('n2');
+    expect(stuck.settled).toBe(false);
+    expect(stuck.nodes.find((n) => n.id === 'n4')?.state).toBe('joining');
+    // Another change is refused meanwhile, as always; a leave of the dead joiner is not.
+    expect((await e.admin('n2', 'POST', '/admin/leave', { id: 'n3' })).status).toBe(409);
+
+    const excused = await e.admin('n2', 'POST', '/admin/leave', { id: 'n4' });
+    expect(excused.status).toBe(200);
+    expect(await excused.json()).toMatchObject({ dead: true, excused: true });
+    for (const id of ['n1', 'n2', 'n3']) {
+      await until(
+        `${id}: the transition ends without n4`,
+        async () => {
+          const l = await e.layout(id);
+          return l.settled && l.nodes.find((n) => n.id === 'n4')?.state === 'member';
+        },
+        30_000,
+        100,
+      );
+    }
+
+    const removed = await e.admin('n3', 'POST', '/admin/leave', { id: 'n4' });
+    expect(removed.status).toBe(200);
+    expect(await removed.json()).toMatchObject({ dead: true, excused: false });
+    for (const id of ['n1', 'n2', 'n3']) {
+      await until(
+        `${id}: settled without n4`,
+        async () => {
+          const l = await e.layout(id);
+          return l.settled && !l.nodes.some((n) => n.id === 'n4');
+        },
+        30_000,
+        100,
+      );
+    }
+    for (const key of written) {
+      const res = await e.get('n3', key, '?r=quorum');
+      expect(res.status, key).toBe(200);
+      expect(await res.text()).toBe(`v${key.slice(1)}`);
+    }
+  });
+});

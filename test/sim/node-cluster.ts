@@ -134,6 +134,12 @@ export class NodeCluster {
   private readonly faults = new Set<LinkFault>();
   private readonly clients: ClientOps;
   private nextIndex: number;
+  /**
+   * Joins whose every attempt went unanswered: each may still be decided (a proposer told "no
+   * majority" does not know). settle deals with those the layout comes to name, as an operator
+   * would: by running serve --join again, or by removing the node that never started.
+   */
+  private readonly abandoned = new Map<string, { address: NodeAddress; retry: boolean }>();
   /** Keys repaired by anti-entropy in incarnations that have ended. */
   private aeRepairedBefore = 0;
 
@@ -243,7 +249,7 @@ export class NodeCluster {
           );
         } catch (err) {
           this.sched.note(`join of ${id} via ${through} failed: ${String(err).slice(0, 120)}`);
-          if (err instanceof ConflictError || err instanceof InvalidArgumentError) return undefined;
+          if (err instanceof ConflictError || err instanceof InvalidArgumentError) break;
         }
       }
       if (layout === undefined) {
@@ -253,11 +259,22 @@ export class NodeCluster {
         through = up[Math.floor(this.rng() * up.length)]!;
       }
     }
-    if (layout === undefined) return undefined;
-    this.layoutChanged = true;
+    if (layout === undefined) {
+      // Even a refusal may follow an attempt that was agreed after all (the node asked first
+      // crashed mid-proposal, and another finished it): settle watches for it.
+      this.abandoned.set(id, { address, retry: this.rng() < 0.5 });
+      return undefined;
+    }
     this.sched.note(
       `join of ${id} via ${through} agreed (version ${newestVersion(layout).version})`,
     );
+    await this.startJoined(id, address, layout);
+    return id;
+  }
+
+  /** Starts a node whose join was agreed, from the layout the join answered with. */
+  private async startJoined(id: string, address: NodeAddress, layout: LayoutHistory) {
+    this.layoutChanged = true;
     const slot = await this.addSlot(id, address);
     slot.initialLayout = layout;
     this.net.addNode(id);
@@ -267,7 +284,36 @@ export class NodeCluster {
     void this.boot(slot).catch((err: unknown) => {
       this.history.unexpected.push(`start of ${id} failed: ${String(err)}`);
     });
-    return id;
+  }
+
+  /**
+   * A join nobody answered that the layout names after all: its node never started, and holds
+   * the transition up. Either the operator runs serve --join again (answered as the first time
+   * while the node has not started), or removes the node: excused from the transition under
+   * way, then removed once the layout has settled.
+   */
+  private async resolveAbandoned(): Promise<void> {
+    const h = this.layout();
+    if (h === undefined) return;
+    for (const [id, a] of this.abandoned) {
+      if (!h.versions.some((v) => v.nodes.some((m) => m.id === id))) continue;
+      const up = this.ids.filter((x) => this.isUp(x));
+      if (up.length === 0) return;
+      const via = up[Math.floor(this.rng() * up.length)]!;
+      if (!a.retry) {
+        await this.leave(id, via);
+        continue;
+      }
+      try {
+        const change = this.node(via)!.membership.change({ kind: 'join', node: a.address });
+        const layout = await this.on(via, change);
+        this.abandoned.delete(id);
+        this.sched.note(`join of ${id} via ${via} answered on a retry`);
+        await this.startJoined(id, a.address, layout);
+      } catch (err) {
+        this.sched.note(`join of ${id} via ${via} retried: ${String(err).slice(0, 120)}`);
+      }
+    }
   }
 
   /**
@@ -329,15 +375,22 @@ export class NodeCluster {
   async settle(withinMs = 20_000): Promise<boolean> {
     const deadline = this.sched.now + withinMs;
     for (;;) {
+      await this.resolveAbandoned();
       const histories = this.ids.flatMap((id) => {
         const h = this.node(id)?.membership.history();
         return h === undefined ? [] : [h];
       });
       const newest = histories.map((h) => newestVersion(h).version);
+      // A change some node accepted but nobody saw decided may still be chosen (a proposer
+      // told "no majority" does not know): not quiet until it is finished or overtaken.
+      const unfinished = await this.sched.run(
+        Promise.all(this.ids.map((id) => this.node(id)?.membership.unfinishedChange() ?? false)),
+      );
       const agreed =
         histories.length === this.ids.length &&
         histories.every((h) => isSettled(h)) &&
-        newest.every((v) => v === newest[0]);
+        newest.every((v) => v === newest[0]) &&
+        !unfinished.includes(true);
       if (agreed) {
         const names = new Set(newestVersion(histories[0]!).nodes.map((m) => m.id));
         for (const id of [...this.ids]) if (!names.has(id)) this.depart(id);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LIMITS, parseClusterConfig } from '../../src/config.js';
 import { ConflictError, InvalidArgumentError, LayoutDivergedError } from '../../src/core/errors.js';
 import {
+  excuse,
   advance,
   applyDecided,
   initialHistory,
@@ -218,6 +219,48 @@ describe('leaves', () => {
     expect(numbers(withExcuse)).toEqual([3]);
     expect(numbers(without)).toEqual([2, 3]);
   });
+
+  it('a joiner that never starts can be excused: the transition ends with it a member, down', () => {
+    let h = change(initialHistory(nodes(1, 2, 3)), { kind: 'join', node: node(4) });
+    h = report(h, 'ack', 2, ['n4']);
+    expect(minTracker(h, 'ack'), 'waits for the joiner').toBe(1);
+    h = excuse(h, 'n4');
+    expect(h.excused).toEqual(['n4']);
+    expect(trackedNodes(h)).toEqual(['n1', 'n2', 'n3']);
+    expect(minTracker(h, 'ack')).toBe(2);
+    h = report(report(h, 'sync', 2), 'syncAck', 2);
+    expect(numbers(h)).toEqual([2]);
+    expect(isMember(h, 'n4')).toBe(true);
+    expect(h.excused, 'a settled history excuses nobody').toEqual([]);
+    // Removed as any dead member is, by a leave once settled.
+    h = change(h, { kind: 'leave', id: 'n4', dead: true });
+    expect(h.excused).toEqual(['n4']);
+  });
+
+  it('a member that dies mid-transition can be excused; the excuse ends with the transition', () => {
+    let h = change(settle(four()), { kind: 'leave', id: 'n4', dead: false });
+    h = excuse(excuse(h, 'n2'), 'n4');
+    expect(trackedNodes(h)).toEqual(['n1', 'n3']);
+    expect(excuse(h, 'n2'), 'excusing twice changes nothing').toBe(h);
+    const other = excuse(change(settle(four()), { kind: 'leave', id: 'n4', dead: false }), 'n3');
+    expect(merge(h, other).excused, 'excuses of one transition only grow').toEqual([
+      'n2',
+      'n3',
+      'n4',
+    ]);
+    h = report(report(report(h, 'ack', 3), 'sync', 3), 'syncAck', 3);
+    expect(numbers(h)).toEqual([3]);
+    expect(h.excused).toEqual([]);
+    expect(isMember(h, 'n2')).toBe(true);
+    expect(isMember(h, 'n4')).toBe(false);
+  });
+
+  it('refuses to excuse outside a transition, or a node in none of its versions', () => {
+    const settled = settle(four());
+    expect(() => excuse(settled, 'n4')).toThrow(ConflictError);
+    const moving = change(settled, { kind: 'leave', id: 'n4', dead: false });
+    expect(() => excuse(moving, 'n9')).toThrow(InvalidArgumentError);
+  });
 });
 
 describe('advance', () => {
@@ -291,7 +334,8 @@ describe('prune', () => {
     const h = prune(raw);
     expect({ ...h.trackers.ack }).toEqual({ n2: 4, n3: 5 });
     expect({ ...h.trackers.sync }).toEqual({ n4: 5 });
-    expect(h.excused).toEqual(['n3']);
+    // Of the excused ids, those of nodes in a live version (n9 is in none).
+    expect(h.excused).toEqual(['n1', 'n3']);
     expect(sameHistory(prune(h), h)).toBe(true);
   });
 
@@ -741,7 +785,11 @@ describe('wire form', () => {
     ],
     ['a fractional tracker', set('trackers.ack.0.1', 1.5), /trackers\.ack\[0\]\[1\] must be a/],
     ['excused not an array', set('excused', 'n3'), /excused must be an array/],
-    ['an excused member', set('excused', ['n1']), /excused\[0\] names n1, which is not leaving/],
+    [
+      'an excused id in no live version',
+      set('excused', ['n9']),
+      /excused\[0\] names n9, which is in no version of a transition/,
+    ],
     ['an excused id malformed', set('excused', ['n 3']), /excused\[0\] must match/],
     ['an excused id twice', set('excused', ['n3', 'n3']), /excused must be sorted, each id once/],
   ])('rejects %s, naming the field', (_name, spoil, message) => {
