@@ -651,6 +651,15 @@ export class Membership implements MembershipServer {
     this.left = true;
     this.o.logger.info({ self: this.o.self }, 'this node is no longer in the layout; leaving');
     this.background('layout push', this.pushToAll());
+    // Hints kept since the sync pass (writes during the transition that found a node down):
+    // handed on while the node lingers, best effort (a hint is never a write's only copy
+    // outside sloppy quorum, which a transition turns off).
+    this.rehomeHints(this.h).catch((err: unknown) =>
+      this.o.logger.info(
+        { err: (err as Error).message },
+        'handing on hints before leaving: incomplete',
+      ),
+    );
     this.o.timers.after(LIMITS.layoutLeaveLingerMs, () => this.o.onLeft?.());
   }
 

@@ -210,10 +210,11 @@ export class History {
     return n;
   }
 
-  /** Hints any node still keeps. */
-  hintsLeft(): number {
+  /** Hints the nodes `of` still keep. */
+  hintsLeft(of: readonly string[]): number {
     let n = 0;
-    for (const byTarget of this.hints.values()) for (const m of byTarget.values()) n += m.size;
+    for (const [node, byTarget] of this.hints)
+      if (of.includes(node)) for (const m of byTarget.values()) n += m.size;
     return n;
   }
 
