@@ -1,6 +1,7 @@
 // Turns raw results into what the report states: each figure as a ratio to the baselines
 // measured in the same run, and the targets as PASS / FALL SHORT.
 
+import { LOAD_GENERATOR } from './cpu.js';
 import type { BenchRun, Ratios, ScenarioResult, TargetVerdict } from './results.js';
 import type { LatencySummary } from './latency.js';
 
@@ -50,6 +51,14 @@ function ratio(a: number | undefined, b: number | undefined): number | undefined
   return a / b;
 }
 
+/** Server CPU µs per response of the measured run: every server process, not the load generator. */
+export function cpuUsPerOp(r: ScenarioResult): number | undefined {
+  const servers = Object.entries(r.cpuSeconds).filter(([name]) => name !== LOAD_GENERATOR);
+  const responses = r.load?.responses ?? 0;
+  if (servers.length === 0 || responses === 0) return undefined;
+  return (servers.reduce((sum, [, s]) => sum + s, 0) * 1e6) / responses;
+}
+
 export function ratiosOf(r: ScenarioResult, base: ScenarioResult): Omit<Ratios, 'baseline'> {
   const a = r.load;
   const b = base.load;
@@ -58,6 +67,7 @@ export function ratiosOf(r: ScenarioResult, base: ScenarioResult): Omit<Ratios, 
     p50: ratio(a?.latency?.p50Ms, b?.latency?.p50Ms),
     p99: ratio(a?.latency?.p99Ms, b?.latency?.p99Ms),
     p999: ratio(a?.latency?.p999Ms, b?.latency?.p999Ms),
+    cpuPerOp: ratio(cpuUsPerOp(r), cpuUsPerOp(base)),
   };
 }
 
@@ -172,6 +182,7 @@ export function analyze(input: Input): BenchRun {
         const base = results.get(id);
         return base ? [{ baseline, ...ratiosOf(r, base) }] : [];
       }),
+      cpuUsPerOp: cpuUsPerOp(r),
     })),
     targets: evaluateTargets(results),
   };

@@ -57,17 +57,23 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 function ratioCell(r: Row, baseline: string): string {
   const q: Ratios | undefined = r.ratios.find((v) => v.baseline === baseline);
   if (!q) return '–';
-  return `${x(q.reqPerS)} · ${x(q.p50)} · ${x(q.p99)} · ${x(q.p999)}`;
+  return `${x(q.reqPerS)} · ${x(q.p50)} · ${x(q.p99)} · ${x(q.p999)} · ${x(q.cpuPerOp)}`;
 }
 
-/** Peak RSS of the largest server process, and the sum of every process's peak. */
+function byNodeName<T>(record: Record<string, T>): Array<[string, T]> {
+  return Object.entries(record).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+/** Each server process's peak RSS in node order (n1, n2, … or e1, e2, e3). */
 function rssCell(r: ScenarioResult): string {
-  const peaks = Object.values(r.rssPeakBytes);
+  const peaks = byNodeName(r.rssPeakBytes);
   if (peaks.length === 0) return '–';
-  const total = peaks.reduce((a, b) => a + b, 0);
-  return peaks.length === 1
-    ? int(total / MIB)
-    : `${int(Math.max(...peaks) / MIB)} / ${int(total / MIB)}`;
+  return peaks.map(([, bytes]) => int(bytes / MIB)).join(' · ');
+}
+
+function cpuCell(us: number | undefined): string {
+  if (us === undefined) return '–';
+  return us >= 100 ? int(us) : us.toFixed(1);
 }
 
 function figuresTable(rows: readonly Row[], baselines: readonly string[]): string {
@@ -79,7 +85,8 @@ function figuresTable(rows: readonly Row[], baselines: readonly string[]): strin
     'p99.9 ms',
     'errors',
     'non-2xx',
-    'RSS MiB max / sum',
+    'CPU per op µs',
+    'peak RSS MiB per node',
     ...baselines.map((b) => `× ${b}`),
   ];
   return table(
@@ -96,6 +103,7 @@ function figuresTable(rows: readonly Row[], baselines: readonly string[]): strin
           '',
           '',
           '',
+          '',
           ...baselines.map(() => ''),
         ];
       return [
@@ -106,6 +114,7 @@ function figuresTable(rows: readonly Row[], baselines: readonly string[]): strin
         ms(l.latency?.p999Ms),
         String(l.errors),
         nonOkCell(r),
+        cpuCell(r.cpuUsPerOp),
         rssCell(r),
         ...baselines.map((b) => ratioCell(r, b)),
       ];
@@ -287,7 +296,7 @@ function profileIntro(run: BenchRun, p: ProfileSummary): string {
         (plain === undefined ? '' : `, against ${int(plain)} req/s without it (core row)`);
   const window =
     p.window === 'load'
-      ? 'samples taken during the load (warm-up included)'
+      ? 'samples taken during the measured run (warm-up excluded)'
       : 'the whole life of each process, start-up and shutdown included (no sample fell in the load window)';
   return (
     `${p.label} on 3 replicas, load spread over n1-n3, with the same settings as the figures ` +
@@ -347,7 +356,7 @@ function profileSection(run: BenchRun): string[] {
     '',
     profileIntro(run, p),
     '',
-    "**CPU used per process** (CPU seconds ÷ wall seconds of the scenario, warm-up included, from /proc: every thread, LevelDB's in the libuv pool too; the load generator is the bench process, where autocannon runs):",
+    "**CPU used per process** (CPU seconds ÷ wall seconds of the measured run, warm-up excluded, from /proc: every thread, LevelDB's in the libuv pool too; the load generator is the bench process, where autocannon runs):",
     '',
     coresTable(run, p),
     '',
@@ -389,8 +398,9 @@ const METHOD = [
   '- `npm run bench` builds kvorum, starts each system fresh (separate processes, a temp data dir, free loopback ports), prefills it, and drives it with autocannon from a worker thread. Every process is killed by PID at the end or on Ctrl-C.',
   '- Keys are drawn uniformly at random per request (`setupRequest`); PUT rewrites existing keys, so GETs always find one. Prefill: each key written once, kvorum with `?w=one`.',
   "- **req/s** counts 2xx responses per second of the measured run. **Latency** is timed per response with `process.hrtime` (autocannon's `response` event; its own histogram has 1 ms resolution) and is of 2xx responses; it is measured at the client, so it includes time a response waits for the load generator, which shares the cores. **errors**: connection errors and timeouts (10 s); **non-2xx**: answered with another status, by code.",
-  '- **Ratios** (`× baseline`) divide this row by the baseline row of the same run, as req/s · p50 · p99 · p99.9: above 1 means more throughput, but also more latency. `–`: no such baseline (e.g. etcd has no mixed or 10 KiB rows).',
-  '- **RSS MiB max / sum**: peak resident memory (VmRSS, sampled each second during the scenario) of the largest server process, and the sum over all of them.',
+  '- **Ratios** (`× baseline`) divide this row by the baseline row of the same run, as req/s · p50 · p99 · p99.9 · CPU per op: above 1 means more throughput, but also more latency and more CPU per request. `–`: no such baseline (e.g. etcd has no mixed or 10 KiB rows).',
+  '- **CPU per op µs**: CPU time (user + system, from `/proc/<pid>/stat`, every thread) of all the server processes of the system together during the measured run, warm-up excluded, divided by the responses of that run (refusals included). The load generator is not counted. Read in the load worker right before and after the measured run, so the CPU and the responses cover the same window.',
+  '- **peak RSS MiB per node**: peak resident memory (VmRSS, sampled each second during the scenario, warm-up included) of each server process, in node order (n1, n2, … or e1, e2, e3).',
   '- etcd is driven through its v3 HTTP/JSON gateway: `POST /v3/kv/put {"key","value"}` (base64) and `POST /v3/kv/range {"key"}` (linearizable; `"serializable": true` for serializable), at the leader, pipelining 1. Its members are checked healthy before every scenario.',
   "- Absolute figures depend on the machine: compare ratios measured in one run. fsync on this kind of machine is unrealistically fast, which flatters any synced figure (etcd's WAL).",
 ];

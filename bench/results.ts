@@ -15,10 +15,22 @@ export interface ScenarioResult {
   /** Peak resident memory of each server process during the scenario, bytes. */
   readonly rssPeakBytes: Record<string, number>;
   /**
-   * Cores each server process used during the scenario (CPU seconds ÷ wall seconds, warm-up
-   * included), and `load generator` (the bench process); empty where /proc is missing.
+   * Cores each server process used during the measured run (CPU seconds ÷ wall seconds, warm-up
+   * excluded), and `load generator` (the bench process); empty where /proc is missing.
    */
   readonly cpuCores: Record<string, number>;
+  /** CPU seconds of the same processes over the same window. */
+  readonly cpuSeconds: Record<string, number>;
+}
+
+/** A result as the run records it: with its ratios to the baselines and its CPU per request. */
+export interface AnalyzedResult extends ScenarioResult {
+  readonly ratios: readonly Ratios[];
+  /**
+   * CPU µs of every server process together (the load generator not included) per response
+   * of the measured run, refusals included; undefined without /proc or without responses.
+   */
+  readonly cpuUsPerOp: number | undefined;
 }
 
 /** The profiled phase: where its servers' CPU went, and the scenario it ran. */
@@ -59,6 +71,7 @@ export interface Ratios {
   readonly p50: number | undefined;
   readonly p99: number | undefined;
   readonly p999: number | undefined;
+  readonly cpuPerOp: number | undefined;
 }
 
 export interface TargetVerdict {
@@ -82,7 +95,7 @@ export interface BenchRun {
   readonly etcd: EtcdInfo;
   readonly wallSeconds: number;
   readonly prefills: readonly PrefillRecord[];
-  readonly results: ReadonlyArray<ScenarioResult & { readonly ratios: readonly Ratios[] }>;
+  readonly results: readonly AnalyzedResult[];
   readonly targets: readonly TargetVerdict[];
   /** Undefined when no profiled phase ran (--no-profile, --only) or it gave no profile. */
   readonly profile: ProfileSummary | undefined;

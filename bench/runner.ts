@@ -5,7 +5,7 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CpuMeter, type TimeWindow } from './cpu.js';
+import { coresOf, type TimeWindow } from './cpu.js';
 import { EtcdCluster, type EtcdBinary } from './etcd-cluster.js';
 import { KvorumCluster } from './kvorum-cluster.js';
 import { runLoad } from './load.js';
@@ -187,7 +187,8 @@ export class PhaseRunner {
       this.failPhase(phase, `could not start ${phase.title}: ${message(err)}`);
       return;
     }
-    // The load window of the last scenario measured: the part of the profiles that counts.
+    // The measured window (warm-up excluded) of the last scenario: the part of the profiles
+    // that counts.
     let window: TimeWindow | undefined;
     try {
       for (const space of phase.keySpaces) await this.prefill(phase, servers, space);
@@ -200,7 +201,7 @@ export class PhaseRunner {
           faultFailure = step.kind === 'heal' ? undefined : failure;
         } else if (faultFailure && (step.scenario.delayed || step.scenario.side)) {
           this.done += 1;
-          this.record(step.scenario, undefined, `not run: ${faultFailure}`, {}, {});
+          this.record(step.scenario, undefined, `not run: ${faultFailure}`);
         } else window = await this.measure(servers, step.scenario);
       }
     } finally {
@@ -360,24 +361,23 @@ export class PhaseRunner {
     };
   }
 
-  /** Resolves to the scenario's load window, or undefined when it was not run. */
+  /** Resolves to the scenario's measured window, or undefined when it was not run. */
   private async measure(servers: Servers, scenario: Scenario): Promise<TimeWindow | undefined> {
     this.done += 1;
     const label = scenarioLabel(scenario);
     const tag = `[${this.done}/${this.total}] ${scenario.id} (${label})`;
     const dead = servers.dead();
     if (dead.length > 0) {
-      this.record(scenario, undefined, `not run: ${dead.join('; ')}`, {}, {});
+      this.record(scenario, undefined, `not run: ${dead.join('; ')}`);
       this.log(`${tag}: not run, a server is down`);
       return undefined;
     }
-    const sampler = new RssSampler(servers.pids());
-    let meter: CpuMeter | undefined;
+    const pids = servers.pids();
+    const sampler = new RssSampler(pids);
     let load: LoadResult | undefined;
     let error: string | undefined;
     try {
       await servers.beforeScenario();
-      meter = new CpuMeter(servers.pids());
       load = await runLoad({
         urls: servers.urls(scenario),
         connections: scenario.connections,
@@ -386,29 +386,30 @@ export class PhaseRunner {
         prefill: false,
         requestTimeoutS: REQUEST_TIMEOUT_S,
         workload: workloadOf(scenario),
+        cpuPids: Object.fromEntries(pids),
       });
     } catch (err) {
       error = message(err);
     }
-    const cpuCores = meter?.stop() ?? {};
     const rss = await sampler.stop();
     const deadAfter = servers.dead();
     if (deadAfter.length > 0)
       error = [error, `server died: ${deadAfter.join('; ')}`].filter(Boolean).join('; ');
-    this.record(scenario, load, error, rss, cpuCores);
+    this.record(scenario, load, error, rss);
     this.log(`${tag}: ${load ? summaryLine(load) : ''}${error ? ` FAILED: ${error}` : ''}`);
-    return meter?.window;
+    return load?.cpu?.window;
   }
 
   private record(
     scenario: Scenario,
     load: LoadResult | undefined,
     error: string | undefined,
-    rssPeakBytes: Record<string, number>,
-    cpuCores: Record<string, number>,
+    rssPeakBytes: Record<string, number> = {},
   ): void {
     const label = scenarioLabel(scenario);
-    this.out.results.push({ scenario, label, load, error, rssPeakBytes, cpuCores });
+    const cpuCores = load?.cpu ? coresOf(load.cpu) : {};
+    const cpuSeconds = load?.cpu?.seconds ?? {};
+    this.out.results.push({ scenario, label, load, error, rssPeakBytes, cpuCores, cpuSeconds });
   }
 
   private failPhase(phase: Phase, error: string): void {
@@ -417,7 +418,7 @@ export class PhaseRunner {
     for (const step of phase.steps)
       if (step.kind === 'measure') {
         this.done += 1;
-        this.record(step.scenario, undefined, error, {}, {});
+        this.record(step.scenario, undefined, error);
       }
   }
 }
