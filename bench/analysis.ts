@@ -1,5 +1,5 @@
 // Turns raw results into what the report states: each figure as a ratio to the baselines
-// measured in the same run, and the issue's targets as PASS / FALL SHORT.
+// measured in the same run, and the issues' targets as PASS / FALL SHORT.
 
 import { LOAD_GENERATOR } from './cpu.js';
 import type { BenchRun, Ratios, ScenarioResult, TargetVerdict } from './results.js';
@@ -75,11 +75,15 @@ function fmtRate(v: number): string {
   return Math.round(v).toLocaleString('en-US');
 }
 
+function fmtUs(v: number): string {
+  return v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
+}
+
 function fmtMs(v: number): string {
   return v < 10 ? v.toFixed(2) : v.toFixed(1);
 }
 
-/** Targets of issue #5, each evaluated from the results of this run. */
+/** Targets of issues #5 and #14, each evaluated from the results of this run. */
 function evaluateTargets(results: Map<string, ScenarioResult>): TargetVerdict[] {
   const ok = (id: string) => {
     const r = results.get(id);
@@ -132,9 +136,24 @@ function evaluateTargets(results: Map<string, ScenarioResult>): TargetVerdict[] 
       measured: `${d >= 0 ? '+' : ''}${d.toFixed(2)} ms (${fmtMs(b.p50Ms)} → ${fmtMs(a.p50Ms)} ms; ${(a.p50Ms / b.p50Ms).toFixed(2)}×)`,
     };
   };
+  const cpuAtMost = (target: string, id: string, baseId: string, max: number): TargetVerdict => {
+    const a = ok(id) && cpuUsPerOp(results.get(id) as ScenarioResult);
+    const b = ok(baseId) && cpuUsPerOp(results.get(baseId) as ScenarioResult);
+    if (!a || !b) {
+      const noCpu = ok(id) && ok(baseId) ? 'no CPU reading (no /proc)' : missing(id, baseId);
+      return { target, scenario: id, status: 'NOT MEASURED', measured: noCpu };
+    }
+    const x = a / b;
+    return {
+      target,
+      scenario: id,
+      status: x <= max ? 'PASS' : 'FALL SHORT',
+      measured: `${x.toFixed(2)}× (${fmtUs(a)} vs ${fmtUs(b)} µs per request)`,
+    };
+  };
   return [
     throughput('quorum PUT ≥ 2.5× etcd put', 'core.put.quorum', 'etcd.put', 2.5),
-    throughput('quorum PUT ≥ 0.5× single-replica PUT', 'core.put.quorum', 'single.put', 0.5),
+    throughput('quorum PUT ≥ 0.6× single-replica PUT', 'core.put.quorum', 'single.put', 0.6),
     throughput('linearizable PUT ≥ 1.5× etcd put', 'core.put.linearizable', 'etcd.put', 1.5),
     throughput(
       'linearizable GET ≥ 2× etcd linearizable range',
@@ -166,6 +185,30 @@ function evaluateTargets(results: Map<string, ScenarioResult>): TargetVerdict[] 
       'delay.get.quorum',
       'core.get.quorum',
       2,
+    ),
+    cpuAtMost(
+      'server CPU per PUT w=quorum (3 nodes together) ≤ 1.8× single-replica PUT',
+      'core.put.quorum',
+      'single.put',
+      1.8,
+    ),
+    cpuAtMost(
+      'server CPU per PUT w=quorum ≤ 0.5× etcd put (3 members together)',
+      'core.put.quorum',
+      'etcd.put',
+      0.5,
+    ),
+    cpuAtMost(
+      'server CPU per 10 KiB PUT w=quorum ≤ 2× single-replica 10 KiB PUT',
+      'core.put10k.quorum',
+      'single.put10k',
+      2,
+    ),
+    cpuAtMost(
+      'server CPU per GET r=one (3 nodes together) ≤ 1.15× single-replica GET',
+      'core.get.one',
+      'single.get',
+      1.15,
     ),
   ];
 }
