@@ -83,8 +83,82 @@ function fmtMs(v: number): string {
   return v < 10 ? v.toFixed(2) : v.toFixed(1);
 }
 
+const MIB = 1024 * 1024;
+/** The key count issue 14's RSS comparison with etcd is stated for. */
+const RSS_TARGET_KEYS = 100_000;
+/** Idle RSS after the run, as a multiple of the RSS at its start, at most. */
+const IDLE_RSS_MAX = 1.5;
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / MIB).toLocaleString('en-US')} MiB`;
+}
+
+/** The largest per-process peak RSS over a section's scenarios, with where it was seen. */
+function sectionPeak(
+  results: Iterable<ScenarioResult>,
+  section: string,
+): { bytes: number; process: string; scenario: string } | undefined {
+  let peak: { bytes: number; process: string; scenario: string } | undefined;
+  for (const r of results)
+    if (r.scenario.section === section)
+      for (const [name, bytes] of Object.entries(r.rssPeakBytes))
+        if (bytes > (peak?.bytes ?? 0)) peak = { bytes, process: name, scenario: r.scenario.id };
+  return peak;
+}
+
+function memoryTargets(input: Input, results: Map<string, ScenarioResult>): TargetVerdict[] {
+  const peakTarget = `peak RSS per node in the core scenarios ≤ etcd member's peak RSS (${RSS_TARGET_KEYS.toLocaleString('en-US')} keys)`;
+  const kvorum = sectionPeak(results.values(), 'core');
+  const etcd = sectionPeak(results.values(), 'etcd');
+  const keys = Number(input.settings.keys);
+  const keysNote =
+    keys === RSS_TARGET_KEYS ? '' : `; at ${keys.toLocaleString('en-US')} keys, not the target's`;
+  const peak: TargetVerdict =
+    kvorum && etcd
+      ? {
+          target: peakTarget,
+          scenario: kvorum.scenario,
+          status: kvorum.bytes <= etcd.bytes ? 'PASS' : 'FALL SHORT',
+          measured:
+            `${(kvorum.bytes / etcd.bytes).toFixed(2)}× (${kvorum.process} ${mib(kvorum.bytes)} in ` +
+            `${kvorum.scenario} vs ${etcd.process} ${mib(etcd.bytes)} in ${etcd.scenario}${keysNote})`,
+        }
+      : {
+          target: peakTarget,
+          scenario: kvorum?.scenario ?? '',
+          status: 'NOT MEASURED',
+          measured: [kvorum ? '' : 'no core RSS', etcd ? '' : 'no etcd RSS']
+            .filter(Boolean)
+            .join(', '),
+        };
+  const idleTarget = `idle RSS after the run ≤ ${IDLE_RSS_MAX}× RSS at its start, every node of the 3-replica phase`;
+  const phase = input.memory.find((m) => m.phase === 'kvorum-3');
+  const growth = Object.entries(phase?.idleBytes ?? {}).flatMap(([name, idle]) => {
+    const start = phase?.startBytes[name];
+    return start ? [{ name, idle, start, x: idle / start }] : [];
+  });
+  const worst = growth.sort((a, b) => b.x - a.x)[0];
+  const idle: TargetVerdict =
+    phase && worst
+      ? {
+          target: idleTarget,
+          scenario: phase.phase,
+          status: worst.x <= IDLE_RSS_MAX ? 'PASS' : 'FALL SHORT',
+          measured:
+            `${worst.x.toFixed(2)}× at most (${worst.name}: ${mib(worst.start)} after the prefill, ` +
+            `${mib(worst.idle)} ${phase.idleAfterS} s after the last step)`,
+        }
+      : {
+          target: idleTarget,
+          scenario: 'kvorum-3',
+          status: 'NOT MEASURED',
+          measured: phase ? 'no RSS readings (no /proc)' : 'the 3-replica phase did not run',
+        };
+  return [peak, idle];
+}
+
 /** Targets of issues #5 and #14, each evaluated from the results of this run. */
-function evaluateTargets(results: Map<string, ScenarioResult>): TargetVerdict[] {
+function evaluateTargets(input: Input, results: Map<string, ScenarioResult>): TargetVerdict[] {
   const ok = (id: string) => {
     const r = results.get(id);
     return r?.load && r.load.ok > 0 && r.error === undefined ? r.load : undefined;
@@ -210,6 +284,7 @@ function evaluateTargets(results: Map<string, ScenarioResult>): TargetVerdict[] 
       'single.get',
       1.15,
     ),
+    ...memoryTargets(input, results),
   ];
 }
 
@@ -227,6 +302,6 @@ export function analyze(input: Input): BenchRun {
       }),
       cpuUsPerOp: cpuUsPerOp(r),
     })),
-    targets: evaluateTargets(results),
+    targets: evaluateTargets(input, results),
   };
 }

@@ -1,5 +1,6 @@
-// Resident memory of the server processes, read from /proc/<pid>/status (VmRSS), sampled once
-// a second during each scenario so the report can give the peak.
+// Resident memory of the server processes, read from /proc/<pid>/status (VmRSS): sampled once
+// a second during each scenario so the report can give the peak, and read once at the points
+// of a phase the memory targets compare (booted, prefilled, idle after the last step).
 
 import { readFile } from 'node:fs/promises';
 
@@ -14,6 +15,16 @@ export async function rssBytes(pid: number): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** VmRSS of each named process now, bytes; processes without a reading are left out. */
+export async function rssNow(pids: ReadonlyMap<string, number>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of pids) {
+    const rss = await rssBytes(pid);
+    if (rss !== undefined) out[name] = rss;
+  }
+  return out;
 }
 
 /** Samples named processes until stopped; `peak()` is each one's largest RSS seen. */

@@ -5,7 +5,7 @@
 import { BASELINE } from './analysis.js';
 import { LOAD_GENERATOR } from './cpu.js';
 import { CATEGORIES } from './profile.js';
-import type { BenchRun, ProfileSummary, Ratios, ScenarioResult } from './results.js';
+import type { BenchRun, PhaseMemory, ProfileSummary, Ratios, ScenarioResult } from './results.js';
 import { LEVELS, SECTIONS, describeSize, type Op, type SectionId } from './scenarios.js';
 
 type Row = BenchRun['results'][number];
@@ -64,11 +64,15 @@ function byNodeName<T>(record: Record<string, T>): Array<[string, T]> {
   return Object.entries(record).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
 }
 
-/** Each server process's peak RSS in node order (n1, n2, … or e1, e2, e3). */
+/** MiB of each server process in node order (n1, n2, … or e1, e2, e3). */
+function perNodeMib(bytes: Record<string, number>): string {
+  const rows = byNodeName(bytes);
+  if (rows.length === 0) return '–';
+  return rows.map(([, b]) => int(b / MIB)).join(' · ');
+}
+
 function rssCell(r: ScenarioResult): string {
-  const peaks = byNodeName(r.rssPeakBytes);
-  if (peaks.length === 0) return '–';
-  return peaks.map(([, bytes]) => int(bytes / MIB)).join(' · ');
+  return perNodeMib(r.rssPeakBytes);
 }
 
 function cpuCell(us: number | undefined): string {
@@ -286,6 +290,41 @@ function sectionTables(run: BenchRun): string[] {
   return out;
 }
 
+function idleGrowth(m: PhaseMemory): string {
+  const xs = Object.entries(m.idleBytes).flatMap(([name, idle]) => {
+    const start = m.startBytes[name];
+    return start ? [idle / start] : [];
+  });
+  return xs.length === 0 ? '–' : x(Math.max(...xs));
+}
+
+function memorySection(run: BenchRun): string[] {
+  if (run.memory.length === 0) return [];
+  const idleS = run.memory[0]?.idleAfterS ?? 0;
+  return [
+    '## Memory',
+    '',
+    'RSS (VmRSS) of each server process per phase, MiB, in node order: at boot (every node ' +
+      'healthy, nothing written), at start (after the prefill, as the first scenario begins), ' +
+      "the peak over the phase's scenarios (sampled each second, warm-up included), and idle " +
+      `(${idleS} s after the phase's last step, no load). idle ÷ start: the largest over the nodes.`,
+    '',
+    table(
+      ['phase', 'keys', 'boot', 'start', 'peak in scenarios', 'idle', 'idle ÷ start'],
+      run.memory.map((m) => [
+        m.title,
+        int(m.keys),
+        perNodeMib(m.bootBytes),
+        perNodeMib(m.startBytes),
+        perNodeMib(m.peakBytes),
+        perNodeMib(m.idleBytes),
+        idleGrowth(m),
+      ]),
+    ),
+    '',
+  ];
+}
+
 function profileIntro(run: BenchRun, p: ProfileSummary): string {
   const s = run.settings as Record<string, unknown>;
   const plain = find(run, 'core.put.quorum')?.load?.okPerS;
@@ -414,6 +453,7 @@ export function renderReport(run: BenchRun, chartFile: string): string {
     '## Figures',
     '',
     ...sectionTables(run),
+    ...memorySection(run),
     ...profileSection(run),
     ...prefillSection(run),
     ...METHOD,

@@ -56,6 +56,24 @@ export interface PrefillRecord {
   readonly error: string | undefined;
 }
 
+/** RSS of each server process of one phase (bytes by process name) at the points compared. */
+export interface PhaseMemory {
+  readonly phase: string;
+  readonly title: string;
+  readonly system: 'kvorum' | 'etcd';
+  /** Keys prefilled, over every key space of the phase. */
+  readonly keys: number;
+  /** Every node up and healthy, nothing written yet. */
+  readonly bootBytes: Record<string, number>;
+  /** After the prefill, as the first step begins: the RSS the idle figure is compared with. */
+  readonly startBytes: Record<string, number>;
+  /** The largest RSS seen during the phase's scenarios. */
+  readonly peakBytes: Record<string, number>;
+  /** After the last step, once the servers have had idleAfterS without load. */
+  readonly idleBytes: Record<string, number>;
+  readonly idleAfterS: number;
+}
+
 export interface EtcdInfo {
   /** Undefined when etcd was not used; `skipped` says why. */
   readonly version: string | undefined;
@@ -99,5 +117,7 @@ export interface BenchRun {
   readonly targets: readonly TargetVerdict[];
   /** Undefined when no profiled phase ran (--no-profile, --only) or it gave no profile. */
   readonly profile: ProfileSummary | undefined;
+  /** One per phase that started, in the order they ran. */
+  readonly memory: readonly PhaseMemory[];
   readonly notes: readonly string[];
 }

@@ -9,11 +9,11 @@ import { coresOf, type TimeWindow } from './cpu.js';
 import { EtcdCluster, type EtcdBinary } from './etcd-cluster.js';
 import { KvorumCluster } from './kvorum-cluster.js';
 import { runLoad } from './load.js';
-import { RssSampler } from './memory.js';
+import { RssSampler, rssNow } from './memory.js';
 import type { BenchSettings } from './options.js';
 import { makeTempDir, removeTempDir } from './processes.js';
 import { summarizeProfiles, type CpuProfile } from './profile.js';
-import type { PrefillRecord, ProfileSummary, ScenarioResult } from './results.js';
+import type { PhaseMemory, PrefillRecord, ProfileSummary, ScenarioResult } from './results.js';
 import {
   GET_SHARE,
   MIB,
@@ -34,6 +34,11 @@ const REQUEST_TIMEOUT_S = 10;
 const SETTLE_MS = 1_000;
 /** Bytes in flight during a prefill stay around this, whatever the value size. */
 const PREFILL_BYTES_IN_FLIGHT = 16 * MIB;
+/**
+ * Before the idle RSS is read: kvorum asks V8 for a full collection after ~2 s without uploads
+ * (src/replica/memory-return.ts), so by then what a quiet node would give back is given back.
+ */
+const IDLE_SETTLE_MS = 10_000;
 /** `node --cpu-prof` names its files CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile. */
 const PROFILE_FILE = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/;
 
@@ -124,6 +129,7 @@ export function summaryLine(load: LoadResult): string {
 export interface RunnerOutput {
   readonly results: ScenarioResult[];
   readonly prefills: PrefillRecord[];
+  readonly memory: PhaseMemory[];
   readonly notes: string[];
   /** Set by the profiled phase, if one ran and its servers wrote profiles. */
   profile: ProfileSummary | undefined;
@@ -150,7 +156,13 @@ function readProfiles(
 }
 
 export class PhaseRunner {
-  readonly out: RunnerOutput = { results: [], prefills: [], notes: [], profile: undefined };
+  readonly out: RunnerOutput = {
+    results: [],
+    prefills: [],
+    memory: [],
+    notes: [],
+    profile: undefined,
+  };
   /** The etcd member the load went to, once an etcd phase has started. */
   etcdLeader: string | undefined;
   private done = 0;
@@ -191,7 +203,9 @@ export class PhaseRunner {
     // that counts.
     let window: TimeWindow | undefined;
     try {
+      const bootBytes = await rssNow(servers.pids());
       for (const space of phase.keySpaces) await this.prefill(phase, servers, space);
+      const startBytes = await rssNow(servers.pids());
       // Set while a delay or partition that failed to apply is in force: its scenarios would
       // measure a healthy cluster under a faulty label, so they are not run.
       let faultFailure: string | undefined;
@@ -204,11 +218,40 @@ export class PhaseRunner {
           this.record(step.scenario, undefined, `not run: ${faultFailure}`);
         } else window = await this.measure(servers, step.scenario);
       }
+      await this.recordIdleMemory(phase, servers, bootBytes, startBytes);
     } finally {
       await servers.stop();
     }
     // Profiles are written as the servers exit, so only now can they be read.
     if (profDir !== undefined) this.summarizeProfile(phase, profDir, servers.pids(), window);
+  }
+
+  private async recordIdleMemory(
+    phase: Phase,
+    servers: Servers,
+    bootBytes: Record<string, number>,
+    startBytes: Record<string, number>,
+  ): Promise<void> {
+    const settleMs = this.settings.quick ? IDLE_SETTLE_MS / 2 : IDLE_SETTLE_MS;
+    this.log(`phase ${phase.id}: idle ${settleMs / 1000} s, then its RSS`);
+    await new Promise((r) => setTimeout(r, settleMs));
+    const ids = new Set(measuredScenarios([phase]).map((s) => s.id));
+    const peakBytes: Record<string, number> = {};
+    for (const r of this.out.results)
+      if (ids.has(r.scenario.id))
+        for (const [name, bytes] of Object.entries(r.rssPeakBytes))
+          peakBytes[name] = Math.max(bytes, peakBytes[name] ?? 0);
+    this.out.memory.push({
+      phase: phase.id,
+      title: phase.title,
+      system: phase.system,
+      keys: phase.keySpaces.reduce((sum, k) => sum + k.keys, 0),
+      bootBytes,
+      startBytes,
+      peakBytes,
+      idleBytes: await rssNow(servers.pids()),
+      idleAfterS: settleMs / 1000,
+    });
   }
 
   private summarizeProfile(
