@@ -157,6 +157,35 @@ function memoryTargets(input: Input, results: Map<string, ScenarioResult>): Targ
   return [peak, idle];
 }
 
+/** Seconds from the heal after the partition until no node has a hint pending, at most. */
+const CATCH_UP_MAX_S = 10;
+
+function catchUpTarget(input: Input): TargetVerdict {
+  const target = `catch-up: no hint pending on any node within ${CATCH_UP_MAX_S} s of the heal after the partition`;
+  const c = input.catchUp;
+  const verdict = (status: TargetVerdict['status'], measured: string): TargetVerdict => ({
+    target,
+    scenario: 'partition',
+    status,
+    measured,
+  });
+  if (!c) return verdict('NOT MEASURED', 'no partition scenario ran');
+  const atHeal = Object.values(c.hintsAtHeal).reduce((a, b) => a + b, 0);
+  const hints = `${atHeal.toLocaleString('en-US')} hints pending at heal`;
+  if (c.caughtUpAfterS !== undefined)
+    return verdict(
+      c.caughtUpAfterS <= CATCH_UP_MAX_S ? 'PASS' : 'FALL SHORT',
+      `${c.caughtUpAfterS.toFixed(1)} s (${hints}; peers up again after ${c.upAfterS?.toFixed(1)} s)`,
+    );
+  const left = c.pending.at(-1)?.[1];
+  if (c.error !== undefined || left === undefined)
+    return verdict('NOT MEASURED', c.error ?? 'no poll answered');
+  return verdict(
+    'FALL SHORT',
+    `not within ${c.capS} s: ${left.toLocaleString('en-US')} still pending (${hints})`,
+  );
+}
+
 /** Targets of issues #5 and #14, each evaluated from the results of this run. */
 function evaluateTargets(input: Input, results: Map<string, ScenarioResult>): TargetVerdict[] {
   const ok = (id: string) => {
@@ -285,6 +314,7 @@ function evaluateTargets(input: Input, results: Map<string, ScenarioResult>): Ta
       1.15,
     ),
     ...memoryTargets(input, results),
+    catchUpTarget(input),
   ];
 }
 

@@ -208,6 +208,42 @@ function partitionTable(run: BenchRun): string {
   );
 }
 
+/** Moments of the catch-up the report quotes the pending hints at, seconds after the heal. */
+const CATCH_UP_MARKS_S = [1, 2, 5, 10, 20, 30, 60, 120];
+
+function catchUpParagraph(run: BenchRun): string[] {
+  const c = run.catchUp;
+  if (!c) return [];
+  const atHeal = Object.values(c.hintsAtHeal).reduce((a, b) => a + b, 0);
+  const byNode = byNodeName(c.hintsAtHeal)
+    .map(([node, n]) => `${node} ${int(n)}`)
+    .join(' · ');
+  // The first poll at or after each mark, then the last one.
+  const marks: Array<readonly [number, number]> = [];
+  for (const mark of CATCH_UP_MARKS_S) {
+    const poll = c.pending.find(([at]) => at >= mark);
+    if (poll && poll !== marks.at(-1)) marks.push(poll);
+  }
+  const last = c.pending.at(-1);
+  if (last && last !== marks.at(-1)) marks.push(last);
+  const curve = [
+    `${int(atHeal)} at heal`,
+    ...marks.map(([at, n]) => `${int(n)} at ${at.toFixed(1)} s`),
+  ];
+  const outcome =
+    c.caughtUpAfterS !== undefined
+      ? `none pending on any node **${c.caughtUpAfterS.toFixed(1)} s** after the heal request`
+      : `**not caught up within ${c.capS} s**${c.error ? ` (${c.error})` : ''}`;
+  return [
+    `**Catch-up after the heal**: with the load stopped, ${int(atHeal)} hints were pending at ` +
+      `heal (${byNode || 'no reading'}); every node saw the others up again after ` +
+      `${c.upAfterS === undefined ? '–' : `${c.upAfterS.toFixed(1)} s`}, and ${outcome}. ` +
+      `Hints pending, all nodes (\`hints.pending\` of \`GET /admin/status\`, polled every ` +
+      `250 ms): ${curve.join(' → ')}.`,
+    '',
+  ];
+}
+
 function header(run: BenchRun, chartFile: string): string[] {
   const m = run.machine;
   const s = run.settings as Record<string, unknown>;
@@ -284,7 +320,7 @@ function sectionTables(run: BenchRun): string[] {
     const note = SECTION_NOTES[id];
     if (note) out.push(note, '');
     if (id === 'delay') out.push(delayTable(run), '');
-    if (id === 'partition') out.push(partitionTable(run), '');
+    if (id === 'partition') out.push(partitionTable(run), '', ...catchUpParagraph(run));
     out.push(figuresTable(rows, SECTION_BASELINES[id]), '');
   }
   return out;

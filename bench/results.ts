@@ -74,6 +74,22 @@ export interface PhaseMemory {
   readonly idleAfterS: number;
 }
 
+/** How long the cluster took to deliver the hints kept during the partition, once healed. */
+export interface CatchUpRecord {
+  readonly phase: string;
+  /** Hints pending on each node with the load stopped, right before the heal. */
+  readonly hintsAtHeal: Record<string, number>;
+  /** Seconds from the heal request until every node saw every other up again. */
+  readonly upAfterS: number | undefined;
+  /** Seconds from the heal request until no node had a hint pending; undefined: not by capS. */
+  readonly caughtUpAfterS: number | undefined;
+  readonly capS: number;
+  /** Hints pending, all nodes together, at each poll: [seconds after the heal request, count]. */
+  readonly pending: ReadonlyArray<readonly [number, number]>;
+  /** What stopped the measurement, when it could not be taken. */
+  readonly error: string | undefined;
+}
+
 export interface EtcdInfo {
   /** Undefined when etcd was not used; `skipped` says why. */
   readonly version: string | undefined;
@@ -119,5 +135,7 @@ export interface BenchRun {
   readonly profile: ProfileSummary | undefined;
   /** One per phase that started, in the order they ran. */
   readonly memory: readonly PhaseMemory[];
+  /** After the partition's heal; undefined when no partition scenario ran. */
+  readonly catchUp: CatchUpRecord | undefined;
   readonly notes: readonly string[];
 }

@@ -13,7 +13,13 @@ import { RssSampler, rssNow } from './memory.js';
 import type { BenchSettings } from './options.js';
 import { makeTempDir, removeTempDir } from './processes.js';
 import { summarizeProfiles, type CpuProfile } from './profile.js';
-import type { PhaseMemory, PrefillRecord, ProfileSummary, ScenarioResult } from './results.js';
+import type {
+  CatchUpRecord,
+  PhaseMemory,
+  PrefillRecord,
+  ProfileSummary,
+  ScenarioResult,
+} from './results.js';
 import {
   GET_SHARE,
   MIB,
@@ -39,6 +45,13 @@ const PREFILL_BYTES_IN_FLIGHT = 16 * MIB;
  * (src/replica/memory-return.ts), so by then what a quiet node would give back is given back.
  */
 const IDLE_SETTLE_MS = 10_000;
+/**
+ * How long the catch-up after the partition is watched (a third of it with --quick): far past
+ * its 10 s target, so a slow replay is measured rather than cut off, yet bounded.
+ */
+const CATCH_UP_CAP_S = 180;
+/** Hints are replayed in rounds every 250 ms (src/config.ts hintReplayIntervalMs). */
+const CATCH_UP_POLL_MS = 250;
 /** `node --cpu-prof` names its files CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile. */
 const PROFILE_FILE = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/;
 
@@ -47,6 +60,8 @@ interface Servers {
   urls(scenario: Scenario): string[];
   pids(): Map<string, number>;
   dead(): string[];
+  /** Hints pending on each node; {} for a system without hints. */
+  hintsPending(): Promise<Record<string, number>>;
   beforeScenario(): Promise<void>;
   act(step: Exclude<Step, { kind: 'measure' }>): Promise<void>;
   stop(): Promise<void>;
@@ -57,6 +72,7 @@ function kvorumServers(cluster: KvorumCluster): Servers {
     urls: (s) => s.target.map((id) => cluster.url(id)),
     pids: () => cluster.pids(),
     dead: () => cluster.deadNodes(),
+    hintsPending: () => cluster.hintsPending(),
     beforeScenario: async () => undefined,
     act: async (step) => {
       if (step.kind === 'delay')
@@ -73,6 +89,7 @@ function etcdServers(cluster: EtcdCluster): Servers {
     urls: () => [cluster.leaderUrl],
     pids: () => cluster.pids(),
     dead: () => cluster.deadMembers(),
+    hintsPending: async () => ({}),
     beforeScenario: () => cluster.checkHealthy(),
     act: async () => undefined,
     stop: () => cluster.stop(),
@@ -133,6 +150,8 @@ export interface RunnerOutput {
   readonly notes: string[];
   /** Set by the profiled phase, if one ran and its servers wrote profiles. */
   profile: ProfileSummary | undefined;
+  /** Set by the heal after the partition. */
+  catchUp: CatchUpRecord | undefined;
 }
 
 /**
@@ -162,6 +181,7 @@ export class PhaseRunner {
     memory: [],
     notes: [],
     profile: undefined,
+    catchUp: undefined,
   };
   /** The etcd member the load went to, once an etcd phase has started. */
   etcdLeader: string | undefined;
@@ -211,7 +231,10 @@ export class PhaseRunner {
       let faultFailure: string | undefined;
       for (const step of phase.steps) {
         if (step.kind !== 'measure') {
-          const failure = await this.act(phase, servers, step);
+          const failure =
+            step.kind === 'heal' && step.catchUp
+              ? await this.healAndCatchUp(phase, servers, step)
+              : await this.act(phase, servers, step);
           faultFailure = step.kind === 'heal' ? undefined : failure;
         } else if (faultFailure && (step.scenario.delayed || step.scenario.side)) {
           this.done += 1;
@@ -327,6 +350,67 @@ export class PhaseRunner {
       this.log(note);
       return note;
     }
+  }
+
+  /**
+   * Heals with the load stopped, then polls every node's /admin/status until none has a hint
+   * pending (or the cap passes). Resolves as act() does.
+   */
+  private async healAndCatchUp(
+    phase: Phase,
+    servers: Servers,
+    step: Extract<Step, { kind: 'heal' }>,
+  ): Promise<string | undefined> {
+    let hintsAtHeal: Record<string, number> = {};
+    let error: string | undefined;
+    try {
+      hintsAtHeal = await servers.hintsPending();
+    } catch (err) {
+      error = `hints pending at heal: ${message(err)}`;
+    }
+    const healedAt = performance.now();
+    const since = () => (performance.now() - healedAt) / 1000;
+    const failure = await this.act(phase, servers, step);
+    const upAfterS = failure ? undefined : since();
+    const capS = this.settings.quick ? CATCH_UP_CAP_S / 3 : CATCH_UP_CAP_S;
+    const pending: Array<[number, number]> = [];
+    let caughtUpAfterS: number | undefined;
+    if (failure) error = failure;
+    else if (error === undefined) {
+      while (caughtUpAfterS === undefined && since() < capS) {
+        try {
+          const counts = Object.values(await servers.hintsPending());
+          // Taken as the answers arrive: the count was read at most this long after the heal.
+          const at = since();
+          const total = counts.reduce((a, b) => a + b, 0);
+          pending.push([Math.round(at * 1000) / 1000, total]);
+          if (total === 0) caughtUpAfterS = at;
+          error = undefined;
+        } catch (err) {
+          error = `polling hints: ${message(err)}`;
+        }
+        if (caughtUpAfterS === undefined) await sleep(CATCH_UP_POLL_MS);
+      }
+    }
+    this.out.catchUp = {
+      phase: phase.id,
+      hintsAtHeal,
+      upAfterS,
+      caughtUpAfterS,
+      capS,
+      pending,
+      error,
+    };
+    const atHeal = Object.values(hintsAtHeal).reduce((a, b) => a + b, 0);
+    const left = pending.at(-1)?.[1];
+    this.log(
+      `catch-up: ${fmt(atHeal)} hints pending at heal; ` +
+        (caughtUpAfterS !== undefined
+          ? `none pending ${fmt(caughtUpAfterS, 2)} s after the heal`
+          : `${left === undefined ? '?' : fmt(left)} still pending after ${capS} s`) +
+        (error ? ` (${error})` : ''),
+    );
+    return failure;
   }
 
   private async prefill(phase: Phase, servers: Servers, space: KeySpace): Promise<void> {
@@ -464,6 +548,10 @@ export class PhaseRunner {
         this.record(step.scenario, undefined, error);
       }
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 function message(err: unknown): string {

@@ -80,7 +80,11 @@ export type Step =
       readonly jitterMs: number;
     }
   | { readonly kind: 'partition'; readonly groups: readonly (readonly string[])[] }
-  | { readonly kind: 'heal' };
+  | {
+      readonly kind: 'heal';
+      /** Time from the heal until no node has a hint pending, and the hints pending at heal. */
+      readonly catchUp?: true;
+    };
 
 export interface Phase {
   readonly id: string;
@@ -214,7 +218,7 @@ export function buildPhases(s: BenchSettings, withEtcd: boolean): Phase[] {
         { kind: 'heal' },
         { kind: 'partition', groups: PARTITION_GROUPS },
         ...partition,
-        { kind: 'heal' },
+        { kind: 'heal', catchUp: true },
       ],
     },
     {
