@@ -2,10 +2,17 @@
 // measured in the same run, and the issues' targets as PASS / FALL SHORT.
 
 import { LOAD_GENERATOR } from './cpu.js';
-import type { BenchRun, Ratios, ScenarioResult, TargetVerdict } from './results.js';
+import type {
+  BenchRun,
+  Ratios,
+  ScenarioResult,
+  SoakNodeGrowth,
+  SoakSummary,
+  TargetVerdict,
+} from './results.js';
 import type { LatencySummary } from './latency.js';
 
-type Input = Omit<BenchRun, 'kind' | 'schema' | 'results' | 'targets'> & {
+type Input = Omit<BenchRun, 'kind' | 'schema' | 'results' | 'targets' | 'soak'> & {
   readonly results: readonly ScenarioResult[];
 };
 
@@ -186,8 +193,105 @@ function catchUpTarget(input: Input): TargetVerdict {
   );
 }
 
+/** RSS growth over the soak's last half, at most: below it, memory has plateaued. */
+const SOAK_GROWTH_MAX = 0.05;
+/** What issue 14 asks the soak to run: minutes of load, keys written over. */
+const SOAK_TARGET = { minutes: 10, keys: 1_000_000 };
+
+/** The least-squares line through points, as a function. */
+function lineThrough(points: ReadonlyArray<readonly [number, number]>): (x: number) => number {
+  const n = points.length;
+  const mx = points.reduce((sum, [px]) => sum + px, 0) / n;
+  const my = points.reduce((sum, [, py]) => sum + py, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const [px, py] of points) {
+    sxy += (px - mx) * (py - my);
+    sxx += (px - mx) ** 2;
+  }
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  return (px) => my + slope * (px - mx);
+}
+
+/**
+ * Each node's RSS growth over the last half of the soak's curve, read off a least-squares line
+ * rather than two samples: a collection landing on the first or last sample would otherwise
+ * decide the verdict.
+ */
+export function summarizeSoak(results: readonly ScenarioResult[]): SoakSummary | undefined {
+  const r = results.find((v) => v.scenario.section === 'soak' && v.rssCurve);
+  const curve = r?.rssCurve;
+  if (!r || !curve) return undefined;
+  const toS = curve.at(-1)?.atS ?? 0;
+  const half = curve.filter((sample) => sample.atS >= toS / 2);
+  const names = Object.keys(r.rssPeakBytes).sort((a, b) =>
+    a.localeCompare(b, 'en', { numeric: true }),
+  );
+  const nodes = names.flatMap((node): SoakNodeGrowth[] => {
+    const points = half.flatMap((sample) => {
+      const bytes = sample.bytes[node];
+      return bytes === undefined ? [] : [[sample.atS, bytes] as const];
+    });
+    const first = points[0];
+    const last = points.at(-1);
+    if (points.length < 2 || !first || !last) return [];
+    const line = lineThrough(points);
+    const fromBytes = line(first[0]);
+    const toBytes = line(last[0]);
+    const growth = toBytes / fromBytes - 1;
+    return [{ node, fromBytes, toBytes, growth, peakBytes: r.rssPeakBytes[node] ?? 0 }];
+  });
+  return {
+    scenarioId: r.scenario.id,
+    fromS: half[0]?.atS ?? toS,
+    toS,
+    samples: half.length,
+    nodes,
+  };
+}
+
+function soakTarget(
+  input: Input,
+  results: Map<string, ScenarioResult>,
+  soak: SoakSummary | undefined,
+): TargetVerdict {
+  const target =
+    `soak: RSS of every node grows < ${SOAK_GROWTH_MAX * 100}% over the last half ` +
+    `(${SOAK_TARGET.minutes} min of PUT w=quorum over ${SOAK_TARGET.keys.toLocaleString('en-US')} keys)`;
+  const verdict = (status: TargetVerdict['status'], measured: string): TargetVerdict => ({
+    target,
+    scenario: soak?.scenarioId ?? 'soak.put.quorum',
+    status,
+    measured,
+  });
+  if (!soak) return verdict('NOT MEASURED', 'measured by a --soak run');
+  const error = results.get(soak.scenarioId)?.error;
+  if (error) return verdict('NOT MEASURED', `the soak failed: ${error}`);
+  const worst = [...soak.nodes].sort((a, b) => b.growth - a.growth)[0];
+  if (!worst) return verdict('NOT MEASURED', 'fewer than 2 RSS samples in the last half');
+  const minutes = Number(input.settings.soakMinutes);
+  const keys = Number(input.settings.soakKeys);
+  const shorter =
+    minutes === SOAK_TARGET.minutes && keys === SOAK_TARGET.keys
+      ? ''
+      : `; ${minutes} min over ${keys.toLocaleString('en-US')} keys, not the target's`;
+  const sign = worst.growth >= 0 ? '+' : '';
+  return verdict(
+    worst.growth < SOAK_GROWTH_MAX ? 'PASS' : 'FALL SHORT',
+    `${sign}${(worst.growth * 100).toFixed(1)}% at most (${worst.node}: ${mib(worst.fromBytes)} → ` +
+      `${mib(worst.toBytes)} on the fitted line, ${soak.fromS.toFixed(0)}-${soak.toS.toFixed(0)} s, ` +
+      `${soak.samples} samples${shorter})`,
+  );
+}
+
 /** Targets of issues #5 and #14, each evaluated from the results of this run. */
-function evaluateTargets(input: Input, results: Map<string, ScenarioResult>): TargetVerdict[] {
+function evaluateTargets(
+  input: Input,
+  results: Map<string, ScenarioResult>,
+  soak: SoakSummary | undefined,
+): TargetVerdict[] {
+  // A soak run measures nothing else.
+  if (input.mode === 'soak') return [soakTarget(input, results, soak)];
   const ok = (id: string) => {
     const r = results.get(id);
     return r?.load && r.load.ok > 0 && r.error === undefined ? r.load : undefined;
@@ -315,11 +419,13 @@ function evaluateTargets(input: Input, results: Map<string, ScenarioResult>): Ta
     ),
     ...memoryTargets(input, results),
     catchUpTarget(input),
+    soakTarget(input, results, soak),
   ];
 }
 
 export function analyze(input: Input): BenchRun {
   const results = byId(input.results);
+  const soak = summarizeSoak(input.results);
   return {
     kind: 'kvorum-bench',
     schema: 1,
@@ -332,6 +438,7 @@ export function analyze(input: Input): BenchRun {
       }),
       cpuUsPerOp: cpuUsPerOp(r),
     })),
-    targets: evaluateTargets(input, results),
+    targets: evaluateTargets(input, results, soak),
+    soak,
   };
 }

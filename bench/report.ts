@@ -28,6 +28,8 @@ const SECTION_BASELINES: Readonly<Record<SectionId, readonly string[]>> = {
   'scale-nodes': [BASELINE.core, BASELINE.single],
   // Shown in its own section, not with the figures: the profiler slows it down.
   profile: [],
+  // A soak runs alone: no baseline is measured with it.
+  soak: [],
 };
 
 function int(v: number): string {
@@ -267,11 +269,18 @@ function header(run: BenchRun, chartFile: string): string[] {
       (busy
         ? '. **The machine was shared**: other work competed for the cores, so the figures are noisier and lower than on an idle machine.'
         : '.'),
-    `- **Settings**: ${s.durationS} s per scenario after ${s.warmupS} s of warm-up; ` +
-      `${s.connections} connections, pipelining 1; ${int(Number(s.keys))} prefilled keys of 100 B and ` +
-      `${int(Number(s.largeKeys))} of 10 KiB; random keys per request; kvorum profile \`quorum\`, lww, ` +
-      `${s.fsync ? '`--fsync`' : 'no fsync (the default; etcd fsyncs its WAL)'}, \`--log-level warn\``,
-    `- **Baselines**: kvorum with 1 replica (N=1); ${etcd}`,
+    run.mode === 'soak'
+      ? `- **Settings**: PUT w=quorum for ${s.soakMinutes} min after ${s.warmupS} s of warm-up, ` +
+        `${s.connections} connections, pipelining 1; ${int(Number(s.soakKeys))} prefilled keys of 100 B; ` +
+        `random keys per request; kvorum profile \`quorum\`, lww, ` +
+        `${s.fsync ? '`--fsync`' : 'no fsync (the default)'}, \`--log-level warn\``
+      : `- **Settings**: ${s.durationS} s per scenario after ${s.warmupS} s of warm-up; ` +
+        `${s.connections} connections, pipelining 1; ${int(Number(s.keys))} prefilled keys of 100 B and ` +
+        `${int(Number(s.largeKeys))} of 10 KiB; random keys per request; kvorum profile \`quorum\`, lww, ` +
+        `${s.fsync ? '`--fsync`' : 'no fsync (the default; etcd fsyncs its WAL)'}, \`--log-level warn\``,
+    run.mode === 'soak'
+      ? '- **Baselines**: none; a soak run measures kvorum alone, and only the soak target.'
+      : `- **Baselines**: kvorum with 1 replica (N=1); ${etcd}`,
     `- Load generator (autocannon 9 in a worker thread) and every server share the same ${m.cores} cores.`,
     ...(run.mode === 'quick'
       ? [
@@ -280,7 +289,44 @@ function header(run: BenchRun, chartFile: string): string[] {
         ]
       : []),
     '',
-    `![p50 and p99 latency per consistency level, with and without the delay](${chartFile})`,
+    run.mode === 'soak'
+      ? `![RSS of every node over the soak, the last half shaded](${chartFile})`
+      : `![p50 and p99 latency per consistency level, with and without the delay](${chartFile})`,
+  ];
+}
+
+/** The soak's RSS curve as a table, with each node's growth over the last half. */
+function soakCurve(run: BenchRun): string[] {
+  const soak = run.soak;
+  const curve = find(run, soak?.scenarioId ?? '')?.rssCurve;
+  if (!soak || !curve) return [];
+  const names = byNodeName(curve.at(-1)?.bytes ?? {}).map(([name]) => name);
+  const growth = names.map((name) => {
+    const g = soak.nodes.find((n) => n.node === name);
+    if (!g) return '–';
+    return `${g.growth >= 0 ? '+' : ''}${(g.growth * 100).toFixed(1)}% (${int(g.fromBytes / MIB)} → ${int(g.toBytes / MIB)})`;
+  });
+  return [
+    `RSS of every node, MiB, every ${find(run, soak.scenarioId)?.scenario.rssEveryS ?? '?'} s from ` +
+      'the start of the load (warm-up included). Plateau: over the last half ' +
+      `(${soak.fromS.toFixed(0)}-${soak.toS.toFixed(0)} s, ${soak.samples} samples), a least-squares ` +
+      "line through each node's RSS grows by less than 5%; the last row gives that growth and " +
+      "the line's ends in MiB.",
+    '',
+    table(
+      ['s', ...names.map((n) => `${n} MiB`)],
+      [
+        ...curve.map((sample) => [
+          sample.atS.toFixed(0),
+          ...names.map((name) => {
+            const bytes = sample.bytes[name];
+            return bytes === undefined ? '–' : int(bytes / MIB);
+          }),
+        ]),
+        ['*last half*', ...growth],
+      ],
+    ),
+    '',
   ];
 }
 
@@ -322,6 +368,7 @@ function sectionTables(run: BenchRun): string[] {
     if (id === 'delay') out.push(delayTable(run), '');
     if (id === 'partition') out.push(partitionTable(run), '', ...catchUpParagraph(run));
     out.push(figuresTable(rows, SECTION_BASELINES[id]), '');
+    if (id === 'soak') out.push(...soakCurve(run));
   }
   return out;
 }
@@ -342,7 +389,8 @@ function memorySection(run: BenchRun): string[] {
     '',
     'RSS (VmRSS) of each server process per phase, MiB, in node order: at boot (every node ' +
       'healthy, nothing written), at start (after the prefill, as the first scenario begins), ' +
-      "the peak over the phase's scenarios (sampled each second, warm-up included), and idle " +
+      "the peak over the phase's scenarios (sampled each second, every 10 s in a soak, warm-up " +
+      'included), and idle ' +
       `(${idleS} s after the phase's last step, no load). idle ÷ start: the largest over the nodes.`,
     '',
     table(

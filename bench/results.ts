@@ -2,6 +2,7 @@
 // it is written to JSON (the Markdown report and the chart are rendered from this).
 
 import type { Machine } from './environment.js';
+import type { RssSample } from './memory.js';
 import type { ProfileBreakdown } from './profile.js';
 import type { Scenario } from './scenarios.js';
 import type { LoadResult } from './workload.js';
@@ -21,6 +22,8 @@ export interface ScenarioResult {
   readonly cpuCores: Record<string, number>;
   /** CPU seconds of the same processes over the same window. */
   readonly cpuSeconds: Record<string, number>;
+  /** Every sample of the scenario's RSS, for scenarios that keep a curve (the soak). */
+  readonly rssCurve?: readonly RssSample[];
 }
 
 /** A result as the run records it: with its ratios to the baselines and its CPU per request. */
@@ -90,6 +93,28 @@ export interface CatchUpRecord {
   readonly error: string | undefined;
 }
 
+/** How one node's RSS moved over the last half of the soak: a least-squares line through it. */
+export interface SoakNodeGrowth {
+  readonly node: string;
+  /** The line at the first and the last sample of the last half, bytes. */
+  readonly fromBytes: number;
+  readonly toBytes: number;
+  /** toBytes ÷ fromBytes − 1. */
+  readonly growth: number;
+  readonly peakBytes: number;
+}
+
+export interface SoakSummary {
+  readonly scenarioId: string;
+  /** The last half: from halfway through the curve to its last sample, seconds. */
+  readonly fromS: number;
+  readonly toS: number;
+  /** Samples in the last half. */
+  readonly samples: number;
+  /** Per node, in node order; empty with fewer than two samples in the last half. */
+  readonly nodes: readonly SoakNodeGrowth[];
+}
+
 export interface EtcdInfo {
   /** Undefined when etcd was not used; `skipped` says why. */
   readonly version: string | undefined;
@@ -119,7 +144,7 @@ export interface TargetVerdict {
 export interface BenchRun {
   readonly kind: 'kvorum-bench';
   readonly schema: 1;
-  readonly mode: 'quick' | 'full';
+  readonly mode: 'quick' | 'full' | 'soak';
   readonly scaling: boolean;
   readonly machine: Machine;
   readonly loadAtEnd: number;
@@ -137,5 +162,7 @@ export interface BenchRun {
   readonly memory: readonly PhaseMemory[];
   /** After the partition's heal; undefined when no partition scenario ran. */
   readonly catchUp: CatchUpRecord | undefined;
+  /** The soak's RSS over its last half; undefined unless this is a --soak run. */
+  readonly soak: SoakSummary | undefined;
   readonly notes: readonly string[];
 }

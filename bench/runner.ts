@@ -9,7 +9,7 @@ import { coresOf, type TimeWindow } from './cpu.js';
 import { EtcdCluster, type EtcdBinary } from './etcd-cluster.js';
 import { KvorumCluster } from './kvorum-cluster.js';
 import { runLoad } from './load.js';
-import { RssSampler, rssNow } from './memory.js';
+import { RssSampler, rssNow, type RssSample } from './memory.js';
 import type { BenchSettings } from './options.js';
 import { makeTempDir, removeTempDir } from './processes.js';
 import { summarizeProfiles, type CpuProfile } from './profile.js';
@@ -500,7 +500,7 @@ export class PhaseRunner {
       return undefined;
     }
     const pids = servers.pids();
-    const sampler = new RssSampler(pids);
+    const sampler = new RssSampler(pids, (scenario.rssEveryS ?? 1) * 1000);
     let load: LoadResult | undefined;
     let error: string | undefined;
     try {
@@ -509,7 +509,7 @@ export class PhaseRunner {
         urls: servers.urls(scenario),
         connections: scenario.connections,
         warmupS: this.settings.warmupS,
-        durationS: this.settings.durationS,
+        durationS: scenario.durationS ?? this.settings.durationS,
         prefill: false,
         requestTimeoutS: REQUEST_TIMEOUT_S,
         workload: workloadOf(scenario),
@@ -522,7 +522,7 @@ export class PhaseRunner {
     const deadAfter = servers.dead();
     if (deadAfter.length > 0)
       error = [error, `server died: ${deadAfter.join('; ')}`].filter(Boolean).join('; ');
-    this.record(scenario, load, error, rss);
+    this.record(scenario, load, error, rss, scenario.rssEveryS ? sampler.curve : undefined);
     this.log(`${tag}: ${load ? summaryLine(load) : ''}${error ? ` FAILED: ${error}` : ''}`);
     return load?.cpu?.window;
   }
@@ -532,11 +532,21 @@ export class PhaseRunner {
     load: LoadResult | undefined,
     error: string | undefined,
     rssPeakBytes: Record<string, number> = {},
+    rssCurve?: readonly RssSample[],
   ): void {
     const label = scenarioLabel(scenario);
     const cpuCores = load?.cpu ? coresOf(load.cpu) : {};
     const cpuSeconds = load?.cpu?.seconds ?? {};
-    this.out.results.push({ scenario, label, load, error, rssPeakBytes, cpuCores, cpuSeconds });
+    this.out.results.push({
+      scenario,
+      label,
+      load,
+      error,
+      rssPeakBytes,
+      cpuCores,
+      cpuSeconds,
+      ...(rssCurve ? { rssCurve } : {}),
+    });
   }
 
   private failPhase(phase: Phase, error: string): void {
