@@ -21,7 +21,7 @@ const SERIES = [
   { name: 'p99, 20 ms delay', delayed: true, color: '#ff9d98', pick: 'p99Ms' },
 ] as const;
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')

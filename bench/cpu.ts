@@ -1,6 +1,7 @@
-// CPU used during a scenario, in cores (CPU seconds ÷ wall seconds): each server process from
-// /proc/<pid>/stat, and the bench process itself, where the autocannon worker runs, as the
-// load generator. On a shared machine this says who had the cores while the figures were taken.
+// CPU used during a scenario's measured window: each server process from /proc/<pid>/stat, and
+// the bench process itself, where the autocannon worker runs, as the load generator. The meter
+// runs in the load worker, started and stopped around the measured run, so warm-up is never in
+// the figures. On a shared machine this says who had the cores while the figures were taken.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -56,42 +57,51 @@ function nowUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
-/** Started before a scenario's load, stopped after it: the cores each process used meanwhile. */
+/** CPU seconds each process used over a window of wall time. */
+export interface CpuReading {
+  /** CPU seconds by process name, `load generator` included; {} without /proc. */
+  readonly seconds: Record<string, number>;
+  readonly wallS: number;
+  readonly window: TimeWindow;
+}
+
+/** Cores each process used: CPU seconds ÷ wall seconds. */
+export function coresOf(r: CpuReading): Record<string, number> {
+  if (r.wallS <= 0) return {};
+  return Object.fromEntries(Object.entries(r.seconds).map(([name, s]) => [name, s / r.wallS]));
+}
+
+/** Started right before a measured run, stopped right after it. */
 export class CpuMeter {
-  private readonly startUs = nowUs();
   private readonly start = new Map<string, number>();
   private readonly ownStart = ownCpuSeconds();
   /** Nothing is measured without /proc, not even the load generator: no total to compare. */
   private readonly enabled = existsSync('/proc/self/stat');
-  private stopUs: number | undefined;
+  private readonly startUs: number;
 
   constructor(private readonly pids: ReadonlyMap<string, number>) {
-    if (!this.enabled) return;
-    for (const [name, pid] of pids) {
-      const s = processCpuSeconds(pid);
-      if (s !== undefined) this.start.set(name, s);
-    }
+    if (this.enabled)
+      for (const [name, pid] of pids) {
+        const s = processCpuSeconds(pid);
+        if (s !== undefined) this.start.set(name, s);
+      }
+    // After the readings: the first one may ask getconf, which must not count as load time.
+    this.startUs = nowUs();
   }
 
-  /** Cores used by process name, `load generator` included; {} without /proc. */
-  stop(): Record<string, number> {
-    this.stopUs = nowUs();
-    if (!this.enabled) return {};
-    const wallS = (this.stopUs - this.startUs) / 1e6;
-    if (wallS <= 0) return {};
-    const out: Record<string, number> = {};
+  stop(): CpuReading {
+    const stopUs = nowUs();
+    const window = { fromUs: this.startUs, toUs: stopUs };
+    const wallS = (stopUs - this.startUs) / 1e6;
+    if (!this.enabled) return { seconds: {}, wallS, window };
+    const seconds: Record<string, number> = {};
     for (const [name, pid] of this.pids) {
       const before = this.start.get(name);
       const after = processCpuSeconds(pid);
       // A process that died meanwhile has no reading left: leave it out rather than guess.
-      if (before !== undefined && after !== undefined) out[name] = (after - before) / wallS;
+      if (before !== undefined && after !== undefined) seconds[name] = after - before;
     }
-    out[LOAD_GENERATOR] = (ownCpuSeconds() - this.ownStart) / wallS;
-    return out;
-  }
-
-  /** From start to stop (or to now, before stop). */
-  get window(): TimeWindow {
-    return { fromUs: this.startUs, toUs: this.stopUs ?? nowUs() };
+    seconds[LOAD_GENERATOR] = ownCpuSeconds() - this.ownStart;
+    return { seconds, wallS, window };
   }
 }

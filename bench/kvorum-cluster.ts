@@ -158,6 +158,21 @@ export class KvorumCluster {
     return new Map(nodes.map((n) => [n.id, n.state]));
   }
 
+  /** Hints each node keeps for replicas that missed writes (`hints.pending` of /admin/status). */
+  async hintsPending(): Promise<Record<string, number>> {
+    const counts = await Promise.all(
+      this.ids.map(async (id) => {
+        const reply = await callJson('GET', `${this.url(id)}/admin/status`);
+        const pending = (reply.body as { hints?: { pending?: unknown } } | undefined)?.hints
+          ?.pending;
+        if (reply.status !== 200 || typeof pending !== 'number')
+          throw new Error(`status of ${id}: ${reply.status}, no hints.pending`);
+        return [id, pending] as const;
+      }),
+    );
+    return Object.fromEntries(counts);
+  }
+
   /** Waits until each of `observers` sees each of `others` (itself excepted) in `state`. */
   async waitAllSee(
     observers: readonly string[],

@@ -4,6 +4,7 @@
 
 import autocannon, { type Instance, type Result } from 'autocannon';
 import { parentPort, workerData } from 'node:worker_threads';
+import { CpuMeter, type CpuReading } from './cpu.js';
 import { LatencyRecorder } from './latency.js';
 import { requestSetup, type LoadResult, type LoadSpec } from './workload.js';
 
@@ -61,7 +62,7 @@ function runOnce(spec: LoadSpec, durationS: number, tally: Tally): Promise<Resul
   });
 }
 
-function summarize(result: Result, tally: Tally): LoadResult {
+function summarize(result: Result, tally: Tally, cpu: CpuReading | undefined): LoadResult {
   const statusCounts: Record<string, number> = {};
   let responses = 0;
   let ok = 0;
@@ -85,6 +86,7 @@ function summarize(result: Result, tally: Tally): LoadResult {
     okPerS: ok / durationS,
     latency: tally.latency.summary(),
     latencyAll: tally.latencyAll.summary(),
+    cpu,
   };
 }
 
@@ -92,8 +94,11 @@ async function main(): Promise<void> {
   const spec = workerData as LoadSpec;
   if (!spec.prefill && spec.warmupS > 0) await runOnce(spec, spec.warmupS, newTally());
   const tally = newTally();
+  // Read here rather than in the main thread: this thread knows the instant the measured run
+  // starts and ends, so the CPU and the responses it is divided by cover the same window.
+  const meter = spec.cpuPids && new CpuMeter(new Map(Object.entries(spec.cpuPids)));
   const result = await runOnce(spec, spec.durationS, tally);
-  parentPort?.postMessage(summarize(result, tally));
+  parentPort?.postMessage(summarize(result, tally, meter?.stop()));
 }
 
 // A failure rejects here and reaches the main thread as the worker's 'error' event.

@@ -1,5 +1,7 @@
-// Resident memory of the server processes, read from /proc/<pid>/status (VmRSS), sampled once
-// a second during each scenario so the report can give the peak.
+// Resident memory of the server processes, read from /proc/<pid>/status (VmRSS): sampled once
+// a second during each scenario so the report can give the peak (every 10 s over a soak, kept
+// as a curve), and read once at the points of a phase the memory targets compare (booted,
+// prefilled, idle after the last step).
 
 import { readFile } from 'node:fs/promises';
 
@@ -16,24 +18,46 @@ export async function rssBytes(pid: number): Promise<number | undefined> {
   }
 }
 
-/** Samples named processes until stopped; `peak()` is each one's largest RSS seen. */
+/** VmRSS of each named process now, bytes; processes without a reading are left out. */
+export async function rssNow(pids: ReadonlyMap<string, number>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of pids) {
+    const rss = await rssBytes(pid);
+    if (rss !== undefined) out[name] = rss;
+  }
+  return out;
+}
+
+/** Every process's RSS at one moment of a sampled window, seconds after it began. */
+export interface RssSample {
+  readonly atS: number;
+  readonly bytes: Record<string, number>;
+}
+
+/** Samples named processes until stopped: each one's peak, and every sample as a curve. */
 export class RssSampler {
   private readonly peaks = new Map<string, number>();
+  private readonly samples: RssSample[] = [];
+  private readonly startedMs = performance.now();
   private readonly timer: NodeJS.Timeout;
   private sampling: Promise<void> = Promise.resolve();
 
-  constructor(private readonly pids: ReadonlyMap<string, number>) {
+  constructor(
+    private readonly pids: ReadonlyMap<string, number>,
+    everyMs = SAMPLE_EVERY_MS,
+  ) {
     this.sampling = this.sample();
     this.timer = setInterval(() => {
       this.sampling = this.sample();
-    }, SAMPLE_EVERY_MS);
+    }, everyMs);
   }
 
   private async sample(): Promise<void> {
-    for (const [name, pid] of this.pids) {
-      const rss = await rssBytes(pid);
-      if (rss !== undefined) this.peaks.set(name, Math.max(rss, this.peaks.get(name) ?? 0));
-    }
+    const atS = (performance.now() - this.startedMs) / 1000;
+    const bytes = await rssNow(this.pids);
+    for (const [name, rss] of Object.entries(bytes))
+      this.peaks.set(name, Math.max(rss, this.peaks.get(name) ?? 0));
+    this.samples.push({ atS: Math.round(atS * 10) / 10, bytes });
   }
 
   /** Stops sampling after one last sample; resolves to peak RSS in bytes by process name. */
@@ -42,5 +66,9 @@ export class RssSampler {
     await this.sampling;
     await this.sample();
     return Object.fromEntries(this.peaks);
+  }
+
+  get curve(): readonly RssSample[] {
+    return this.samples;
   }
 }

@@ -19,6 +19,10 @@ export interface BenchSettings {
   readonly etcd: boolean;
   /** Run the profiled phase: PUT w=quorum on 3 replicas under `node --cpu-prof`. */
   readonly profile: boolean;
+  /** Run only the soak: PUT w=quorum for soakMinutes over soakKeys, RSS sampled over time. */
+  readonly soak: boolean;
+  readonly soakMinutes: number;
+  readonly soakKeys: number;
   /** Only scenarios whose id matches run (phases with none are skipped). */
   readonly only: RegExp | undefined;
   readonly outDir: string;
@@ -26,7 +30,8 @@ export interface BenchSettings {
 
 export const USAGE = `npm run bench -- [flags]
 
-  The default run takes about 11 minutes on a 2-core machine; --quick about 2.
+  The default run takes about 11 minutes on a 2-core machine; --quick about 2; --soak its
+  --soak-minutes plus a prefill of --soak-keys (1M keys: several minutes).
 
   --quick            a ~2-minute run: every scenario, shorter (1.5 s after 0.5 s warm-up),
                      20,000 prefilled keys
@@ -39,6 +44,10 @@ export const USAGE = `npm run bench -- [flags]
   --fsync            start kvorum with --fsync (writes acknowledged once on disk, as etcd's)
   --no-etcd          skip the etcd baseline even when etcd is on the PATH
   --no-profile       skip the CPU-profiled PUT w=quorum run (one more 3-replica cluster)
+  --soak             run only the soak instead: PUT w=quorum on 3 replicas for --soak-minutes
+                     over --soak-keys keys, every node's RSS sampled every 10 s
+  --soak-minutes <m> length of the soak's load [10]
+  --soak-keys <n>    prefilled 100-byte keys the soak writes over [1000000]
   --only <regex>     run only scenarios whose id matches, e.g. 'core\\.put|etcd'
   --out <dir>        where reports go [bench/results]
   --help             this text
@@ -78,6 +87,9 @@ export function parseSettings(
       fsync: { type: 'boolean' },
       'no-etcd': { type: 'boolean' },
       'no-profile': { type: 'boolean' },
+      soak: { type: 'boolean' },
+      'soak-minutes': { type: 'string' },
+      'soak-keys': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean' },
@@ -87,6 +99,10 @@ export function parseSettings(
   });
   if (values.help) return undefined;
   const quick = values.quick ?? false;
+  const soak = values.soak ?? false;
+  // The soak is its own run: mixing it with other phases would only make both longer.
+  if (soak && (values.scaling || values.only !== undefined))
+    throw new Error('--soak runs alone: drop --scaling and --only');
   const keys = positiveInteger('keys', values.keys, quick ? QUICK_KEYS : 100_000);
   return {
     quick,
@@ -100,6 +116,9 @@ export function parseSettings(
     fsync: values.fsync ?? false,
     etcd: !(values['no-etcd'] ?? false),
     profile: !(values['no-profile'] ?? false),
+    soak,
+    soakMinutes: positiveNumber('soak-minutes', values['soak-minutes'], 10),
+    soakKeys: positiveInteger('soak-keys', values['soak-keys'], 1_000_000),
     only: values.only === undefined ? undefined : new RegExp(values.only),
     outDir: values.out ?? defaultOutDir,
   };

@@ -5,7 +5,7 @@
 import { BASELINE } from './analysis.js';
 import { LOAD_GENERATOR } from './cpu.js';
 import { CATEGORIES } from './profile.js';
-import type { BenchRun, ProfileSummary, Ratios, ScenarioResult } from './results.js';
+import type { BenchRun, PhaseMemory, ProfileSummary, Ratios, ScenarioResult } from './results.js';
 import { LEVELS, SECTIONS, describeSize, type Op, type SectionId } from './scenarios.js';
 
 type Row = BenchRun['results'][number];
@@ -28,6 +28,8 @@ const SECTION_BASELINES: Readonly<Record<SectionId, readonly string[]>> = {
   'scale-nodes': [BASELINE.core, BASELINE.single],
   // Shown in its own section, not with the figures: the profiler slows it down.
   profile: [],
+  // A soak runs alone: no baseline is measured with it.
+  soak: [],
 };
 
 function int(v: number): string {
@@ -57,17 +59,27 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 function ratioCell(r: Row, baseline: string): string {
   const q: Ratios | undefined = r.ratios.find((v) => v.baseline === baseline);
   if (!q) return '–';
-  return `${x(q.reqPerS)} · ${x(q.p50)} · ${x(q.p99)} · ${x(q.p999)}`;
+  return `${x(q.reqPerS)} · ${x(q.p50)} · ${x(q.p99)} · ${x(q.p999)} · ${x(q.cpuPerOp)}`;
 }
 
-/** Peak RSS of the largest server process, and the sum of every process's peak. */
+function byNodeName<T>(record: Record<string, T>): Array<[string, T]> {
+  return Object.entries(record).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+/** MiB of each server process in node order (n1, n2, … or e1, e2, e3). */
+function perNodeMib(bytes: Record<string, number>): string {
+  const rows = byNodeName(bytes);
+  if (rows.length === 0) return '–';
+  return rows.map(([, b]) => int(b / MIB)).join(' · ');
+}
+
 function rssCell(r: ScenarioResult): string {
-  const peaks = Object.values(r.rssPeakBytes);
-  if (peaks.length === 0) return '–';
-  const total = peaks.reduce((a, b) => a + b, 0);
-  return peaks.length === 1
-    ? int(total / MIB)
-    : `${int(Math.max(...peaks) / MIB)} / ${int(total / MIB)}`;
+  return perNodeMib(r.rssPeakBytes);
+}
+
+function cpuCell(us: number | undefined): string {
+  if (us === undefined) return '–';
+  return us >= 100 ? int(us) : us.toFixed(1);
 }
 
 function figuresTable(rows: readonly Row[], baselines: readonly string[]): string {
@@ -79,7 +91,8 @@ function figuresTable(rows: readonly Row[], baselines: readonly string[]): strin
     'p99.9 ms',
     'errors',
     'non-2xx',
-    'RSS MiB max / sum',
+    'CPU per op µs',
+    'peak RSS MiB per node',
     ...baselines.map((b) => `× ${b}`),
   ];
   return table(
@@ -96,6 +109,7 @@ function figuresTable(rows: readonly Row[], baselines: readonly string[]): strin
           '',
           '',
           '',
+          '',
           ...baselines.map(() => ''),
         ];
       return [
@@ -106,6 +120,7 @@ function figuresTable(rows: readonly Row[], baselines: readonly string[]): strin
         ms(l.latency?.p999Ms),
         String(l.errors),
         nonOkCell(r),
+        cpuCell(r.cpuUsPerOp),
         rssCell(r),
         ...baselines.map((b) => ratioCell(r, b)),
       ];
@@ -195,6 +210,42 @@ function partitionTable(run: BenchRun): string {
   );
 }
 
+/** Moments of the catch-up the report quotes the pending hints at, seconds after the heal. */
+const CATCH_UP_MARKS_S = [1, 2, 5, 10, 20, 30, 60, 120];
+
+function catchUpParagraph(run: BenchRun): string[] {
+  const c = run.catchUp;
+  if (!c) return [];
+  const atHeal = Object.values(c.hintsAtHeal).reduce((a, b) => a + b, 0);
+  const byNode = byNodeName(c.hintsAtHeal)
+    .map(([node, n]) => `${node} ${int(n)}`)
+    .join(' · ');
+  // The first poll at or after each mark, then the last one.
+  const marks: Array<readonly [number, number]> = [];
+  for (const mark of CATCH_UP_MARKS_S) {
+    const poll = c.pending.find(([at]) => at >= mark);
+    if (poll && poll !== marks.at(-1)) marks.push(poll);
+  }
+  const last = c.pending.at(-1);
+  if (last && last !== marks.at(-1)) marks.push(last);
+  const curve = [
+    `${int(atHeal)} at heal`,
+    ...marks.map(([at, n]) => `${int(n)} at ${at.toFixed(1)} s`),
+  ];
+  const outcome =
+    c.caughtUpAfterS !== undefined
+      ? `none pending on any node **${c.caughtUpAfterS.toFixed(1)} s** after the heal request`
+      : `**not caught up within ${c.capS} s**${c.error ? ` (${c.error})` : ''}`;
+  return [
+    `**Catch-up after the heal**: with the load stopped, ${int(atHeal)} hints were pending at ` +
+      `heal (${byNode || 'no reading'}); every node saw the others up again after ` +
+      `${c.upAfterS === undefined ? '–' : `${c.upAfterS.toFixed(1)} s`}, and ${outcome}. ` +
+      `Hints pending, all nodes (\`hints.pending\` of \`GET /admin/status\`, polled every ` +
+      `250 ms): ${curve.join(' → ')}.`,
+    '',
+  ];
+}
+
 function header(run: BenchRun, chartFile: string): string[] {
   const m = run.machine;
   const s = run.settings as Record<string, unknown>;
@@ -218,11 +269,18 @@ function header(run: BenchRun, chartFile: string): string[] {
       (busy
         ? '. **The machine was shared**: other work competed for the cores, so the figures are noisier and lower than on an idle machine.'
         : '.'),
-    `- **Settings**: ${s.durationS} s per scenario after ${s.warmupS} s of warm-up; ` +
-      `${s.connections} connections, pipelining 1; ${int(Number(s.keys))} prefilled keys of 100 B and ` +
-      `${int(Number(s.largeKeys))} of 10 KiB; random keys per request; kvorum profile \`quorum\`, lww, ` +
-      `${s.fsync ? '`--fsync`' : 'no fsync (the default; etcd fsyncs its WAL)'}, \`--log-level warn\``,
-    `- **Baselines**: kvorum with 1 replica (N=1); ${etcd}`,
+    run.mode === 'soak'
+      ? `- **Settings**: PUT w=quorum for ${s.soakMinutes} min after ${s.warmupS} s of warm-up, ` +
+        `${s.connections} connections, pipelining 1; ${int(Number(s.soakKeys))} prefilled keys of 100 B; ` +
+        `random keys per request; kvorum profile \`quorum\`, lww, ` +
+        `${s.fsync ? '`--fsync`' : 'no fsync (the default)'}, \`--log-level warn\``
+      : `- **Settings**: ${s.durationS} s per scenario after ${s.warmupS} s of warm-up; ` +
+        `${s.connections} connections, pipelining 1; ${int(Number(s.keys))} prefilled keys of 100 B and ` +
+        `${int(Number(s.largeKeys))} of 10 KiB; random keys per request; kvorum profile \`quorum\`, lww, ` +
+        `${s.fsync ? '`--fsync`' : 'no fsync (the default; etcd fsyncs its WAL)'}, \`--log-level warn\``,
+    run.mode === 'soak'
+      ? '- **Baselines**: none; a soak run measures kvorum alone, and only the soak target.'
+      : `- **Baselines**: kvorum with 1 replica (N=1); ${etcd}`,
     `- Load generator (autocannon 9 in a worker thread) and every server share the same ${m.cores} cores.`,
     ...(run.mode === 'quick'
       ? [
@@ -231,7 +289,44 @@ function header(run: BenchRun, chartFile: string): string[] {
         ]
       : []),
     '',
-    `![p50 and p99 latency per consistency level, with and without the delay](${chartFile})`,
+    run.mode === 'soak'
+      ? `![RSS of every node over the soak, the last half shaded](${chartFile})`
+      : `![p50 and p99 latency per consistency level, with and without the delay](${chartFile})`,
+  ];
+}
+
+/** The soak's RSS curve as a table, with each node's growth over the last half. */
+function soakCurve(run: BenchRun): string[] {
+  const soak = run.soak;
+  const curve = find(run, soak?.scenarioId ?? '')?.rssCurve;
+  if (!soak || !curve) return [];
+  const names = byNodeName(curve.at(-1)?.bytes ?? {}).map(([name]) => name);
+  const growth = names.map((name) => {
+    const g = soak.nodes.find((n) => n.node === name);
+    if (!g) return '–';
+    return `${g.growth >= 0 ? '+' : ''}${(g.growth * 100).toFixed(1)}% (${int(g.fromBytes / MIB)} → ${int(g.toBytes / MIB)})`;
+  });
+  return [
+    `RSS of every node, MiB, every ${find(run, soak.scenarioId)?.scenario.rssEveryS ?? '?'} s from ` +
+      'the start of the load (warm-up included). Plateau: over the last half ' +
+      `(${soak.fromS.toFixed(0)}-${soak.toS.toFixed(0)} s, ${soak.samples} samples), a least-squares ` +
+      "line through each node's RSS grows by less than 5%; the last row gives that growth and " +
+      "the line's ends in MiB.",
+    '',
+    table(
+      ['s', ...names.map((n) => `${n} MiB`)],
+      [
+        ...curve.map((sample) => [
+          sample.atS.toFixed(0),
+          ...names.map((name) => {
+            const bytes = sample.bytes[name];
+            return bytes === undefined ? '–' : int(bytes / MIB);
+          }),
+        ]),
+        ['*last half*', ...growth],
+      ],
+    ),
+    '',
   ];
 }
 
@@ -271,10 +366,47 @@ function sectionTables(run: BenchRun): string[] {
     const note = SECTION_NOTES[id];
     if (note) out.push(note, '');
     if (id === 'delay') out.push(delayTable(run), '');
-    if (id === 'partition') out.push(partitionTable(run), '');
+    if (id === 'partition') out.push(partitionTable(run), '', ...catchUpParagraph(run));
     out.push(figuresTable(rows, SECTION_BASELINES[id]), '');
+    if (id === 'soak') out.push(...soakCurve(run));
   }
   return out;
+}
+
+function idleGrowth(m: PhaseMemory): string {
+  const xs = Object.entries(m.idleBytes).flatMap(([name, idle]) => {
+    const start = m.startBytes[name];
+    return start ? [idle / start] : [];
+  });
+  return xs.length === 0 ? '–' : x(Math.max(...xs));
+}
+
+function memorySection(run: BenchRun): string[] {
+  if (run.memory.length === 0) return [];
+  const idleS = run.memory[0]?.idleAfterS ?? 0;
+  return [
+    '## Memory',
+    '',
+    'RSS (VmRSS) of each server process per phase, MiB, in node order: at boot (every node ' +
+      'healthy, nothing written), at start (after the prefill, as the first scenario begins), ' +
+      "the peak over the phase's scenarios (sampled each second, every 10 s in a soak, warm-up " +
+      'included), and idle ' +
+      `(${idleS} s after the phase's last step, no load). idle ÷ start: the largest over the nodes.`,
+    '',
+    table(
+      ['phase', 'keys', 'boot', 'start', 'peak in scenarios', 'idle', 'idle ÷ start'],
+      run.memory.map((m) => [
+        m.title,
+        int(m.keys),
+        perNodeMib(m.bootBytes),
+        perNodeMib(m.startBytes),
+        perNodeMib(m.peakBytes),
+        perNodeMib(m.idleBytes),
+        idleGrowth(m),
+      ]),
+    ),
+    '',
+  ];
 }
 
 function profileIntro(run: BenchRun, p: ProfileSummary): string {
@@ -287,7 +419,7 @@ function profileIntro(run: BenchRun, p: ProfileSummary): string {
         (plain === undefined ? '' : `, against ${int(plain)} req/s without it (core row)`);
   const window =
     p.window === 'load'
-      ? 'samples taken during the load (warm-up included)'
+      ? 'samples taken during the measured run (warm-up excluded)'
       : 'the whole life of each process, start-up and shutdown included (no sample fell in the load window)';
   return (
     `${p.label} on 3 replicas, load spread over n1-n3, with the same settings as the figures ` +
@@ -347,7 +479,7 @@ function profileSection(run: BenchRun): string[] {
     '',
     profileIntro(run, p),
     '',
-    "**CPU used per process** (CPU seconds ÷ wall seconds of the scenario, warm-up included, from /proc: every thread, LevelDB's in the libuv pool too; the load generator is the bench process, where autocannon runs):",
+    "**CPU used per process** (CPU seconds ÷ wall seconds of the measured run, warm-up excluded, from /proc: every thread, LevelDB's in the libuv pool too; the load generator is the bench process, where autocannon runs):",
     '',
     coresTable(run, p),
     '',
@@ -389,8 +521,9 @@ const METHOD = [
   '- `npm run bench` builds kvorum, starts each system fresh (separate processes, a temp data dir, free loopback ports), prefills it, and drives it with autocannon from a worker thread. Every process is killed by PID at the end or on Ctrl-C.',
   '- Keys are drawn uniformly at random per request (`setupRequest`); PUT rewrites existing keys, so GETs always find one. Prefill: each key written once, kvorum with `?w=one`.',
   "- **req/s** counts 2xx responses per second of the measured run. **Latency** is timed per response with `process.hrtime` (autocannon's `response` event; its own histogram has 1 ms resolution) and is of 2xx responses; it is measured at the client, so it includes time a response waits for the load generator, which shares the cores. **errors**: connection errors and timeouts (10 s); **non-2xx**: answered with another status, by code.",
-  '- **Ratios** (`× baseline`) divide this row by the baseline row of the same run, as req/s · p50 · p99 · p99.9: above 1 means more throughput, but also more latency. `–`: no such baseline (e.g. etcd has no mixed or 10 KiB rows).',
-  '- **RSS MiB max / sum**: peak resident memory (VmRSS, sampled each second during the scenario) of the largest server process, and the sum over all of them.',
+  '- **Ratios** (`× baseline`) divide this row by the baseline row of the same run, as req/s · p50 · p99 · p99.9 · CPU per op: above 1 means more throughput, but also more latency and more CPU per request. `–`: no such baseline (e.g. etcd has no mixed or 10 KiB rows).',
+  '- **CPU per op µs**: CPU time (user + system, from `/proc/<pid>/stat`, every thread) of all the server processes of the system together during the measured run, warm-up excluded, divided by the responses of that run (refusals included). The load generator is not counted. Read in the load worker right before and after the measured run, so the CPU and the responses cover the same window.',
+  '- **peak RSS MiB per node**: peak resident memory (VmRSS, sampled each second during the scenario, warm-up included) of each server process, in node order (n1, n2, … or e1, e2, e3).',
   '- etcd is driven through its v3 HTTP/JSON gateway: `POST /v3/kv/put {"key","value"}` (base64) and `POST /v3/kv/range {"key"}` (linearizable; `"serializable": true` for serializable), at the leader, pipelining 1. Its members are checked healthy before every scenario.',
   "- Absolute figures depend on the machine: compare ratios measured in one run. fsync on this kind of machine is unrealistically fast, which flatters any synced figure (etcd's WAL).",
 ];
@@ -404,6 +537,7 @@ export function renderReport(run: BenchRun, chartFile: string): string {
     '## Figures',
     '',
     ...sectionTables(run),
+    ...memorySection(run),
     ...profileSection(run),
     ...prefillSection(run),
     ...METHOD,

@@ -2,6 +2,7 @@
 // it is written to JSON (the Markdown report and the chart are rendered from this).
 
 import type { Machine } from './environment.js';
+import type { RssSample } from './memory.js';
 import type { ProfileBreakdown } from './profile.js';
 import type { Scenario } from './scenarios.js';
 import type { LoadResult } from './workload.js';
@@ -15,10 +16,24 @@ export interface ScenarioResult {
   /** Peak resident memory of each server process during the scenario, bytes. */
   readonly rssPeakBytes: Record<string, number>;
   /**
-   * Cores each server process used during the scenario (CPU seconds ÷ wall seconds, warm-up
-   * included), and `load generator` (the bench process); empty where /proc is missing.
+   * Cores each server process used during the measured run (CPU seconds ÷ wall seconds, warm-up
+   * excluded), and `load generator` (the bench process); empty where /proc is missing.
    */
   readonly cpuCores: Record<string, number>;
+  /** CPU seconds of the same processes over the same window. */
+  readonly cpuSeconds: Record<string, number>;
+  /** Every sample of the scenario's RSS, for scenarios that keep a curve (the soak). */
+  readonly rssCurve?: readonly RssSample[];
+}
+
+/** A result as the run records it: with its ratios to the baselines and its CPU per request. */
+export interface AnalyzedResult extends ScenarioResult {
+  readonly ratios: readonly Ratios[];
+  /**
+   * CPU µs of every server process together (the load generator not included) per response
+   * of the measured run, refusals included; undefined without /proc or without responses.
+   */
+  readonly cpuUsPerOp: number | undefined;
 }
 
 /** The profiled phase: where its servers' CPU went, and the scenario it ran. */
@@ -44,6 +59,62 @@ export interface PrefillRecord {
   readonly error: string | undefined;
 }
 
+/** RSS of each server process of one phase (bytes by process name) at the points compared. */
+export interface PhaseMemory {
+  readonly phase: string;
+  readonly title: string;
+  readonly system: 'kvorum' | 'etcd';
+  /** Keys prefilled, over every key space of the phase. */
+  readonly keys: number;
+  /** Every node up and healthy, nothing written yet. */
+  readonly bootBytes: Record<string, number>;
+  /** After the prefill, as the first step begins: the RSS the idle figure is compared with. */
+  readonly startBytes: Record<string, number>;
+  /** The largest RSS seen during the phase's scenarios. */
+  readonly peakBytes: Record<string, number>;
+  /** After the last step, once the servers have had idleAfterS without load. */
+  readonly idleBytes: Record<string, number>;
+  readonly idleAfterS: number;
+}
+
+/** How long the cluster took to deliver the hints kept during the partition, once healed. */
+export interface CatchUpRecord {
+  readonly phase: string;
+  /** Hints pending on each node with the load stopped, right before the heal. */
+  readonly hintsAtHeal: Record<string, number>;
+  /** Seconds from the heal request until every node saw every other up again. */
+  readonly upAfterS: number | undefined;
+  /** Seconds from the heal request until no node had a hint pending; undefined: not by capS. */
+  readonly caughtUpAfterS: number | undefined;
+  readonly capS: number;
+  /** Hints pending, all nodes together, at each poll: [seconds after the heal request, count]. */
+  readonly pending: ReadonlyArray<readonly [number, number]>;
+  /** What stopped the measurement, when it could not be taken. */
+  readonly error: string | undefined;
+}
+
+/** How one node's RSS moved over the last half of the soak: a least-squares line through it. */
+export interface SoakNodeGrowth {
+  readonly node: string;
+  /** The line at the first and the last sample of the last half, bytes. */
+  readonly fromBytes: number;
+  readonly toBytes: number;
+  /** toBytes ÷ fromBytes − 1. */
+  readonly growth: number;
+  readonly peakBytes: number;
+}
+
+export interface SoakSummary {
+  readonly scenarioId: string;
+  /** The last half: from halfway through the curve to its last sample, seconds. */
+  readonly fromS: number;
+  readonly toS: number;
+  /** Samples in the last half. */
+  readonly samples: number;
+  /** Per node, in node order; empty with fewer than two samples in the last half. */
+  readonly nodes: readonly SoakNodeGrowth[];
+}
+
 export interface EtcdInfo {
   /** Undefined when etcd was not used; `skipped` says why. */
   readonly version: string | undefined;
@@ -59,6 +130,7 @@ export interface Ratios {
   readonly p50: number | undefined;
   readonly p99: number | undefined;
   readonly p999: number | undefined;
+  readonly cpuPerOp: number | undefined;
 }
 
 export interface TargetVerdict {
@@ -72,7 +144,7 @@ export interface TargetVerdict {
 export interface BenchRun {
   readonly kind: 'kvorum-bench';
   readonly schema: 1;
-  readonly mode: 'quick' | 'full';
+  readonly mode: 'quick' | 'full' | 'soak';
   readonly scaling: boolean;
   readonly machine: Machine;
   readonly loadAtEnd: number;
@@ -82,9 +154,15 @@ export interface BenchRun {
   readonly etcd: EtcdInfo;
   readonly wallSeconds: number;
   readonly prefills: readonly PrefillRecord[];
-  readonly results: ReadonlyArray<ScenarioResult & { readonly ratios: readonly Ratios[] }>;
+  readonly results: readonly AnalyzedResult[];
   readonly targets: readonly TargetVerdict[];
   /** Undefined when no profiled phase ran (--no-profile, --only) or it gave no profile. */
   readonly profile: ProfileSummary | undefined;
+  /** One per phase that started, in the order they ran. */
+  readonly memory: readonly PhaseMemory[];
+  /** After the partition's heal; undefined when no partition scenario ran. */
+  readonly catchUp: CatchUpRecord | undefined;
+  /** The soak's RSS over its last half; undefined unless this is a --soak run. */
+  readonly soak: SoakSummary | undefined;
   readonly notes: readonly string[];
 }

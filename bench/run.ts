@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderChart } from './chart.js';
+import { renderSoakChart } from './soak-chart.js';
 import { analyze } from './analysis.js';
 import { cpuSnapshot, describeMachine, loadNow, othersCpuShare, repoRoot } from './environment.js';
 import { findEtcd, type EtcdBinary } from './etcd-cluster.js';
@@ -80,11 +81,14 @@ async function main(): Promise<number> {
   const [etcdBinary, etcdInfo] = await locateEtcd(settings);
   const phases = selectPhases(buildPhases(settings, etcdBinary !== undefined), settings.only);
   const scenarios = measuredScenarios(phases);
-  const estimateS =
-    scenarios.length * (settings.warmupS + settings.durationS + SCENARIO_OVERHEAD_S);
+  const estimateS = scenarios.reduce(
+    (sum, s) => sum + settings.warmupS + (s.durationS ?? settings.durationS) + SCENARIO_OVERHEAD_S,
+    0,
+  );
   const runner = new PhaseRunner(settings, repo, etcdBinary, scenarios.length);
+  const mode = settings.soak ? 'soak' : settings.quick ? 'quick' : 'full';
   runner.log(
-    `kvorum bench (${settings.quick ? 'quick' : 'full'}${settings.scaling ? ' + scaling' : ''}): ` +
+    `kvorum bench (${mode}${settings.scaling ? ' + scaling' : ''}): ` +
       `${scenarios.length} scenarios in ${phases.length} phases, ~${(estimateS / 60).toFixed(1)} min ` +
       `of load plus cluster starts and prefills; ${machine.cpuModel}, ${machine.cores} cores, ` +
       `node ${machine.node}, load ${machine.loadAtStart}`,
@@ -101,7 +105,7 @@ async function main(): Promise<number> {
   }
   const wallSeconds = Math.round((Date.now() - started) / 1000);
   const run: BenchRun = analyze({
-    mode: settings.quick ? 'quick' : 'full',
+    mode,
     scaling: settings.scaling,
     machine,
     loadAtEnd: loadNow(),
@@ -111,16 +115,18 @@ async function main(): Promise<number> {
     wallSeconds,
     ...runner.out,
   });
-  const base = `${settings.quick ? 'quick' : 'full'}${settings.scaling ? '-scaling' : ''}`;
+  const base = `${mode}${settings.scaling ? '-scaling' : ''}`;
+  // A soak has no latency per level to chart; its chart is the RSS curve.
+  const chart = settings.soak ? `${base}-rss.svg` : `${base}-latency.svg`;
   mkdirSync(settings.outDir, { recursive: true });
   const files = {
     json: join(settings.outDir, `${base}.json`),
     md: join(settings.outDir, `${base}.md`),
-    svg: join(settings.outDir, `${base}-latency.svg`),
+    svg: join(settings.outDir, chart),
   };
   writeFileSync(files.json, `${JSON.stringify(run, null, 2)}\n`);
-  writeFileSync(files.svg, renderChart(run));
-  writeFileSync(files.md, renderReport(run, `${base}-latency.svg`));
+  writeFileSync(files.svg, settings.soak ? renderSoakChart(run) : renderChart(run));
+  writeFileSync(files.md, renderReport(run, chart));
   const archive = join(settings.outDir, 'runs');
   mkdirSync(archive, { recursive: true });
   writeFileSync(

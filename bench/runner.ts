@@ -5,15 +5,21 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CpuMeter, type TimeWindow } from './cpu.js';
+import { coresOf, type TimeWindow } from './cpu.js';
 import { EtcdCluster, type EtcdBinary } from './etcd-cluster.js';
 import { KvorumCluster } from './kvorum-cluster.js';
 import { runLoad } from './load.js';
-import { RssSampler } from './memory.js';
+import { RssSampler, rssNow, type RssSample } from './memory.js';
 import type { BenchSettings } from './options.js';
 import { makeTempDir, removeTempDir } from './processes.js';
 import { summarizeProfiles, type CpuProfile } from './profile.js';
-import type { PrefillRecord, ProfileSummary, ScenarioResult } from './results.js';
+import type {
+  CatchUpRecord,
+  PhaseMemory,
+  PrefillRecord,
+  ProfileSummary,
+  ScenarioResult,
+} from './results.js';
 import {
   GET_SHARE,
   MIB,
@@ -34,6 +40,18 @@ const REQUEST_TIMEOUT_S = 10;
 const SETTLE_MS = 1_000;
 /** Bytes in flight during a prefill stay around this, whatever the value size. */
 const PREFILL_BYTES_IN_FLIGHT = 16 * MIB;
+/**
+ * Before the idle RSS is read: kvorum asks V8 for a full collection after ~2 s without uploads
+ * (src/replica/memory-return.ts), so by then what a quiet node would give back is given back.
+ */
+const IDLE_SETTLE_MS = 10_000;
+/**
+ * How long the catch-up after the partition is watched (a third of it with --quick): far past
+ * its 10 s target, so a slow replay is measured rather than cut off, yet bounded.
+ */
+const CATCH_UP_CAP_S = 180;
+/** Hints are replayed in rounds every 250 ms (src/config.ts hintReplayIntervalMs). */
+const CATCH_UP_POLL_MS = 250;
 /** `node --cpu-prof` names its files CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile. */
 const PROFILE_FILE = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/;
 
@@ -42,6 +60,8 @@ interface Servers {
   urls(scenario: Scenario): string[];
   pids(): Map<string, number>;
   dead(): string[];
+  /** Hints pending on each node; {} for a system without hints. */
+  hintsPending(): Promise<Record<string, number>>;
   beforeScenario(): Promise<void>;
   act(step: Exclude<Step, { kind: 'measure' }>): Promise<void>;
   stop(): Promise<void>;
@@ -52,6 +72,7 @@ function kvorumServers(cluster: KvorumCluster): Servers {
     urls: (s) => s.target.map((id) => cluster.url(id)),
     pids: () => cluster.pids(),
     dead: () => cluster.deadNodes(),
+    hintsPending: () => cluster.hintsPending(),
     beforeScenario: async () => undefined,
     act: async (step) => {
       if (step.kind === 'delay')
@@ -68,6 +89,7 @@ function etcdServers(cluster: EtcdCluster): Servers {
     urls: () => [cluster.leaderUrl],
     pids: () => cluster.pids(),
     dead: () => cluster.deadMembers(),
+    hintsPending: async () => ({}),
     beforeScenario: () => cluster.checkHealthy(),
     act: async () => undefined,
     stop: () => cluster.stop(),
@@ -124,9 +146,12 @@ export function summaryLine(load: LoadResult): string {
 export interface RunnerOutput {
   readonly results: ScenarioResult[];
   readonly prefills: PrefillRecord[];
+  readonly memory: PhaseMemory[];
   readonly notes: string[];
   /** Set by the profiled phase, if one ran and its servers wrote profiles. */
   profile: ProfileSummary | undefined;
+  /** Set by the heal after the partition. */
+  catchUp: CatchUpRecord | undefined;
 }
 
 /**
@@ -150,7 +175,14 @@ function readProfiles(
 }
 
 export class PhaseRunner {
-  readonly out: RunnerOutput = { results: [], prefills: [], notes: [], profile: undefined };
+  readonly out: RunnerOutput = {
+    results: [],
+    prefills: [],
+    memory: [],
+    notes: [],
+    profile: undefined,
+    catchUp: undefined,
+  };
   /** The etcd member the load went to, once an etcd phase has started. */
   etcdLeader: string | undefined;
   private done = 0;
@@ -187,27 +219,62 @@ export class PhaseRunner {
       this.failPhase(phase, `could not start ${phase.title}: ${message(err)}`);
       return;
     }
-    // The load window of the last scenario measured: the part of the profiles that counts.
+    // The measured window (warm-up excluded) of the last scenario: the part of the profiles
+    // that counts.
     let window: TimeWindow | undefined;
     try {
+      const bootBytes = await rssNow(servers.pids());
       for (const space of phase.keySpaces) await this.prefill(phase, servers, space);
+      const startBytes = await rssNow(servers.pids());
       // Set while a delay or partition that failed to apply is in force: its scenarios would
       // measure a healthy cluster under a faulty label, so they are not run.
       let faultFailure: string | undefined;
       for (const step of phase.steps) {
         if (step.kind !== 'measure') {
-          const failure = await this.act(phase, servers, step);
+          const failure =
+            step.kind === 'heal' && step.catchUp
+              ? await this.healAndCatchUp(phase, servers, step)
+              : await this.act(phase, servers, step);
           faultFailure = step.kind === 'heal' ? undefined : failure;
         } else if (faultFailure && (step.scenario.delayed || step.scenario.side)) {
           this.done += 1;
-          this.record(step.scenario, undefined, `not run: ${faultFailure}`, {}, {});
+          this.record(step.scenario, undefined, `not run: ${faultFailure}`);
         } else window = await this.measure(servers, step.scenario);
       }
+      await this.recordIdleMemory(phase, servers, bootBytes, startBytes);
     } finally {
       await servers.stop();
     }
     // Profiles are written as the servers exit, so only now can they be read.
     if (profDir !== undefined) this.summarizeProfile(phase, profDir, servers.pids(), window);
+  }
+
+  private async recordIdleMemory(
+    phase: Phase,
+    servers: Servers,
+    bootBytes: Record<string, number>,
+    startBytes: Record<string, number>,
+  ): Promise<void> {
+    const settleMs = this.settings.quick ? IDLE_SETTLE_MS / 2 : IDLE_SETTLE_MS;
+    this.log(`phase ${phase.id}: idle ${settleMs / 1000} s, then its RSS`);
+    await new Promise((r) => setTimeout(r, settleMs));
+    const ids = new Set(measuredScenarios([phase]).map((s) => s.id));
+    const peakBytes: Record<string, number> = {};
+    for (const r of this.out.results)
+      if (ids.has(r.scenario.id))
+        for (const [name, bytes] of Object.entries(r.rssPeakBytes))
+          peakBytes[name] = Math.max(bytes, peakBytes[name] ?? 0);
+    this.out.memory.push({
+      phase: phase.id,
+      title: phase.title,
+      system: phase.system,
+      keys: phase.keySpaces.reduce((sum, k) => sum + k.keys, 0),
+      bootBytes,
+      startBytes,
+      peakBytes,
+      idleBytes: await rssNow(servers.pids()),
+      idleAfterS: settleMs / 1000,
+    });
   }
 
   private summarizeProfile(
@@ -285,6 +352,67 @@ export class PhaseRunner {
     }
   }
 
+  /**
+   * Heals with the load stopped, then polls every node's /admin/status until none has a hint
+   * pending (or the cap passes). Resolves as act() does.
+   */
+  private async healAndCatchUp(
+    phase: Phase,
+    servers: Servers,
+    step: Extract<Step, { kind: 'heal' }>,
+  ): Promise<string | undefined> {
+    let hintsAtHeal: Record<string, number> = {};
+    let error: string | undefined;
+    try {
+      hintsAtHeal = await servers.hintsPending();
+    } catch (err) {
+      error = `hints pending at heal: ${message(err)}`;
+    }
+    const healedAt = performance.now();
+    const since = () => (performance.now() - healedAt) / 1000;
+    const failure = await this.act(phase, servers, step);
+    const upAfterS = failure ? undefined : since();
+    const capS = this.settings.quick ? CATCH_UP_CAP_S / 3 : CATCH_UP_CAP_S;
+    const pending: Array<[number, number]> = [];
+    let caughtUpAfterS: number | undefined;
+    if (failure) error = failure;
+    else if (error === undefined) {
+      while (caughtUpAfterS === undefined && since() < capS) {
+        try {
+          const counts = Object.values(await servers.hintsPending());
+          // Taken as the answers arrive: the count was read at most this long after the heal.
+          const at = since();
+          const total = counts.reduce((a, b) => a + b, 0);
+          pending.push([Math.round(at * 1000) / 1000, total]);
+          if (total === 0) caughtUpAfterS = at;
+          error = undefined;
+        } catch (err) {
+          error = `polling hints: ${message(err)}`;
+        }
+        if (caughtUpAfterS === undefined) await sleep(CATCH_UP_POLL_MS);
+      }
+    }
+    this.out.catchUp = {
+      phase: phase.id,
+      hintsAtHeal,
+      upAfterS,
+      caughtUpAfterS,
+      capS,
+      pending,
+      error,
+    };
+    const atHeal = Object.values(hintsAtHeal).reduce((a, b) => a + b, 0);
+    const left = pending.at(-1)?.[1];
+    this.log(
+      `catch-up: ${fmt(atHeal)} hints pending at heal; ` +
+        (caughtUpAfterS !== undefined
+          ? `none pending ${fmt(caughtUpAfterS, 2)} s after the heal`
+          : `${left === undefined ? '?' : fmt(left)} still pending after ${capS} s`) +
+        (error ? ` (${error})` : ''),
+    );
+    return failure;
+  }
+
   private async prefill(phase: Phase, servers: Servers, space: KeySpace): Promise<void> {
     const connections = Math.max(
       1,
@@ -360,55 +488,65 @@ export class PhaseRunner {
     };
   }
 
-  /** Resolves to the scenario's load window, or undefined when it was not run. */
+  /** Resolves to the scenario's measured window, or undefined when it was not run. */
   private async measure(servers: Servers, scenario: Scenario): Promise<TimeWindow | undefined> {
     this.done += 1;
     const label = scenarioLabel(scenario);
     const tag = `[${this.done}/${this.total}] ${scenario.id} (${label})`;
     const dead = servers.dead();
     if (dead.length > 0) {
-      this.record(scenario, undefined, `not run: ${dead.join('; ')}`, {}, {});
+      this.record(scenario, undefined, `not run: ${dead.join('; ')}`);
       this.log(`${tag}: not run, a server is down`);
       return undefined;
     }
-    const sampler = new RssSampler(servers.pids());
-    let meter: CpuMeter | undefined;
+    const pids = servers.pids();
+    const sampler = new RssSampler(pids, (scenario.rssEveryS ?? 1) * 1000);
     let load: LoadResult | undefined;
     let error: string | undefined;
     try {
       await servers.beforeScenario();
-      meter = new CpuMeter(servers.pids());
       load = await runLoad({
         urls: servers.urls(scenario),
         connections: scenario.connections,
         warmupS: this.settings.warmupS,
-        durationS: this.settings.durationS,
+        durationS: scenario.durationS ?? this.settings.durationS,
         prefill: false,
         requestTimeoutS: REQUEST_TIMEOUT_S,
         workload: workloadOf(scenario),
+        cpuPids: Object.fromEntries(pids),
       });
     } catch (err) {
       error = message(err);
     }
-    const cpuCores = meter?.stop() ?? {};
     const rss = await sampler.stop();
     const deadAfter = servers.dead();
     if (deadAfter.length > 0)
       error = [error, `server died: ${deadAfter.join('; ')}`].filter(Boolean).join('; ');
-    this.record(scenario, load, error, rss, cpuCores);
+    this.record(scenario, load, error, rss, scenario.rssEveryS ? sampler.curve : undefined);
     this.log(`${tag}: ${load ? summaryLine(load) : ''}${error ? ` FAILED: ${error}` : ''}`);
-    return meter?.window;
+    return load?.cpu?.window;
   }
 
   private record(
     scenario: Scenario,
     load: LoadResult | undefined,
     error: string | undefined,
-    rssPeakBytes: Record<string, number>,
-    cpuCores: Record<string, number>,
+    rssPeakBytes: Record<string, number> = {},
+    rssCurve?: readonly RssSample[],
   ): void {
     const label = scenarioLabel(scenario);
-    this.out.results.push({ scenario, label, load, error, rssPeakBytes, cpuCores });
+    const cpuCores = load?.cpu ? coresOf(load.cpu) : {};
+    const cpuSeconds = load?.cpu?.seconds ?? {};
+    this.out.results.push({
+      scenario,
+      label,
+      load,
+      error,
+      rssPeakBytes,
+      cpuCores,
+      cpuSeconds,
+      ...(rssCurve ? { rssCurve } : {}),
+    });
   }
 
   private failPhase(phase: Phase, error: string): void {
@@ -417,9 +555,13 @@ export class PhaseRunner {
     for (const step of phase.steps)
       if (step.kind === 'measure') {
         this.done += 1;
-        this.record(step.scenario, undefined, error, {}, {});
+        this.record(step.scenario, undefined, error);
       }
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 function message(err: unknown): string {

@@ -32,6 +32,7 @@ export const SECTIONS = Object.freeze({
   'scale-values': 'Scaling: value size (3 replicas)',
   'scale-nodes': 'Scaling: 5 and 7 replicas (N=3)',
   profile: 'Where the time goes: CPU profile of PUT w=quorum, 3 replicas',
+  soak: 'Soak: sustained PUT w=quorum, 3 replicas',
 } as const);
 export type SectionId = keyof typeof SECTIONS;
 
@@ -63,6 +64,10 @@ export interface Scenario {
   readonly target: readonly string[];
   readonly side: 'majority' | 'minority' | undefined;
   readonly delayed: boolean;
+  /** Measured seconds, when not the run's --duration (the soak). */
+  readonly durationS?: number;
+  /** Keep every node's RSS every this many seconds as a curve (the soak). */
+  readonly rssEveryS?: number;
 }
 
 export interface KeySpace {
@@ -80,7 +85,11 @@ export type Step =
       readonly jitterMs: number;
     }
   | { readonly kind: 'partition'; readonly groups: readonly (readonly string[])[] }
-  | { readonly kind: 'heal' };
+  | {
+      readonly kind: 'heal';
+      /** Time from the heal until no node has a hint pending, and the hints pending at heal. */
+      readonly catchUp?: true;
+    };
 
 export interface Phase {
   readonly id: string;
@@ -123,7 +132,10 @@ export function scenarioLabel(s: Scenario): string {
     level = s.op === 'put' ? ` w=${s.level}` : s.op === 'get' ? ` r=${s.level}` : ` ${s.level}`;
   const where = s.side ? ` on ${s.target.join(',')} (${s.side})` : '';
   const nodes = s.section === 'scale-nodes' ? `${s.nodes} replicas: ` : '';
-  const keys = s.section === 'scale-keys' ? `, ${s.keys.toLocaleString('en-US')} keys` : '';
+  const keys =
+    s.section === 'scale-keys' || s.section === 'soak'
+      ? `, ${s.keys.toLocaleString('en-US')} keys`
+      : '';
   return `${nodes}${OPS[s.op]}${size}${level}${where}${keys}`;
 }
 
@@ -160,8 +172,35 @@ function levelSteps(
   );
 }
 
+/** The soak samples RSS this often: 60 points over its default 10 minutes. */
+const SOAK_RSS_EVERY_S = 10;
+
+function soakPhase(s: BenchSettings, make: ReturnType<typeof scenarioBuilder>): Phase {
+  const keys = s.soakKeys.toLocaleString('en-US');
+  return {
+    id: 'soak',
+    title: `kvorum, 3 replicas, ${keys} keys, PUT w=quorum for ${s.soakMinutes} min`,
+    system: 'kvorum',
+    nodes: 3,
+    n: 3,
+    keySpaces: [{ prefix: 'k', keys: s.soakKeys, valueBytes: SMALL_VALUE_BYTES }],
+    steps: [
+      make({
+        id: 'soak.put.quorum',
+        section: 'soak',
+        op: 'put',
+        level: 'quorum',
+        keys: s.soakKeys,
+        durationS: s.soakMinutes * 60,
+        rssEveryS: SOAK_RSS_EVERY_S,
+      }),
+    ],
+  };
+}
+
 export function buildPhases(s: BenchSettings, withEtcd: boolean): Phase[] {
   const make = scenarioBuilder(s);
+  if (s.soak) return [soakPhase(s, make)];
   const small: KeySpace = { prefix: 'k', keys: s.keys, valueBytes: SMALL_VALUE_BYTES };
   const large: KeySpace = { prefix: 'm', keys: s.largeKeys, valueBytes: 10 * KIB };
   const largeFields = { valueBytes: large.valueBytes, keyPrefix: large.prefix, keys: large.keys };
@@ -214,7 +253,7 @@ export function buildPhases(s: BenchSettings, withEtcd: boolean): Phase[] {
         { kind: 'heal' },
         { kind: 'partition', groups: PARTITION_GROUPS },
         ...partition,
-        { kind: 'heal' },
+        { kind: 'heal', catchUp: true },
       ],
     },
     {

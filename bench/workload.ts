@@ -2,6 +2,7 @@
 // is built from it: a random key per request, a GET or a write by the mix, the level's query.
 
 import type { RequestParams } from 'autocannon';
+import type { CpuReading } from './cpu.js';
 import type { LatencySummary } from './latency.js';
 
 /** kvorum: GET /kv/<key><readQuery> and PUT /kv/<key><writeQuery> with a fixed-size value. */
@@ -40,6 +41,8 @@ export interface LoadSpec {
   /** A request without an answer after this many seconds counts as a timeout error. */
   readonly requestTimeoutS: number;
   readonly workload: Workload;
+  /** Processes (name → PID) whose CPU time the worker reads around the measured run. */
+  readonly cpuPids?: Readonly<Record<string, number>>;
 }
 
 export interface LoadResult {
@@ -61,6 +64,8 @@ export interface LoadResult {
   readonly latency: LatencySummary | undefined;
   /** Latency of every response, refusals included. */
   readonly latencyAll: LatencySummary | undefined;
+  /** CPU over the measured run (warm-up excluded); undefined without `cpuPids`. */
+  readonly cpu: CpuReading | undefined;
 }
 
 /** Pseudo-random bytes (incompressible, unlike a repeated byte) from a seeded xorshift. */
