@@ -412,9 +412,21 @@ export class Membership implements MembershipServer {
       }
       return;
     }
-    if (!trackedNodes(h).includes(self)) return;
     const v = newestVersion(h).version;
     const mine = (t: 'ack' | 'sync' | 'syncAck') => h.trackers[t][self] ?? 0;
+    if (!trackedNodes(h).includes(self)) {
+      // Excused (taken for dead), but running after all: its store may hold writes no other
+      // replica has (acknowledged at w=1), so it pushes its keys to the new owners anyway.
+      // Nobody waits for it; the transition may end first.
+      if (h.excused.includes(self) && mine('sync') < v && this.syncing !== v) {
+        this.syncing = v;
+        this.background(
+          'layout sync pass of an excused node',
+          this.syncPass(h, v).finally(() => (this.syncing = undefined)),
+        );
+      }
+      return;
+    }
     if (mine('ack') < v) {
       if (this.olderWritesInFlight(v)) return;
       await this.learn(advance(this.h, self, 'ack', v));
