@@ -40,6 +40,16 @@ export function checkRun(c: NodeCluster): string[] {
   return out;
 }
 
+/**
+ * Whether every node that ever stored version `id` of `key` was removed as dead and is gone: a
+ * write acknowledged on those alone (w=1, say) is lost with them, as with a failed disk.
+ */
+function onlyOnTheDead(c: NodeCluster, key: string, id: string): boolean {
+  const holders = c.history.firstStored.get(key)?.get(id)?.holders;
+  if (holders === undefined || holders.size === 0) return false;
+  return [...holders].every((h) => c.removedDead.has(h) && !c.ids.includes(h));
+}
+
 /** When tombstone GC first purged `key` at or after `from` (undefined: it did not). */
 function purgedSince(c: NodeCluster, key: string, from: number): number | undefined {
   return c.history.purges.find((p) => p.key === key && p.at >= from)?.at;
@@ -141,12 +151,20 @@ export function checkSiblings(c: NodeCluster, final: FinalState): string[] {
   const stored = new Set<string>();
   for (const [key, versions] of c.history.firstStored)
     for (const v of versions.values()) if (!v.tombstone) stored.add(`${key}\u0000${v.value}`);
+  // A write held only by nodes removed as dead since may have gone with them, and what it
+  // superseded with it.
+  const gone = (x: WriteRecord): boolean =>
+    !x.tombstone &&
+    [...(c.history.firstStored.get(x.key)?.entries() ?? [])].some(
+      ([id, v]) => v.value === x.value && onlyOnTheDead(c, x.key, id),
+    );
   const known = (x: WriteRecord): boolean =>
-    x.outcome === 'ok' || (!x.tombstone && stored.has(`${x.key}\u0000${x.value}`));
+    (x.outcome === 'ok' || (!x.tombstone && stored.has(`${x.key}\u0000${x.value}`))) && !gone(x);
 
   for (const w of writes) {
     if (w.outcome !== 'ok' || w.dot === undefined) continue;
     const dot = w.dot;
+    if (onlyOnTheDead(c, w.key, dotId(dot))) continue;
     const supersededBy = issued(w.key).find((x) => x !== w && covers(x.context, dot));
     const purged = purgedSince(c, w.key, w.startedAt) !== undefined;
     for (const node of c.preferenceList(w.key)) {
@@ -234,7 +252,8 @@ export function checkLww(c: NodeCluster, final: FinalState): string[] {
         out.push(
           `${key}: write ${w.id} was stamped ${hlcId(wts)}, not above its context ${hlcId(w.seen)}`,
         );
-      const behind = v === undefined || compareHlc(wts, v.ts) > 0;
+      const behind =
+        (v === undefined || compareHlc(wts, v.ts) > 0) && !onlyOnTheDead(c, key, hlcId(wts));
       const purgedAway =
         purgedTs !== undefined && firstAt(wts) <= purgedFrom && compareHlc(wts, purgedTs) <= 0;
       if (behind && !purgedAway)

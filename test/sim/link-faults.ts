@@ -22,13 +22,16 @@ export function faultSpecOf(
   const block = new Set<string>();
   const delay: Record<string, { ms: number; jitterMs: number }> = {};
   const drop: Record<string, number> = {};
+  // A fault may name a node that has left since, or one this node has not heard of yet: only
+  // links it has can be faulted.
+  const has = (peer: string): boolean => ids.includes(peer);
   for (const f of faults) {
     const spec = f.specs.get(id);
-    for (const peer of spec?.block ?? []) block.add(peer);
+    for (const peer of spec?.block ?? []) if (has(peer)) block.add(peer);
     for (const [peer, d] of Object.entries(spec?.delay ?? {}))
-      if (d.ms > (delay[peer]?.ms ?? -1)) delay[peer] = { ...d };
+      if (has(peer) && d.ms > (delay[peer]?.ms ?? -1)) delay[peer] = { ...d };
     for (const [peer, p] of Object.entries(spec?.drop ?? {}))
-      drop[peer] = Math.max(p, drop[peer] ?? 0);
+      if (has(peer)) drop[peer] = Math.max(p, drop[peer] ?? 0);
   }
   if (block.size === 0 && Object.keys(delay).length + Object.keys(drop).length === 0)
     return EMPTY_FAULTS;

@@ -81,7 +81,9 @@ async function simulate(seed: number, mode: ConflictMode, totals: Totals): Promi
     await work.run();
     await c.sched.run(Promise.all(changes));
     await c.heal();
-    expect(await c.settle(), 'the layout settles once the faults heal').toBe(true);
+    // What went wrong on the way (a node that could not start, say) is why it did not settle.
+    const why = c.history.unexpected.slice(0, 3).join('; ');
+    expect(await c.settle(), `the layout settles once the faults heal ${why}`).toBe(true);
     const report = await c.converge();
     await c.sched.run(work.outstanding());
     const final = await c.finalState();

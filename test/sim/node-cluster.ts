@@ -41,6 +41,7 @@ import { ClientOps, type Coordinating, type Level } from './client-ops.js';
 import { FencedStore } from './fenced-store.js';
 import { History, type WriteRecord } from './history.js';
 import { faultSpecOf, type LinkFault } from './link-faults.js';
+import type { FaultSpec } from '../../src/core/faults.js';
 import { SIM_EPOCH_MS, Scheduler, simClock } from './scheduler.js';
 import { SimNetwork, type NetworkConfig } from './sim-network.js';
 import { SimSwitchboard, SimTransport } from './sim-transport.js';
@@ -140,6 +141,8 @@ export class NodeCluster {
    * would: by running serve --join again, or by removing the node that never started.
    */
   private readonly abandoned = new Map<string, { address: NodeAddress; retry: boolean }>();
+  /** Nodes a leave removed (or excused) as dead: what only they held may be gone with them. */
+  readonly removedDead = new Set<string>();
   /** Keys repaired by anti-entropy in incarnations that have ended. */
   private aeRepairedBefore = 0;
 
@@ -300,13 +303,14 @@ export class NodeCluster {
       const up = this.ids.filter((x) => this.isUp(x));
       if (up.length === 0) return;
       const via = up[Math.floor(this.rng() * up.length)]!;
+      // Outside any event: the change's messages and timers run only while the scheduler does.
       if (!a.retry) {
-        await this.leave(id, via);
+        await this.sched.run(this.leave(id, via));
         continue;
       }
       try {
         const change = this.node(via)!.membership.change({ kind: 'join', node: a.address });
-        const layout = await this.on(via, change);
+        const layout = await this.sched.run(this.on(via, change));
         this.abandoned.delete(id);
         this.sched.note(`join of ${id} via ${via} answered on a retry`);
         await this.startJoined(id, a.address, layout);
@@ -333,6 +337,7 @@ export class NodeCluster {
       return false;
     }
     this.layoutChanged = true;
+    if (dead) this.removedDead.add(id);
     this.sched.note(`leave of ${id}${dead ? ' (dead)' : ''} via ${via} agreed`);
     return true;
   }
@@ -513,7 +518,7 @@ export class NodeCluster {
       throw err;
     }
     if (alive()) {
-      node.transport.setFaults(faultSpecOf(this.faults, slot.id, this.ids));
+      node.transport.setFaults(this.faultSpecFor(slot.id, node));
       await node.start();
     }
     // It may have crashed again while it was being built.
@@ -574,7 +579,18 @@ export class NodeCluster {
   }
 
   private applyFaults(id: string): void {
-    this.slot(id).node?.transport.setFaults(faultSpecOf(this.faults, id, this.ids));
+    const node = this.slot(id).node;
+    node?.transport.setFaults(this.faultSpecFor(id, node));
+  }
+
+  /** The faults in force on `id`'s side of its links, to the peers its transport has. */
+  private faultSpecFor(id: string, node: KvorumNode): FaultSpec {
+    const peers = new Set(node.transport.peerStates().map((p) => p.id));
+    return faultSpecOf(
+      this.faults,
+      id,
+      this.ids.filter((x) => x === id || peers.has(x)),
+    );
   }
 
   /** Issues one write through `coordinator` (which must be up) and records how it ended. */

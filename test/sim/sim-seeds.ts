@@ -49,6 +49,8 @@ export async function forEachSeed(
   run: (seed: number) => Promise<void>,
 ): Promise<void> {
   for (const seed of simSeeds(base)) {
+    // SIM_PROGRESS=1 names each seed as it starts: a sweep that hangs says where.
+    if (process.env.SIM_PROGRESS !== undefined) console.log(`seed ${seed}`);
     try {
       await run(seed);
     } catch (err) {
