@@ -11,7 +11,7 @@ import { newestVersion } from '../../src/core/conflicts.js';
 import { compareHlc, type Hlc } from '../../src/core/hlc.js';
 import { HashTree, setDigest } from '../../src/core/merkle.js';
 import { covers, isDeleted, type Dot, type VersionSet } from '../../src/core/version-set.js';
-import { dotId, hlcId, type FirstStored, type WriteRecord } from './history.js';
+import { dotId, hlcId, show, type FirstStored, type WriteRecord } from './history.js';
 import type { NodeCluster } from './node-cluster.js';
 
 /** node -> key -> set, as each store holds it at the end. */
@@ -288,11 +288,4 @@ export function checkAll(c: NodeCluster, final: FinalState): string[] {
   ];
 }
 
-export function show(set: VersionSet | undefined): string {
-  if (set === undefined) return 'nothing';
-  const clock = set.clock.map(([n, k]) => `${n}:${k}`).join(',');
-  const sibs = set.siblings
-    .map((s) => `${s.dot ? dotId(s.dot) : hlcId(s.ts)}=${s.tombstone ? '⊥' : dec(s.value)}`)
-    .join(' ');
-  return `{${clock}} [${sibs}]`;
-}
+export { show };

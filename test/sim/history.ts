@@ -69,11 +69,12 @@ export interface PurgeRecord {
 /** SIM_TRACE_KEY=<key> prints every change of that key in any store: a failing seed's story. */
 const TRACE_KEY = process.env.SIM_TRACE_KEY;
 
-function showSet(set: VersionSet | undefined): string {
+/** A set as the checks and traces print it: `{clock} [version=value ...]`, ⊥ a tombstone. */
+export function show(set: VersionSet | undefined): string {
   if (set === undefined) return 'nothing';
   const clock = set.clock.map(([n, k]) => `${n}:${k}`).join(',');
   const sibs = set.siblings
-    .map((s) => `${s.dot ? dotId(s.dot) : hlcId(s.ts)}=${s.tombstone ? 'DEL' : dec(s.value)}`)
+    .map((s) => `${s.dot ? dotId(s.dot) : hlcId(s.ts)}=${s.tombstone ? '⊥' : dec(s.value)}`)
     .join(' ');
   return `{${clock}} [${sibs}]`;
 }
@@ -129,7 +130,7 @@ export class History {
       this.changes += 1;
       if (key === TRACE_KEY)
         console.log(
-          `t=${this.now()} ${node} ${key}: ${showSet(before)} -> ${showSet(after)}${this.owns(node, key) ? '' : ' (not owned)'} ${this.where(node, key)}`,
+          `t=${this.now()} ${node} ${key}: ${show(before)} -> ${show(after)}${this.owns(node, key) ? '' : ' (not owned)'} ${this.where(node, key)}`,
         );
       if (after === undefined) {
         data.delete(key);
@@ -170,14 +171,14 @@ export class History {
     return {
       added: (target, key, set) => {
         if (key === TRACE_KEY)
-          console.log(`t=${this.now()} ${node} hint for ${target} ${key}: + ${showSet(set)}`);
+          console.log(`t=${this.now()} ${node} hint for ${target} ${key}: + ${show(set)}`);
         const m = inner(byTarget, target);
         m.set(key, policy.merge(m.get(key), set));
       },
       deleted: (hint) => {
         if (hint.key === TRACE_KEY)
           console.log(
-            `t=${this.now()} ${node} hint for ${hint.target} ${hint.key}: - ${showSet(hint.set)}`,
+            `t=${this.now()} ${node} hint for ${hint.target} ${hint.key}: - ${show(hint.set)}`,
           );
         const m = byTarget.get(hint.target);
         if (m !== undefined && policy.equals(m.get(hint.key), hint.set)) {
@@ -189,7 +190,7 @@ export class History {
       droppedCoveredBy: (key, set) => {
         if (key === TRACE_KEY)
           console.log(
-            `t=${this.now()} ${node} hints for ${key} covered by ${showSet(set)} dropped`,
+            `t=${this.now()} ${node} hints for ${key} covered by ${show(set)} dropped`,
           );
         for (const m of byTarget.values()) {
           const held = m.get(key);
