@@ -189,9 +189,7 @@ export class History {
       purging: (key, set) => inner(this.purgeAsked, node).set(key, set),
       droppedCoveredBy: (key, set) => {
         if (key === TRACE_KEY)
-          console.log(
-            `t=${this.now()} ${node} hints for ${key} covered by ${show(set)} dropped`,
-          );
+          console.log(`t=${this.now()} ${node} hints for ${key} covered by ${show(set)} dropped`);
         for (const m of byTarget.values()) {
           const held = m.get(key);
           if (held !== undefined && policy.dominates(set, held)) m.delete(key);
