@@ -47,6 +47,11 @@ export const LIMITS = Object.freeze({
   hintReplayBatchMax: 256,
   /** Hints in flight to one replica at a time, so a backlog of large values cannot flood the link. */
   hintsInFlightMax: 8,
+  /**
+   * Entries one writeBatch frame may carry; a frame with more is malformed. Well under
+   * storeBatchWritesMax, so the merges of one frame go to disk in one LevelDB batch, or two.
+   */
+  writeBatchEntriesMax: 1_024,
   /** Virtual nodes per node on the ring. */
   vnodesPerNode: 128,
   /** Replication factor bounds. */
