@@ -380,7 +380,9 @@ export class NodeCluster {
   async settle(withinMs = 20_000): Promise<boolean> {
     const deadline = this.sched.now + withinMs;
     for (;;) {
-      await this.resolveAbandoned();
+      // Removing a node or retrying its join is consensus over the simulated network: it
+      // finishes only while the scheduler runs events.
+      await this.sched.run(this.resolveAbandoned());
       const histories = this.ids.flatMap((id) => {
         const h = this.node(id)?.membership.history();
         return h === undefined ? [] : [h];
