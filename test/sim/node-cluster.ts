@@ -303,14 +303,14 @@ export class NodeCluster {
       const up = this.ids.filter((x) => this.isUp(x));
       if (up.length === 0) return;
       const via = up[Math.floor(this.rng() * up.length)]!;
-      // Outside any event: the change's messages and timers run only while the scheduler does.
+      // Run under settle's sched.run: the change's messages and timers need the scheduler.
       if (!a.retry) {
-        await this.sched.run(this.leave(id, via));
+        await this.leave(id, via);
         continue;
       }
       try {
         const change = this.node(via)!.membership.change({ kind: 'join', node: a.address });
-        const layout = await this.sched.run(this.on(via, change));
+        const layout = await this.on(via, change);
         this.abandoned.delete(id);
         this.sched.note(`join of ${id} via ${via} answered on a retry`);
         await this.startJoined(id, a.address, layout);
