@@ -505,7 +505,10 @@ export class NodeCluster {
                   if (err instanceof PurgeHeldError) return;
                   if (alive()) this.history.failedRequest(label, from, req.type, err);
                 });
-              return reply;
+              if (!(reply instanceof Promise)) return reply;
+              // A process killed while it worked on a request sends no answer (its store calls
+              // fail once it is fenced off; those failures must not reach the asker).
+              return reply.then((r) => (alive() ? r : new Promise<never>(() => undefined)));
             },
           }),
         clock: simClock(this.sched, slot.skewMs),
