@@ -185,6 +185,12 @@ export const LIMITS = Object.freeze({
   /** Tombstones one sweep examines, so a mass delete does not stall a node. */
   tombstoneSweepKeysMax: 1_000,
   /**
+   * Tries at purging a tombstone on the nodes that have not yet taken the purge, before the
+   * sweep gives up on the key: one lost purge otherwise undoes the others (anti-entropy brings
+   * the tombstone back from the first replica to the nodes that had dropped it).
+   */
+  tombstonePurgeAttemptsMax: 3,
+  /**
    * The HLC's wall part is saved this far ahead of what it has issued (one meta write per
    * period of stamping). A restart waits until the wall clock has passed the saved mark, so
    * this is also the longest such a wait is; kept below maxClockOffsetMsDefault.

@@ -158,10 +158,18 @@ export class TombstoneGc {
       }
       return 'notEverywhere';
     }
-    // Others first: if one fails, this node keeps the tombstone and tries again later.
-    const others = ring.nodes.filter((node) => node !== this.o.self);
+    // Others first: if one fails, this node keeps the tombstone and tries again later. A purge
+    // lost on a slow link is asked again (of those nodes only) before the sweep gives up, as
+    // giving up hands the tombstone back to every node that had dropped it.
+    let pending = ring.nodes.filter((node) => node !== this.o.self);
+    for (let i = 0; i < LIMITS.tombstonePurgeAttemptsMax && pending.length > 0; i++) {
+      const tried = await Promise.allSettled(
+        pending.map((node) => links.purge(node, key, local, this.o.timeoutMs)),
+      );
+      pending = pending.filter((_, j) => tried[j]?.status === 'rejected');
+    }
+    if (pending.length > 0) return 'purgeFailed';
     try {
-      await Promise.all(others.map((node) => links.purge(node, key, local, this.o.timeoutMs)));
       // false: a newer write replaced the tombstone here meanwhile, and it stays.
       return (await links.purge(this.o.self, key, local, this.o.timeoutMs))
         ? 'purged'

@@ -49,6 +49,8 @@ class StoreLinks implements TombstoneLinks {
   readonly stores = new Map(NODES.map((node) => [node, memoryStore(LWW)] as const));
   readonly down = new Set<string>();
   readonly purgeFails = new Set<string>();
+  /** Purges that fail this many more times on a node, then succeed (a slow link). */
+  readonly purgeFailsFor = new Map<string, number>();
   readonly reads: string[] = [];
   readonly writes: string[] = [];
   readonly purges: string[] = [];
@@ -79,6 +81,11 @@ class StoreLinks implements TombstoneLinks {
     return this.track(
       this.reach(node).then(async () => {
         if (this.purgeFails.has(node)) throw new PeerError(node, 'timeout');
+        const left = this.purgeFailsFor.get(node) ?? 0;
+        if (left > 0) {
+          this.purgeFailsFor.set(node, left - 1);
+          throw new PeerError(node, 'timeout');
+        }
         const purged = await this.store(node).purge(key, set);
         await this.store(node).dropHintsCoveredBy(key, set);
         return purged;
@@ -258,6 +265,16 @@ describe('TombstoneGc', () => {
     expect(links.purges).toEqual([]);
     expect(LWW.equals(await links.store(REPLICA_C).get(KEY), NEWER_VALUE)).toBe(true);
     expect(LWW.equals(await links.store('n1').get(KEY), TOMBSTONE)).toBe(true);
+  });
+
+  it('asks a node whose purge was lost again, within the sweep: one lost purge does not undo the rest', async () => {
+    links.purgeFailsFor.set(REPLICA_C, LIMITS.tombstonePurgeAttemptsMax - 1);
+    expect(await sweep()).toBe(1);
+    expect(status().heldBack).toEqual(NONE_HELD_BACK);
+    expect(await links.holding(KEY)).toEqual([]);
+    expect(links.purges.filter((n) => n === REPLICA_C)).toHaveLength(
+      LIMITS.tombstonePurgeAttemptsMax,
+    );
   });
 
   const failCases = [
