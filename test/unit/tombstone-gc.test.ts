@@ -49,6 +49,8 @@ class StoreLinks implements TombstoneLinks {
   readonly stores = new Map(NODES.map((node) => [node, memoryStore(LWW)] as const));
   readonly down = new Set<string>();
   readonly purgeFails = new Set<string>();
+  /** Nodes that refuse a purge (as one handing the key over does): an answer, not a loss. */
+  readonly purgeRefuses = new Set<string>();
   /** Purges that fail this many more times on a node, then succeed (a slow link). */
   readonly purgeFailsFor = new Map<string, number>();
   readonly reads: string[] = [];
@@ -81,6 +83,7 @@ class StoreLinks implements TombstoneLinks {
     return this.track(
       this.reach(node).then(async () => {
         if (this.purgeFails.has(node)) throw new PeerError(node, 'timeout');
+        if (this.purgeRefuses.has(node)) throw new PeerError(node, 'remote', 'held');
         const left = this.purgeFailsFor.get(node) ?? 0;
         if (left > 0) {
           this.purgeFailsFor.set(node, left - 1);
@@ -275,6 +278,14 @@ describe('TombstoneGc', () => {
     expect(links.purges.filter((n) => n === REPLICA_C)).toHaveLength(
       LIMITS.tombstonePurgeAttemptsMax,
     );
+  });
+
+  it('does not ask a node that refused the purge again: the sweep gives up and keeps its tombstone', async () => {
+    links.purgeRefuses.add(REPLICA_C);
+    expect(await sweep()).toBe(0);
+    expect(status().heldBack).toEqual({ ...NONE_HELD_BACK, purgeFailed: 1 });
+    expect(links.purges.filter((n) => n === REPLICA_C)).toHaveLength(1);
+    expect(LWW.equals(await links.store('n1').get(KEY), TOMBSTONE)).toBe(true);
   });
 
   const failCases = [
