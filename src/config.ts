@@ -43,10 +43,28 @@ export const LIMITS = Object.freeze({
   requestTimeoutMsMax: 60_000,
   /** How often each node tries to replay its hints to replicas that are up again. */
   hintReplayIntervalMs: 250,
-  /** Hints replayed to one target per round, so a long backlog does not starve clients. */
+  /**
+   * Hints replayed to one target per round while clients are waiting on the node (one frame),
+   * so a backlog does not compete with them; an idle node drains the whole backlog each round.
+   */
   hintReplayBatchMax: 256,
-  /** Hints in flight to one replica at a time, so a backlog of large values cannot flood the link. */
-  hintsInFlightMax: 8,
+  /**
+   * A hint replay frame (writeBatch) carries at most writeBatchEntriesMax hints and this many
+   * bytes of keys and stored sets (but always one hint), so one frame does not hold a peer link,
+   * or the replica's store, for long.
+   */
+  hintReplayFrameBytes: 1024 * 1024,
+  /**
+   * Replay frames in flight to one target at a time, so the replica merges one while the next
+   * is read and sent. With the one being read, at most this many plus one frames of hints are
+   * in a node's memory.
+   */
+  hintReplayFramesInFlightMax: 4,
+  /**
+   * Entries one writeBatch frame may carry; a frame with more is malformed. Well under
+   * storeBatchWritesMax, so the merges of one frame go to disk in one LevelDB batch, or two.
+   */
+  writeBatchEntriesMax: 1_024,
   /** Virtual nodes per node on the ring. */
   vnodesPerNode: 128,
   /** Replication factor bounds. */
@@ -166,6 +184,12 @@ export const LIMITS = Object.freeze({
   tombstoneSweepIntervalMs: 5_000,
   /** Tombstones one sweep examines, so a mass delete does not stall a node. */
   tombstoneSweepKeysMax: 1_000,
+  /**
+   * Tries at purging a tombstone on the nodes that have not yet taken the purge, before the
+   * sweep gives up on the key: one lost purge otherwise undoes the others (anti-entropy brings
+   * the tombstone back from the first replica to the nodes that had dropped it).
+   */
+  tombstonePurgeAttemptsMax: 3,
   /**
    * The HLC's wall part is saved this far ahead of what it has issued (one meta write per
    * period of stamping). A restart waits until the wall clock has passed the saved mark, so

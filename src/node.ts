@@ -58,6 +58,11 @@ export interface NodeDeps {
   readonly timers: Timers;
   readonly random: () => number;
   readonly logger: Logger;
+  /**
+   * Whether clients are waiting on this node now (admission has requests in flight): hint
+   * replay then sends one batch per round instead of draining its backlog. Never, by default.
+   */
+  readonly busy?: () => boolean;
   /** Test-only protocol breakages, to show the checker catches what they cause. */
   readonly unsafe?: { readonly noReadWriteBack?: boolean; readonly noWriteReadPhase?: boolean };
 }
@@ -262,9 +267,9 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     links,
     logger,
     intervalMs: LIMITS.hintReplayIntervalMs,
-    batchMax: LIMITS.hintReplayBatchMax,
     timeoutMs: config.timeoutMs,
     timers,
+    ...(deps.busy !== undefined ? { busy: deps.busy } : {}),
     onReplayed: (_target, count) => metrics.hintsReplayed.inc(count),
   });
 

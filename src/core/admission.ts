@@ -71,6 +71,11 @@ export class Admission {
     return { bytes, released: false };
   }
 
+  /** Client requests admitted and not yet answered: clients waiting on this node. */
+  get requestsInFlight(): number {
+    return this.requests;
+  }
+
   release(a: Admitted): void {
     if (a.released) return;
     a.released = true;

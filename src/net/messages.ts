@@ -16,7 +16,7 @@ import {
 
 /**
  * 2: version sets (dotted version vectors) replaced single versions; anti-entropy.
- * 3: layout gossip and consensus (elastic membership).
+ * 3: layout gossip and consensus (elastic membership); writeBatch (hint replay).
  */
 export const PROTOCOL_VERSION = 3;
 
@@ -47,6 +47,8 @@ export const MSG = Object.freeze({
   layoutReply: 24,
   paxos: 25,
   paxosReply: 26,
+  writeBatch: 27,
+  writeBatchReply: 28,
 } as const);
 
 export interface Hello {
@@ -96,6 +98,25 @@ export interface WriteReply {
   readonly id: number;
   /** False when the replica already held everything in the set (still a success). */
   readonly applied: boolean;
+}
+/** One key and the set to merge into it, as a writeBatch carries them. */
+export type WriteEntry = readonly [key: string, set: VersionSet];
+/**
+ * Merge each entry's set into what the replica holds for its key, as a `write` would: many
+ * sets in one round trip (hint replay catching a replica up).
+ */
+export interface WriteBatchRequest {
+  readonly type: 'writeBatch';
+  readonly id: number;
+  readonly entries: readonly WriteEntry[];
+}
+export interface WriteBatchReply {
+  readonly type: 'writeBatchReply';
+  readonly id: number;
+  /** Entries that changed what the replica held. */
+  readonly applied: number;
+  /** Indices (ascending) of the entries the replica could not merge; every other one it holds. */
+  readonly failed: readonly number[];
 }
 /** Siblings mode: issue a write (give it a dot) against the replica's own state. */
 export interface UpdateRequest {
@@ -213,6 +234,7 @@ export type PeerRequest =
   | Ping
   | ReadRequest
   | WriteRequest
+  | WriteBatchRequest
   | UpdateRequest
   | HandoffRequest
   | PurgeRequest
@@ -226,6 +248,7 @@ export type PeerReply =
   | Pong
   | ReadReply
   | WriteReply
+  | WriteBatchReply
   | UpdateReply
   | PurgeReply
   | AeGroupsReply
@@ -253,6 +276,7 @@ const WALL_MS_MAX = 2 ** 48 - 1;
 /** Anti-entropy requests name at most this many groups, segments or keys. */
 const AE_ITEMS_MAX = LIMITS.aeItemsPerMessageMax;
 const CLOCK_ENTRIES_MAX = LIMITS.clockEntriesMax;
+const BATCH_ENTRIES_MAX = LIMITS.writeBatchEntriesMax;
 const SIBLINGS_WIRE_MAX = LIMITS.siblingsWireMax;
 
 // A set on the wire: [[node, counter, node, counter, ...], [sibling, ...]], each sibling
@@ -359,6 +383,27 @@ function keyList(x: unknown, what: string): string[] {
   return x as string[];
 }
 
+function entriesFromWire(x: unknown): WriteEntry[] {
+  if (!Array.isArray(x) || x.length === 0 || x.length > BATCH_ENTRIES_MAX) bad('writeBatch');
+  return x.map((entry: unknown): WriteEntry => {
+    if (!Array.isArray(entry) || entry.length !== 2) bad('writeBatch');
+    const [key, set] = entry as unknown[];
+    if (!isStr(key, 4096)) bad('writeBatch');
+    return [key, setFromWire(set)];
+  });
+}
+
+/** Indices into a batch: ascending, each below the entry limit. */
+function indicesFromWire(x: unknown): number[] {
+  if (!Array.isArray(x) || x.length > BATCH_ENTRIES_MAX) bad('writeBatchReply');
+  let prev = -1;
+  for (const i of x) {
+    if (!isUint(i) || i <= prev || i >= BATCH_ENTRIES_MAX) bad('writeBatchReply');
+    prev = i;
+  }
+  return x as number[];
+}
+
 type WireBallot = [number, string];
 const ballotToWire = (b: Ballot): WireBallot => [b.round, b.node];
 
@@ -445,6 +490,10 @@ export function toWire(m: PeerMessage): unknown[] {
       return [MSG.write, m.id, m.key, setToWire(m.set)];
     case 'writeReply':
       return [MSG.writeReply, m.id, m.applied];
+    case 'writeBatch':
+      return [MSG.writeBatch, m.id, m.entries.map(([key, set]) => [key, setToWire(set)])];
+    case 'writeBatchReply':
+      return [MSG.writeBatchReply, m.id, m.applied, m.failed];
     case 'update':
       return [MSG.update, m.id, m.key, clockToWire(m.context), m.tombstone, m.contentType, m.value];
     case 'updateReply':
@@ -613,6 +662,18 @@ export function fromWire(x: unknown): PeerMessage {
       const [, id, applied] = a;
       if (!isUint(id) || typeof applied !== 'boolean') bad('writeReply');
       return { type: 'writeReply', id, applied };
+    }
+    case MSG.writeBatch: {
+      const [, id, entries] = a;
+      if (!isUint(id)) bad('writeBatch');
+      return { type: 'writeBatch', id, entries: entriesFromWire(entries) };
+    }
+    case MSG.writeBatchReply: {
+      const [, id, applied, failed] = a;
+      if (!isUint(id) || !isUint(applied)) bad('writeBatchReply');
+      const indices = indicesFromWire(failed);
+      if (applied + indices.length > BATCH_ENTRIES_MAX) bad('writeBatchReply');
+      return { type: 'writeBatchReply', id, applied, failed: indices };
     }
     case MSG.layout:
     case MSG.layoutReply: {

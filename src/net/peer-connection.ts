@@ -344,6 +344,7 @@ export class PeerConnection {
         return this.send({ type: 'pong', id: m.id });
       case 'read':
       case 'write':
+      case 'writeBatch':
       case 'update':
       case 'handoff':
       case 'purge':
@@ -357,6 +358,7 @@ export class PeerConnection {
       case 'pong':
       case 'readReply':
       case 'writeReply':
+      case 'writeBatchReply':
       case 'updateReply':
       case 'purgeReply':
       case 'aeGroupsReply':

@@ -4,7 +4,7 @@
 import { NotAnIssuerError, PeerError, TooManySiblingsError } from '../core/errors.js';
 import type { ReplicaLinks, UpdateRequest } from '../core/replica-links.js';
 import type { VersionSet } from '../core/version-set.js';
-import type { PeerReplyBody } from '../net/messages.js';
+import type { PeerReplyBody, WriteEntry } from '../net/messages.js';
 import type { Transport } from '../net/transport.js';
 import type { LocalReplica } from './local-replica.js';
 
@@ -33,6 +33,21 @@ export class TransportLinks implements ReplicaLinks {
     }
     const reply = await this.transport.request(node, { type: 'write', key, set }, timeoutMs);
     if (reply.type !== 'writeReply') throw unexpected(node, 'a write', reply);
+  }
+
+  /**
+   * Merges many sets in one round trip; resolves with the indices of the entries the replica
+   * could not merge (it holds every other one). Rejects as `write` does when the link fails.
+   */
+  async writeBatch(
+    node: string,
+    entries: readonly WriteEntry[],
+    timeoutMs: number,
+  ): Promise<{ failed: readonly number[] }> {
+    if (node === this.self) return this.local.mergeMany(entries);
+    const reply = await this.transport.request(node, { type: 'writeBatch', entries }, timeoutMs);
+    if (reply.type !== 'writeBatchReply') throw unexpected(node, 'a write batch', reply);
+    return { failed: reply.failed };
   }
 
   async update(

@@ -14,6 +14,7 @@ import {
   type VClock,
   type VersionSet,
 } from '../core/version-set.js';
+import type { WriteEntry } from '../net/messages.js';
 import type { DotCounter } from './dot-counter.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 
@@ -72,6 +73,21 @@ export class LocalReplica {
     checkShape(set, this.o.policy.mode);
     this.observe(set);
     return this.o.store.merge(key, set);
+  }
+
+  /**
+   * Merges every entry, as `merge` would one by one; they reach the store in one tick, so they
+   * share its batches. An entry that cannot be merged fails alone: its index is in `failed`.
+   */
+  async mergeMany(entries: readonly WriteEntry[]): Promise<{ applied: number; failed: number[] }> {
+    const results = await Promise.allSettled(entries.map(([key, set]) => this.merge(key, set)));
+    let applied = 0;
+    const failed: number[] = [];
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') failed.push(i);
+      else if (r.value) applied += 1;
+    });
+    return { applied, failed };
   }
 
   /** Issues the write against the stored set inside the store's pipeline: no lost updates. */

@@ -42,6 +42,8 @@ export function makePeerHandler(
         return { type: 'readReply', set: (await local.read(req.key)) ?? null };
       case 'write':
         return { type: 'writeReply', applied: await local.merge(req.key, req.set) };
+      case 'writeBatch':
+        return { type: 'writeBatchReply', ...(await local.mergeMany(req.entries)) };
       case 'update': {
         const { key, context, tombstone, contentType, value } = req;
         try {

@@ -94,11 +94,11 @@ class ReplicaBackend implements HttpBackend {
   readonly valueBytesMax: number;
   readonly conflicts: ClusterConfig['conflicts'];
   private readonly defaults: ConsistencyDefaults;
-  readonly admission: Admission;
   readonly memoryReturn: MemoryReturn;
 
   constructor(
     readonly id: string,
+    readonly admission: Admission,
     readonly adminToken: string | undefined,
     private readonly config: ClusterConfig,
     private readonly coordinator: Coordinator,
@@ -113,15 +113,6 @@ class ReplicaBackend implements HttpBackend {
   ) {
     this.valueBytesMax = config.valueBytesMax;
     this.conflicts = config.conflicts;
-    this.admission = new Admission(
-      {
-        bytesMax: LIMITS.inFlightBytesMax,
-        writeBytesMax: LIMITS.writeBytesInFlightMax,
-        requestsMax: LIMITS.inFlightRequestsMax,
-        retryAfterS: LIMITS.overloadRetryAfterS,
-      },
-      () => transport.queuedBytes(),
-    );
     this.memoryReturn = new MemoryReturn(this.admission);
     this.defaults = consistencyDefaults(config);
   }
@@ -368,6 +359,18 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   await store.open();
   const peerAddr = peerHostPort(self);
   const httpAddr = httpHostPort(self);
+  // Made before the node, whose hint replay backs off while clients wait; the transport it
+  // counts frames of is made with the node.
+  const made: { node?: KvorumNode } = {};
+  const admission = new Admission(
+    {
+      bytesMax: LIMITS.inFlightBytesMax,
+      writeBytesMax: LIMITS.writeBytesInFlightMax,
+      requestsMax: LIMITS.inFlightRequestsMax,
+      retryAfterS: LIMITS.overloadRetryAfterS,
+    },
+    () => made.node?.transport.queuedBytes() ?? 0,
+  );
   const node = await createNode({
     id,
     config,
@@ -376,6 +379,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     timers: nodeTimers,
     random: Math.random,
     logger,
+    busy: () => admission.requestsInFlight > 0,
     ...(opts.unsafe ? { unsafe: opts.unsafe } : {}),
     ...(opts.initialLayout !== undefined ? { initialLayout: opts.initialLayout } : {}),
     ...(opts.knownNodes !== undefined ? { knownNodes: opts.knownNodes } : {}),
@@ -392,6 +396,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
         onRequest,
       }),
   });
+  made.node = node;
   const transport = node.transport;
   const clusterFaults = new ClusterFaults({
     self: id,
@@ -403,6 +408,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   });
   const backend = new ReplicaBackend(
     id,
+    admission,
     opts.adminToken,
     config,
     node.coordinator,

@@ -6,6 +6,7 @@
 
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
+import { PeerError } from '../core/errors.js';
 import { repeat, type Timers } from '../core/clock.js';
 import type { ConflictPolicy } from '../core/conflicts.js';
 import type { Ring } from '../core/ring.js';
@@ -158,10 +159,25 @@ export class TombstoneGc {
       }
       return 'notEverywhere';
     }
-    // Others first: if one fails, this node keeps the tombstone and tries again later.
-    const others = ring.nodes.filter((node) => node !== this.o.self);
+    // Others first: if one fails, this node keeps the tombstone and tries again later. A purge
+    // lost on a slow link is asked again (of those nodes only) before the sweep gives up, as
+    // giving up hands the tombstone back to every node that had dropped it. A refusal (a node
+    // handing the key over holds purges of it) is not asked again: waiting it out would let
+    // the stale copy it hands over land after the purge.
+    let pending = ring.nodes.filter((node) => node !== this.o.self);
+    for (let i = 0; i < LIMITS.tombstonePurgeAttemptsMax && pending.length > 0; i++) {
+      const tried = await Promise.allSettled(
+        pending.map((node) => links.purge(node, key, local, this.o.timeoutMs)),
+      );
+      const lost = (r: PromiseSettledResult<boolean> | undefined): boolean =>
+        r?.status === 'rejected' &&
+        r.reason instanceof PeerError &&
+        (r.reason.reason === 'timeout' || r.reason.reason === 'lost');
+      if (tried.some((r) => r.status === 'rejected' && !lost(r))) return 'purgeFailed';
+      pending = pending.filter((_, j) => lost(tried[j]));
+    }
+    if (pending.length > 0) return 'purgeFailed';
     try {
-      await Promise.all(others.map((node) => links.purge(node, key, local, this.o.timeoutMs)));
       // false: a newer write replaced the tombstone here meanwhile, and it stays.
       return (await links.purge(this.o.self, key, local, this.o.timeoutMs))
         ? 'purged'

@@ -13,7 +13,7 @@ import { Level } from 'level';
 import { LWW, type ConflictPolicy } from '../core/conflicts.js';
 import { keyPrefix, prefixHex } from '../core/merkle.js';
 import type { VersionSet } from '../core/version-set.js';
-import type { ChangeListener, Hint, ReplicaStore } from './replica-store.js';
+import type { ChangeListener, Hint, HintsForOptions, ReplicaStore } from './replica-store.js';
 import { SetCache } from './set-cache.js';
 import { decodeSet, encodeSet } from './version-codec.js';
 import { LIMITS } from '../config.js';
@@ -246,19 +246,36 @@ export class LevelReplicaStore implements ReplicaStore {
     return (await Promise.all(drops)).filter(Boolean).length;
   }
 
-  async hintsFor(target: string, limit: number): Promise<Hint[]> {
+  async hintsFor(target: string, limit: number, opts: HintsForOptions = {}): Promise<Hint[]> {
+    const { bytesMax = Number.POSITIVE_INFINITY, after } = opts;
     if (!Number.isInteger(limit) || limit < 0)
       throw new RangeError(`hint limit must be a non-negative integer, got ${limit}`);
+    if (!(bytesMax > 0)) throw new RangeError(`hint bytes must be positive, got ${bytesMax}`);
     if (limit === 0) return [];
     const prefix = hintKeyOf(target, '');
-    const entries = await this.hints
-      .iterator({ gte: prefix, lt: target + HINT_RANGE_END, limit })
-      .all();
-    return entries.map(([hintKey, bytes]) => ({
-      target,
-      key: hintKey.slice(prefix.length),
-      set: decodeSet(bytes),
-    }));
+    const iterator = this.hints.iterator({
+      ...(after === undefined ? { gte: prefix } : { gt: prefix + after }),
+      lt: target + HINT_RANGE_END,
+      limit,
+    });
+    const hints: Hint[] = [];
+    let bytes = 0;
+    try {
+      for (;;) {
+        const run = await iterator.nextv(limit - hints.length);
+        if (run.length === 0) return hints;
+        for (const [hintKey, value] of run) {
+          const key = hintKey.slice(prefix.length);
+          const size = Buffer.byteLength(key) + value.length;
+          if (hints.length > 0 && bytes + size > bytesMax) return hints;
+          hints.push({ target, key, set: decodeSet(value) });
+          bytes += size;
+        }
+        if (hints.length === limit) return hints;
+      }
+    } finally {
+      await iterator.close();
+    }
   }
 
   pendingHints(): ReadonlyMap<string, number> {

@@ -12,6 +12,16 @@ export interface Hint {
   readonly set: VersionSet;
 }
 
+export interface HintsForOptions {
+  /**
+   * The hints returned hold at most this many bytes of keys and stored sets together, except
+   * that the first always comes: one hint larger than the budget is returned alone.
+   */
+  readonly bytesMax?: number;
+  /** Only keys after this one: where the previous call's last hint was, to read on from there. */
+  readonly after?: string;
+}
+
 /** Called after a batch commits, once per key whose set it changed (after undefined: purged). */
 export type ChangeListener = (
   key: string,
@@ -41,8 +51,8 @@ export interface ReplicaStore {
   purge(key: string, set: VersionSet): Promise<boolean>;
   /** Keeps (durably, same batching) a set for a replica that did not acknowledge it, merged into any earlier hint for the same (target, key). */
   addHint(target: string, key: string, set: VersionSet): Promise<void>;
-  /** Up to `limit` hints for `target`, oldest keys first. */
-  hintsFor(target: string, limit: number): Promise<Hint[]>;
+  /** Up to `limit` hints for `target`, oldest keys first (see HintsForOptions). */
+  hintsFor(target: string, limit: number, opts?: HintsForOptions): Promise<Hint[]>;
   /** Removes the hint, unless more was merged into it meanwhile. */
   deleteHint(hint: Hint): Promise<void>;
   /** Removes every hint for `key` that `set` dominates (tombstone GC); resolves how many. */

@@ -184,6 +184,15 @@ function storeHandler(
         return new Promise((resolve) =>
           setImmediate(() => resolve({ type: 'writeReply', applied: true })),
         );
+      case 'writeBatch': {
+        // A key named 'refuse' stands for an entry the replica cannot merge.
+        const failed: number[] = [];
+        req.entries.forEach(([key, set], i) => {
+          if (key === 'refuse') failed.push(i);
+          else store.set(key, set);
+        });
+        return { type: 'writeBatchReply', applied: req.entries.length - failed.length, failed };
+      }
       case 'update': {
         const local = store.get(req.key);
         const before = local?.siblings.length ?? 0;
@@ -529,6 +538,21 @@ describe('TcpTransport', () => {
       applied: true,
     });
     expect(plain(n1.hints.get('n3/cart'))).toEqual(plain(gone));
+
+    // A write batch: every entry lands, and the reply names the one the replica refused.
+    expect(
+      await ask(n1, n2, {
+        type: 'writeBatch',
+        entries: [
+          ['batch-1', lww('B1')],
+          ['refuse', lww('R')],
+          ['batch-2', gone],
+        ],
+      }),
+    ).toEqual({ type: 'writeBatchReply', id: expect.any(Number), applied: 2, failed: [1] });
+    expect(textOf(n2.store.get('batch-1'))).toBe('B1');
+    expect(plain(n2.store.get('batch-2'))).toEqual(plain(gone));
+    expect(n2.store.has('refuse')).toBe(false);
 
     // Anti-entropy: hashes, keys with digests, and sets come back byte for byte.
     const groups = await ask(n1, n2, { type: 'aeGroups' });
@@ -942,6 +966,32 @@ describe('TcpTransport', () => {
         'a write of a tombstone sibling with value bytes',
         /malformed sibling/,
         () => rawFrame([MSG.write, 90, 'k', [[], [wireSib(null, 0, true, [1])]]]),
+      ],
+      [
+        `a writeBatch of ${LIMITS.writeBatchEntriesMax + 1} entries`,
+        /malformed writeBatch/,
+        () =>
+          rawFrame([
+            MSG.writeBatch,
+            90,
+            Array.from({ length: LIMITS.writeBatchEntriesMax + 1 }, (_, i) => [
+              `k${i}`,
+              [[], [wireSib(null, 0)]],
+            ]),
+          ]),
+      ],
+      [
+        'a writeBatch whose second entry has a set with zero siblings',
+        /malformed version set/,
+        () =>
+          rawFrame([
+            MSG.writeBatch,
+            90,
+            [
+              ['a', [[], [wireSib(null, 0)]]],
+              ['b', [[], []]],
+            ],
+          ]),
       ],
       [
         'a handoff of a dotted sibling with counter 0',

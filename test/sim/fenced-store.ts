@@ -11,7 +11,12 @@
 // acknowledged.
 
 import type { VersionSet } from '../../src/core/version-set.js';
-import type { ChangeListener, Hint, ReplicaStore } from '../../src/storage/replica-store.js';
+import type {
+  ChangeListener,
+  Hint,
+  HintsForOptions,
+  ReplicaStore,
+} from '../../src/storage/replica-store.js';
 
 /** Hint writes, in the order the store applied them. */
 export interface HintObserver {
@@ -83,8 +88,8 @@ export class FencedStore implements ReplicaStore {
     });
   }
 
-  hintsFor(target: string, limit: number): Promise<Hint[]> {
-    return this.guard(() => this.inner.hintsFor(target, limit));
+  hintsFor(target: string, limit: number, opts?: HintsForOptions): Promise<Hint[]> {
+    return this.guard(() => this.inner.hintsFor(target, limit, opts));
   }
 
   deleteHint(hint: Hint): Promise<void> {

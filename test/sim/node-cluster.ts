@@ -303,14 +303,14 @@ export class NodeCluster {
       const up = this.ids.filter((x) => this.isUp(x));
       if (up.length === 0) return;
       const via = up[Math.floor(this.rng() * up.length)]!;
-      // Outside any event: the change's messages and timers run only while the scheduler does.
+      // Run under settle's sched.run: the change's messages and timers need the scheduler.
       if (!a.retry) {
-        await this.sched.run(this.leave(id, via));
+        await this.leave(id, via);
         continue;
       }
       try {
         const change = this.node(via)!.membership.change({ kind: 'join', node: a.address });
-        const layout = await this.sched.run(this.on(via, change));
+        const layout = await this.on(via, change);
         this.abandoned.delete(id);
         this.sched.note(`join of ${id} via ${via} answered on a retry`);
         await this.startJoined(id, a.address, layout);
@@ -380,7 +380,9 @@ export class NodeCluster {
   async settle(withinMs = 20_000): Promise<boolean> {
     const deadline = this.sched.now + withinMs;
     for (;;) {
-      await this.resolveAbandoned();
+      // Removing a node or retrying its join is consensus over the simulated network: it
+      // finishes only while the scheduler runs events.
+      await this.sched.run(this.resolveAbandoned());
       const histories = this.ids.flatMap((id) => {
         const h = this.node(id)?.membership.history();
         return h === undefined ? [] : [h];
@@ -503,7 +505,10 @@ export class NodeCluster {
                   if (err instanceof PurgeHeldError) return;
                   if (alive()) this.history.failedRequest(label, from, req.type, err);
                 });
-              return reply;
+              if (!(reply instanceof Promise)) return reply;
+              // A process killed while it worked on a request sends no answer (its store calls
+              // fail once it is fenced off; those failures must not reach the asker).
+              return reply.then((r) => (alive() ? r : new Promise<never>(() => undefined)));
             },
           }),
         clock: simClock(this.sched, slot.skewMs),

@@ -71,6 +71,13 @@ class ContractPeer {
       case 'write':
         this.store.set(req.key, req.set);
         return Promise.resolve({ type: 'writeReply', applied: true });
+      case 'writeBatch':
+        for (const [key, set] of req.entries) this.store.set(key, set);
+        return Promise.resolve({
+          type: 'writeBatchReply',
+          applied: req.entries.length,
+          failed: [],
+        });
       default:
         throw new Error(`the contract's handler does not serve ${req.type}`);
     }
@@ -201,6 +208,22 @@ export function transportContract(name: string, factory: TransportFactory): void
       expect(back.type === 'readReply' && textOf(back.set)).toBe('from n1');
       const missing = await env.settle(t('n2').request('n1', read('nothing'), 5000));
       expect(missing).toMatchObject({ type: 'readReply', set: null });
+    });
+
+    it('carries a write batch whole: every entry, in order, in one request', async () => {
+      const { env, t, peer } = await open(['n1', 'n2']);
+      const entries = Array.from(
+        { length: 300 },
+        (_, i) => [`batch-${i}`, lww(`value ${i}`)] as const,
+      );
+      const reply = await env.settle(t('n1').request('n2', { type: 'writeBatch', entries }, 5000));
+      expect(reply).toMatchObject({ type: 'writeBatchReply', applied: 300, failed: [] });
+      expect(peer('n2').from('n1')).toBe(1);
+      const got = peer('n2').seen[0]?.req;
+      expect(got?.type === 'writeBatch' && got.entries.map(([key]) => key)).toEqual(
+        entries.map(([key]) => key),
+      );
+      expect(textOf(peer('n2').store.get('batch-299'))).toBe('value 299');
     });
 
     it('answers a ping in the transport; the handler never sees it', async () => {

@@ -29,6 +29,17 @@ describe('Admission', () => {
     expect(() => a.admit(0)).not.toThrow();
   });
 
+  it('counts the requests in flight (what hint replay backs off for), refused ones not', () => {
+    const a = new Admission(limits);
+    expect(a.requestsInFlight).toBe(0);
+    const held = [a.admit(0), a.admit(10), a.admit(0), a.admit(0)];
+    refusal(() => a.admit(0));
+    expect(a.requestsInFlight).toBe(4);
+    for (const h of held) a.release(h);
+    a.release(held[1]!);
+    expect(a.requestsInFlight).toBe(0);
+  });
+
   it('bounds write bytes in flight, but always admits one body when nothing else is in flight', () => {
     const a = new Admission(limits);
     const big = a.admit(20 * MiB); // larger than the budget, alone: admitted

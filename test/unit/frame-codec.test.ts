@@ -166,6 +166,18 @@ const EVERY_MESSAGE: readonly PeerMessage[] = [
     },
   },
   { type: 'paxosReply', id: 37, reply: { kind: 'accepted', ok: true, promised: ballot } },
+  {
+    type: 'writeBatch',
+    id: 38,
+    entries: [
+      ['k', single(version)],
+      ['cart:7', dotted],
+      ['gone', single(tombstoneVersion)],
+    ],
+  },
+  { type: 'writeBatch', id: 39, entries: [['only ✓', dotted]] },
+  { type: 'writeBatchReply', id: 43, applied: 3, failed: [] },
+  { type: 'writeBatchReply', id: 44, applied: 0, failed: [0, 2, LIMITS.writeBatchEntriesMax - 1] },
 ];
 
 /** Binary fields decode as Buffers; compare them as plain bytes. */
@@ -265,6 +277,8 @@ describe('frame codec', () => {
       layoutReply: 24,
       paxos: 25,
       paxosReply: 26,
+      writeBatch: 27,
+      writeBatchReply: 28,
     });
   });
 
@@ -302,6 +316,21 @@ describe('frame codec', () => {
       MSG.aeFetchReply,
       29,
       [wireSetOf(dotted), null, wireSetOf(single(version))],
+    ]);
+    expect(plain(toWire(named('writeBatch', 38)))).toEqual([
+      MSG.writeBatch,
+      38,
+      [
+        ['k', wireSetOf(single(version))],
+        ['cart:7', wireSetOf(dotted)],
+        ['gone', wireSetOf(single(tombstoneVersion))],
+      ],
+    ]);
+    expect(plain(toWire(named('writeBatchReply', 44)))).toEqual([
+      MSG.writeBatchReply,
+      44,
+      0,
+      [0, 2, LIMITS.writeBatchEntriesMax - 1],
     ]);
   });
 
@@ -349,6 +378,8 @@ describe('frame codec', () => {
       named('update', 10),
       named('aeKeysReply', 26),
       named('aeFetchReply', 29),
+      named('writeBatch', 38),
+      named('writeBatchReply', 44),
     ];
     const stream = Buffer.concat(msgs.map(encodeFrame));
     for (let a = 1; a < stream.length - 1; a += 3) {
@@ -615,6 +646,17 @@ const SET_CARRIERS: Array<[string, (s: unknown) => unknown[]]> = [
   ['handoff', (s) => [MSG.handoff, 1, 'n3', 'k', s]],
   ['purge', (s) => [MSG.purge, 1, 'k', s]],
   ['aeFetchReply', (s) => [MSG.aeFetchReply, 1, [goodSet(), null, s]]],
+  [
+    'writeBatch',
+    (s) => [
+      MSG.writeBatch,
+      1,
+      [
+        ['a', goodSet()],
+        ['k', s],
+      ],
+    ],
+  ],
 ];
 
 const updateWith = (clock: unknown): unknown[] => [
@@ -676,6 +718,8 @@ describe('fromWire on version sets', () => {
     rejects([MSG.handoff, 1, 'n3', 'k', null]);
     rejects([MSG.purge, 1, 'k', null]);
     rejects([MSG.write, 1, 'k']);
+    rejects([MSG.writeBatch, 1, [['k', null]]]);
+    rejects([MSG.writeBatch, 1, [['k']]]);
     expect(fromWire([MSG.readReply, 1, null])).toEqual({ type: 'readReply', id: 1, set: null });
     rejects([MSG.updateReply, 1, null, 0, 0, false]);
     expect(fromWire([MSG.updateReply, 1, null, 5, 5])).toEqual({
@@ -825,5 +869,72 @@ describe('fromWire on the other new messages', () => {
         digests: hashes(n),
       });
     }
+  });
+});
+
+describe('fromWire on writeBatch and its reply', () => {
+  const MAX = LIMITS.writeBatchEntriesMax;
+  const entries = (n: number) => Array.from({ length: n }, (_, i) => [`k${i}`, [[], [lwwSib()]]]);
+  const upTo = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+  it(`accepts a batch of exactly ${MAX} entries, and a reply naming ${MAX} failures`, () => {
+    const m = fromWire([MSG.writeBatch, 1, entries(MAX)]);
+    expect(m.type === 'writeBatch' && m.entries.map(([key]) => key)).toEqual(
+      entries(MAX).map(([key]) => key),
+    );
+    expect(fromWire([MSG.writeBatchReply, 1, 0, upTo(MAX)])).toMatchObject({ failed: upTo(MAX) });
+    expect(fromWire([MSG.writeBatchReply, 1, MAX, []])).toMatchObject({ applied: MAX });
+  });
+
+  it('keeps the entries in the order sent, a key named twice included', () => {
+    const twice = [
+      ['b', goodSet()],
+      ['a', [[], [lwwSib()]]],
+      ['b', [[], [lwwSib()]]],
+    ];
+    const m = fromWire([MSG.writeBatch, 7, twice]);
+    expect(m.type === 'writeBatch' && m.entries.map(([key, set]) => [key, set.clock])).toEqual([
+      [
+        'b',
+        [
+          ['n1', 1],
+          ['n2', 2],
+        ],
+      ],
+      ['a', []],
+      ['b', []],
+    ]);
+  });
+
+  it.each([
+    ['a batch of no entries', [MSG.writeBatch, 1, []]],
+    [`a batch of ${MAX + 1} entries`, [MSG.writeBatch, 1, entries(MAX + 1)]],
+    ['a batch whose entries are not a list', [MSG.writeBatch, 1, 'k']],
+    ['a batch whose entries are a map', [MSG.writeBatch, 1, { k: goodSet() }]],
+    ['a batch without entries', [MSG.writeBatch, 1]],
+    ['a batch whose id is negative', [MSG.writeBatch, -1, entries(1)]],
+    ['an entry of one part', [MSG.writeBatch, 1, [['k']]]],
+    ['an entry of three parts', [MSG.writeBatch, 1, [['k', goodSet(), null]]]],
+    ['an entry that is not a list', [MSG.writeBatch, 1, [7]]],
+    ['an entry whose key is not a string', [MSG.writeBatch, 1, [[5, goodSet()]]]],
+    [
+      'an entry whose key has 4097 characters',
+      [MSG.writeBatch, 1, [['k'.repeat(4097), goodSet()]]],
+    ],
+    ['a reply whose applied count is negative', [MSG.writeBatchReply, 1, -1, []]],
+    ['a reply whose applied count is a flag', [MSG.writeBatchReply, 1, true, []]],
+    [`a reply applying ${MAX + 1} entries`, [MSG.writeBatchReply, 1, MAX + 1, []]],
+    [`a reply of more than ${MAX} entries in all`, [MSG.writeBatchReply, 1, MAX, [0]]],
+    ['a reply without failures', [MSG.writeBatchReply, 1, 2]],
+    ['a reply whose failures are not a list', [MSG.writeBatchReply, 1, 0, 3]],
+    ['a reply whose failures are out of order', [MSG.writeBatchReply, 1, 0, [3, 1]]],
+    ['a reply naming a failure twice', [MSG.writeBatchReply, 1, 0, [1, 1]]],
+    ['a reply naming a negative index', [MSG.writeBatchReply, 1, 0, [-1]]],
+    ['a reply naming a fractional index', [MSG.writeBatchReply, 1, 0, [0.5]]],
+    [`a reply naming index ${MAX}`, [MSG.writeBatchReply, 1, 0, [MAX]]],
+    [`a reply naming ${MAX + 1} failures`, [MSG.writeBatchReply, 1, 0, upTo(MAX + 1)]],
+  ])('rejects %s as ProtocolError', (_, wire) => {
+    rejects(wire);
+    expect(() => new FrameDecoder().push(rawFrame(wire))).toThrow(ProtocolError);
   });
 });

@@ -240,6 +240,26 @@ describe('golden vectors: peer frames', () => {
         '78742f706c61696ec40568656c6c6f98a26e3205cb427a0c4506dc800000a26e32c3a0c400',
     ],
     ['a write reply', { type: 'writeReply', id: 8, applied: true }, '00000004930808c3'],
+    [
+      'a write batch of an lww set and a siblings set',
+      {
+        type: 'writeBatch',
+        id: 9,
+        entries: [
+          ['user:42', lwwSet],
+          ['cart:7', siblingsSet],
+        ],
+      },
+      '00000081931b099292a7757365723a343292909198c000cb427a0c4506c7b00007a26e32c2aa7465' +
+        '78742f706c61696ec40568656c6c6f92a6636172743a379294a26e3103a26e32059298a26e3103cb' +
+        '427a0c4506c7b00007a26e31c2aa746578742f706c61696ec40568656c6c6f98a26e3205cb427a0c' +
+        '4506dc800000a26e32c3a0c400',
+    ],
+    [
+      'a write batch reply naming a failed entry',
+      { type: 'writeBatchReply', id: 9, applied: 1, failed: [1] },
+      '00000006941c09019101',
+    ],
   ])('%s encodes to fixed bytes and decodes back', (_name, msg, frameHex) => {
     expect(hex(encodeFrame(msg))).toBe(frameHex);
     const decoded = new FrameDecoder().push(bytes(frameHex));

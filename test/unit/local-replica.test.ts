@@ -135,6 +135,34 @@ describe('LocalReplica guards', () => {
     expect(values(await write(text('y')))).toEqual(['x', 'y']);
   });
 
+  it('merges a batch entry by entry: a refused entry fails alone, and applied counts changes', async () => {
+    const { local, write } = await replica();
+    const x = await write(text('x'));
+    const lwwShaped = {
+      clock: [],
+      siblings: [
+        {
+          dot: null,
+          ts: { wallMs: 5, logical: 0, node: 'n9' },
+          tombstone: false,
+          contentType: 't',
+          value: new Uint8Array([1]),
+        },
+      ],
+    };
+    const result = await local.mergeMany([
+      ['a', x],
+      ['bad', lwwShaped],
+      ['k', x],
+      ['b', x],
+    ]);
+    // 'k' already holds x: merged, but nothing changed.
+    expect(result).toEqual({ applied: 2, failed: [1] });
+    expect(values(await local.read('a'))).toEqual(['x']);
+    expect(values(await local.read('b'))).toEqual(['x']);
+    expect(await local.read('bad')).toBeUndefined();
+  });
+
   it('a context claiming a dot above what this node issued neither covers nor exhausts its counter', async () => {
     const { write } = await replica();
     const x = await write(text('x'));

@@ -37,7 +37,7 @@ import {
   openDiskStore,
 } from '../../src/storage/level-store.js';
 import type { ReplicaStore } from '../../src/storage/replica-store.js';
-import { encodeVersion } from '../../src/storage/version-codec.js';
+import { encodeSet, encodeVersion } from '../../src/storage/version-codec.js';
 import { seededRng } from '../support/rng.js';
 
 function version(
@@ -566,6 +566,53 @@ function runReplicaStoreSuite(
         expectSet(n2b!.set, lww(1));
         await expect(store.hintsFor('n2', -1)).rejects.toThrow(RangeError);
         await expect(store.addHint('n\u00002', 'k', lww(1))).rejects.toThrow(RangeError);
+      });
+
+      it('returns at most `bytesMax` bytes of keys and sets, but always the first hint', async () => {
+        const store = await openStore();
+        const set = lww(7, 0, 'n1', 'x'.repeat(1000));
+        const keys = Array.from({ length: 10 }, (_, i) => `h${i}`);
+        await Promise.all(keys.map((key) => store.addHint('n2', key, set)));
+        const size = 2 + encodeSet(set).length;
+        const read = async (limit: number, bytesMax: number) =>
+          (await store.hintsFor('n2', limit, { bytesMax })).map((h) => h.key);
+        expect(await read(100, 3 * size)).toEqual(keys.slice(0, 3));
+        expect(await read(100, 3 * size - 1)).toEqual(keys.slice(0, 2));
+        expect(await read(100, 1)).toEqual(keys.slice(0, 1));
+        expect(await read(2, 100 * size)).toEqual(keys.slice(0, 2));
+        expect(await read(100, 100 * size)).toEqual(keys);
+        await expect(store.hintsFor('n2', 10, { bytesMax: 0 })).rejects.toThrow(RangeError);
+        await expect(store.hintsFor('n2', 10, { bytesMax: Number.NaN })).rejects.toThrow(
+          RangeError,
+        );
+      });
+
+      it('reads on after a key: the hints past it, of that target only', async () => {
+        const store = await openStore();
+        const keys = ['a', 'b', 'c', 'd'];
+        await Promise.all(keys.map((key) => store.addHint('n2', key, lww(1))));
+        await store.addHint('n3', 'e', lww(1));
+        const after = async (key: string, limit = 10) =>
+          (await store.hintsFor('n2', limit, { after: key })).map((h) => h.key);
+        expect(await after('a')).toEqual(['b', 'c', 'd']);
+        expect(await after('b', 1)).toEqual(['c']);
+        expect(await after('bb')).toEqual(['c', 'd']);
+        expect(await after('')).toEqual(keys);
+        expect(await after('d')).toEqual([]);
+      });
+
+      it('reads a budget of hints whose keys outweigh their values, in key order, whole', async () => {
+        // LevelDB hands entries over in runs of about 16 KiB, keys included: this takes several.
+        const store = await openStore();
+        const keys = Array.from(
+          { length: 500 },
+          (_, i) => `${String(i).padStart(4, '0')}${'k'.repeat(300)}`,
+        );
+        await Promise.all(keys.map((key) => store.addHint('n2', key, lww(1))));
+        const size = 304 + encodeSet(lww(1)).length;
+        const hints = await store.hintsFor('n2', 1_000, { bytesMax: 400 * size });
+        expect(hints.map((h) => h.key)).toEqual(keys.slice(0, 400));
+        for (const hint of hints) expectSet(hint.set, lww(1));
       });
 
       it('deletes a hint it names, but not one that more was merged into meanwhile (lww)', async () => {

@@ -49,6 +49,10 @@ class StoreLinks implements TombstoneLinks {
   readonly stores = new Map(NODES.map((node) => [node, memoryStore(LWW)] as const));
   readonly down = new Set<string>();
   readonly purgeFails = new Set<string>();
+  /** Nodes that refuse a purge (as one handing the key over does): an answer, not a loss. */
+  readonly purgeRefuses = new Set<string>();
+  /** Purges that fail this many more times on a node, then succeed (a slow link). */
+  readonly purgeFailsFor = new Map<string, number>();
   readonly reads: string[] = [];
   readonly writes: string[] = [];
   readonly purges: string[] = [];
@@ -79,6 +83,12 @@ class StoreLinks implements TombstoneLinks {
     return this.track(
       this.reach(node).then(async () => {
         if (this.purgeFails.has(node)) throw new PeerError(node, 'timeout');
+        if (this.purgeRefuses.has(node)) throw new PeerError(node, 'remote', 'held');
+        const left = this.purgeFailsFor.get(node) ?? 0;
+        if (left > 0) {
+          this.purgeFailsFor.set(node, left - 1);
+          throw new PeerError(node, 'timeout');
+        }
         const purged = await this.store(node).purge(key, set);
         await this.store(node).dropHintsCoveredBy(key, set);
         return purged;
@@ -257,6 +267,24 @@ describe('TombstoneGc', () => {
     expect(status().heldBack).toEqual({ ...NONE_HELD_BACK, notEverywhere: 3 });
     expect(links.purges).toEqual([]);
     expect(LWW.equals(await links.store(REPLICA_C).get(KEY), NEWER_VALUE)).toBe(true);
+    expect(LWW.equals(await links.store('n1').get(KEY), TOMBSTONE)).toBe(true);
+  });
+
+  it('asks a node whose purge was lost again, within the sweep: one lost purge does not undo the rest', async () => {
+    links.purgeFailsFor.set(REPLICA_C, LIMITS.tombstonePurgeAttemptsMax - 1);
+    expect(await sweep()).toBe(1);
+    expect(status().heldBack).toEqual(NONE_HELD_BACK);
+    expect(await links.holding(KEY)).toEqual([]);
+    expect(links.purges.filter((n) => n === REPLICA_C)).toHaveLength(
+      LIMITS.tombstonePurgeAttemptsMax,
+    );
+  });
+
+  it('does not ask a node that refused the purge again: the sweep gives up and keeps its tombstone', async () => {
+    links.purgeRefuses.add(REPLICA_C);
+    expect(await sweep()).toBe(0);
+    expect(status().heldBack).toEqual({ ...NONE_HELD_BACK, purgeFailed: 1 });
+    expect(links.purges.filter((n) => n === REPLICA_C)).toHaveLength(1);
     expect(LWW.equals(await links.store('n1').get(KEY), TOMBSTONE)).toBe(true);
   });
 
