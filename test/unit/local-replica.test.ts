@@ -41,6 +41,20 @@ async function replica(block?: number, mayIssue?: (key: string) => boolean) {
   return { local, dots, write, store };
 }
 
+/** A set as lww mode stores it (no dots): refused by a siblings-mode replica. */
+const LWW_SHAPED = {
+  clock: [],
+  siblings: [
+    {
+      dot: null,
+      ts: { wallMs: 5, logical: 0, node: 'n9' },
+      tombstone: false,
+      contentType: 't',
+      value: new Uint8Array([1]),
+    },
+  ],
+};
+
 const values = (set: { siblings: readonly { value: Uint8Array }[] } | undefined) =>
   (set?.siblings ?? []).map((s) => new TextDecoder().decode(s.value)).sort();
 
@@ -118,41 +132,17 @@ describe('LocalReplica guards', () => {
   it('refuses a set without dots in siblings mode, and the key stays usable', async () => {
     const { local, write } = await replica();
     await write(text('x'));
-    const lwwShaped = {
-      clock: [],
-      siblings: [
-        {
-          dot: null,
-          ts: { wallMs: 5, logical: 0, node: 'n9' },
-          tombstone: false,
-          contentType: 't',
-          value: new Uint8Array([1]),
-        },
-      ],
-    };
-    await expect(local.merge('k', lwwShaped)).rejects.toThrow(/only dotted versions/);
-    await expect(local.handoff('n2', 'k', lwwShaped)).rejects.toThrow(/only dotted versions/);
+    await expect(local.merge('k', LWW_SHAPED)).rejects.toThrow(/only dotted versions/);
+    await expect(local.handoff('n2', 'k', LWW_SHAPED)).rejects.toThrow(/only dotted versions/);
     expect(values(await write(text('y')))).toEqual(['x', 'y']);
   });
 
   it('merges a batch entry by entry: a refused entry fails alone, and applied counts changes', async () => {
     const { local, write } = await replica();
     const x = await write(text('x'));
-    const lwwShaped = {
-      clock: [],
-      siblings: [
-        {
-          dot: null,
-          ts: { wallMs: 5, logical: 0, node: 'n9' },
-          tombstone: false,
-          contentType: 't',
-          value: new Uint8Array([1]),
-        },
-      ],
-    };
     const result = await local.mergeMany([
       ['a', x],
-      ['bad', lwwShaped],
+      ['bad', LWW_SHAPED],
       ['k', x],
       ['b', x],
     ]);
