@@ -10,6 +10,7 @@ import type { Clock, Timers } from './core/clock.js';
 import { policyFor, type ConflictPolicy } from './core/conflicts.js';
 import { Coordinator } from './core/coordinator.js';
 import { HybridClock } from './core/hlc.js';
+import type { KeyPlacement } from './core/placement.js';
 import {
   isSettled,
   newestVersion,
@@ -112,13 +113,13 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     siblingsMax: config.siblingsMax,
     setBytesMax: LIMITS.setBytesMax,
     dots,
-    mayIssue: (key) =>
-      made.membership === undefined || made.membership.placement().readSet(key).includes(id),
+    // The coordinator's placement, made once the membership is: read sets come from the layout.
+    mayIssue: (key) => made.placement === undefined || made.placement.readSet(key).includes(id),
   });
   // The transport, the links over it and membership refer to one another (membership pushes
   // keys over the links and gossips over the transport, the transport serves membership): each
   // reaches the others only once the node is built.
-  const made: { transport?: Transport; links?: TransportLinks; membership?: Membership } = {};
+  const made: { transport?: Transport; links?: TransportLinks; placement?: KeyPlacement } = {};
   const net = (): Transport => {
     if (made.transport === undefined) throw new Error('the transport is not made yet');
     return made.transport;
@@ -143,7 +144,8 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     onChange: (h, prev) => onLayoutChange(h, prev),
     ...(deps.onLeft !== undefined ? { onLeft: deps.onLeft } : {}),
   });
-  made.membership = membership;
+  const placement = membership.placement();
+  made.placement = placement;
   /** Anti-entropy, tombstone GC and stand-ins follow the newest layout version. */
   const ring = () => ringOf(newestVersion(membership.history()));
   const metrics = new ReplicaMetrics({
@@ -247,7 +249,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     : { addHint: async () => undefined };
   const profile = PROFILES[config.profile];
   const coordinator = new Coordinator({
-    placement: membership.placement(),
+    placement,
     n: config.n,
     links,
     hints: hintSink,
