@@ -193,7 +193,8 @@ export function schedulePlan(opts: ScheduleOptions): NemesisPlan {
   return { seed: opts.seed, durationMs: opts.durationMs, kinds, faults };
 }
 
-function namedNodes(fault: Fault): string[] {
+/** Every node a fault names: a partition's groups, a delay's links, a change's node and via. */
+export function namedNodes(fault: Fault): string[] {
   switch (fault.kind) {
     case 'partition':
       return fault.groups.flat();

@@ -2,11 +2,10 @@
 // nemesis knows (with the default seed a node joins, then its links are cut and made lossy): the
 // history must be linearizable and no acknowledged write may be lost.
 
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { formatVerifyReport } from '../../src/verify/report.js';
 import { runVerify } from '../../src/verify/run-verify.js';
 import { NEMESIS_KINDS } from '../../src/verify/nemesis-plan.js';
+import { expectSafeRun } from '../support/verify-expect.js';
 
 /** Another seed explores another schedule: KVORUM_VERIFY_SEED=123 npx vitest run test/jepsen. */
 const SEED = Number(process.env.KVORUM_VERIFY_SEED ?? 20_240_404);
@@ -22,17 +21,10 @@ describe('kvorum verify, cp profile', () => {
       seed: SEED,
       checkBudgetMs: 30_000,
     });
-    const report = formatVerifyReport(result);
+    const report = expectSafeRun(result);
     expect(result.registers?.result.linearizable, report).toBe(true);
-    expect(result.set.lost, report).toEqual([]);
-    expect(result.loss.lost, report).toEqual([]);
-    expect([...result.set.unexpected, ...result.loss.unexpected], report).toEqual([]);
-    expect(result.verdict.pass, report).toBe(true);
-    // The run proves something only if it did work and faults happened.
+    // The run proves something only if faults happened.
     expect(result.summary.all.ok, report).toBeGreaterThan(1_000);
-    expect(result.set.acknowledged, report).toBeGreaterThan(50);
     expect(result.events.filter((e) => e.phase === 'start').length, report).toBeGreaterThan(4);
-    const dir = /in (\S+)$/.exec(result.settings.where)?.[1];
-    expect(dir && existsSync(dir), `${dir} should be removed`).toBe(false);
   }, 120_000);
 });

@@ -3,12 +3,11 @@
 // promises must still hold when checked against the members at the end. cp: linearizable and
 // nothing acknowledged lost; ap with siblings: nothing lost, and the replicas converge.
 
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { membersAt, type MembershipFault } from '../../src/verify/nemesis-plan.js';
-import { formatVerifyReport } from '../../src/verify/report.js';
 import { runVerify, type VerifyResult } from '../../src/verify/run-verify.js';
 import { VERIFY_LIMITS } from '../../src/verify/verify-limits.js';
+import { expectSafeRun } from '../support/verify-expect.js';
 
 /**
  * Seeds whose 20 s plans hold a join and a live leave (cp) and a join, a dead node's removal and
@@ -66,8 +65,6 @@ function expectMembershipFollowed(result: VerifyResult, report: string): Members
     );
     expect(late, `operations sent to ${change.node} after it was removed`).toEqual([]);
   }
-  const dir = /in (\S+)$/.exec(result.settings.where)?.[1];
-  expect(dir && existsSync(dir), `${dir} should be removed`).toBe(false);
   return runs.map((r) => r.change);
 }
 
@@ -82,15 +79,10 @@ describe('kvorum verify --nemesis membership', () => {
       seed: CP_SEED,
       checkBudgetMs: 30_000,
     });
-    const report = formatVerifyReport(result);
+    const report = expectSafeRun(result);
     expect(result.registers?.result.linearizable, report).toBe(true);
-    expect(result.set.lost, report).toEqual([]);
-    expect(result.loss.lost, report).toEqual([]);
-    expect([...result.set.unexpected, ...result.loss.unexpected], report).toEqual([]);
     expect(result.recoveryProblems, report).toEqual([]);
-    expect(result.verdict.pass, report).toBe(true);
     expect(result.summary.all.ok, report).toBeGreaterThan(1_000);
-    expect(result.set.acknowledged, report).toBeGreaterThan(50);
     expectMembershipFollowed(result, report);
     expect(report).toMatch(/^ {2}members at the end: /m);
   }, 240_000);
@@ -104,16 +96,11 @@ describe('kvorum verify --nemesis membership', () => {
       keys: 8,
       seed: AP_SEED,
     });
-    const report = formatVerifyReport(result);
-    expect(result.set.lost, report).toEqual([]);
-    expect(result.loss.lost, report).toEqual([]);
-    expect([...result.set.unexpected, ...result.loss.unexpected], report).toEqual([]);
+    const report = expectSafeRun(result);
     expect(result.convergence.converged, report).toBe(true);
     expect(result.convergence.hintsPending, report).toBe(0);
     expect(result.recoveryProblems, report).toEqual([]);
-    expect(result.verdict.pass, report).toBe(true);
     expect(result.loss.acknowledged, report).toBeGreaterThan(200);
-    expect(result.set.acknowledged, report).toBeGreaterThan(50);
     expectMembershipFollowed(result, report);
   }, 240_000);
 });

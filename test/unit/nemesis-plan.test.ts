@@ -6,11 +6,13 @@ import { describe, expect, it } from 'vitest';
 import {
   describeFault,
   membersAt,
+  namedNodes,
   NEMESIS_KINDS,
   planNemesis,
   schedulePlan,
   type Fault,
   type MembershipFault,
+  type NemesisKind,
   type PlannedFault,
 } from '../../src/verify/nemesis-plan.js';
 
@@ -20,30 +22,18 @@ const SEEDS = Array.from({ length: 200 }, (_, i) => i);
 const changes = (faults: readonly PlannedFault[]) =>
   faults.flatMap((f) => (f.fault.kind === 'membership' ? [f.fault] : []));
 
-/** Every node a fault names (a partition's groups, a delay's links, a change's node and via). */
-function named(fault: Fault): string[] {
-  switch (fault.kind) {
-    case 'partition':
-      return fault.groups.flat();
-    case 'delay':
-      return [fault.node, ...Object.keys(fault.delay), ...Object.keys(fault.drop)];
-    case 'membership':
-      return [fault.node, fault.via];
-    default:
-      return [fault.node];
-  }
-}
+/** A plan of `kinds` (membership alone by default) over `nodes`, N=3. */
+const plan3 = (
+  seed: number,
+  durationMs: number,
+  kinds: readonly NemesisKind[] = ['membership'],
+  nodes: readonly string[] = NODES,
+) => planNemesis({ seed, durationMs, kinds, nodes, n: 3 });
 
 describe('membership in the nemesis plan', () => {
   it('alternates a cluster of N between N and N+1: a join first, never below N, new ids', () => {
     for (const seed of SEEDS) {
-      const plan = planNemesis({
-        seed,
-        durationMs: 60_000,
-        kinds: ['membership'],
-        nodes: NODES,
-        n: 3,
-      });
+      const plan = plan3(seed, 60_000);
       const seen = new Set(NODES);
       let members = [...NODES];
       for (const [i, f] of plan.faults.entries()) {
@@ -72,13 +62,7 @@ describe('membership in the nemesis plan', () => {
   it('asks a member for every change, and removes some nodes alive and some killed', () => {
     const actions = new Set<string>();
     for (const seed of SEEDS) {
-      const plan = planNemesis({
-        seed,
-        durationMs: 60_000,
-        kinds: ['membership'],
-        nodes: NODES,
-        n: 3,
-      });
+      const plan = plan3(seed, 60_000);
       for (const f of plan.faults) {
         const c = f.fault as MembershipFault;
         expect(membersAt(NODES, plan.faults, f.startMs - 1)).toContain(c.via);
@@ -90,13 +74,7 @@ describe('membership in the nemesis plan', () => {
 
   it('fits at least one join and one removal into every 20 s run (what the CI runs rely on)', () => {
     for (const seed of SEEDS) {
-      const plan = planNemesis({
-        seed,
-        durationMs: 20_000,
-        kinds: ['membership'],
-        nodes: NODES,
-        n: 3,
-      });
+      const plan = plan3(seed, 20_000);
       const actions = changes(plan.faults).map((c) => c.action);
       expect(actions, `seed ${seed}`).toContain('join');
       expect(
@@ -108,17 +86,11 @@ describe('membership in the nemesis plan', () => {
 
   it('names only the members of their time in every other fault, and keeps one fault per lane', () => {
     for (const seed of SEEDS) {
-      const plan = planNemesis({
-        seed,
-        durationMs: 60_000,
-        kinds: NEMESIS_KINDS,
-        nodes: NODES,
-        n: 3,
-      });
+      const plan = plan3(seed, 60_000, NEMESIS_KINDS);
       for (const f of plan.faults) {
         if (f.fault.kind === 'membership') continue;
         const members = membersAt(NODES, plan.faults, f.startMs);
-        for (const node of named(f.fault)) {
+        for (const node of namedNodes(f.fault)) {
           expect(members, `seed ${seed}: ${describeFault(f.fault)}`).toContain(node);
         }
       }
@@ -130,12 +102,10 @@ describe('membership in the nemesis plan', () => {
       }
     }
     // Some default 60 s plans change the membership, and then fault the nodes that joined.
-    const plans = SEEDS.map((seed) =>
-      planNemesis({ seed, durationMs: 60_000, kinds: NEMESIS_KINDS, nodes: NODES, n: 3 }),
-    );
+    const plans = SEEDS.map((seed) => plan3(seed, 60_000, NEMESIS_KINDS));
     const joinersFaulted = plans.filter((p) =>
       p.faults.some(
-        (f) => f.fault.kind !== 'membership' && named(f.fault).some((x) => /^j/.test(x)),
+        (f) => f.fault.kind !== 'membership' && namedNodes(f.fault).some((x) => /^j/.test(x)),
       ),
     );
     expect(joinersFaulted.length).toBeGreaterThan(SEEDS.length / 4);
@@ -152,13 +122,7 @@ describe('membership in the nemesis plan', () => {
     let removedFirst = 0;
     const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
     for (const seed of SEEDS) {
-      const plan = planNemesis({
-        seed,
-        durationMs: 120_000,
-        kinds: ['membership'],
-        nodes: five,
-        n: 3,
-      });
+      const plan = plan3(seed, 120_000, ['membership'], five);
       if ((plan.faults[0]?.fault as MembershipFault | undefined)?.action !== 'join')
         removedFirst += 1;
       for (const f of plan.faults) {
