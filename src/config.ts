@@ -65,6 +65,11 @@ export const LIMITS = Object.freeze({
    * storeBatchWritesMax, so the merges of one frame go to disk in one LevelDB batch, or two.
    */
   writeBatchEntriesMax: 1_024,
+  /**
+   * Replicated writes to one peer in one event-loop turn leave as one writeBatch frame of at
+   * most writeBatchEntriesMax writes and about this many bytes; a larger write goes alone.
+   */
+  peerWriteCoalesceBytesMax: 256 * 1024,
   /** Virtual nodes per node on the ring. */
   vnodesPerNode: 128,
   /** Replication factor bounds. */

@@ -21,6 +21,7 @@ import {
   refuseProof,
   type HandshakeIdentity,
 } from './handshake.js';
+import type { VersionSet } from '../core/version-set.js';
 import type {
   Hello,
   PeerMessage,
@@ -28,6 +29,7 @@ import type {
   PeerReplyBody,
   PeerRequest,
   PeerRequestBody,
+  WriteEntry,
 } from './messages.js';
 
 /** Heartbeat pings use this id and are never tracked: any frame from the peer proves liveness. */
@@ -42,6 +44,12 @@ const KEEPALIVE_INITIAL_DELAY_MS = 5_000;
  * that stops reading would grow this buffer without end; past this size the link is closed.
  */
 const WRITE_BUFFER_BYTES_MAX = LIMITS.peerWriteBufferBytesMax;
+/** Writes of one tick to a peer go out as writeBatch frames of at most this many (see queueWrite). */
+const COALESCE_ENTRIES_MAX = LIMITS.writeBatchEntriesMax;
+const COALESCE_BYTES_MAX = LIMITS.peerWriteCoalesceBytesMax;
+/** msgpack's bytes for a sibling's numbers, flags and headers, and a clock entry's, beyond their strings. */
+const SIBLING_FIXED_WIRE_BYTES = 48;
+const CLOCK_ENTRY_FIXED_WIRE_BYTES = 12;
 
 /**
  * Node's timer functions, taken as a parameter so a test can see which timers the transport
@@ -91,6 +99,32 @@ interface Pending {
 
 type Phase = 'handshake' | 'open' | 'closed';
 
+/** A write waiting for the end of the tick, to leave with the others in one frame. */
+interface QueuedWrite {
+  readonly id: number;
+  readonly key: string;
+  readonly set: VersionSet;
+}
+
+/** A coalesced frame out: the request id of each entry, in order, until its reply comes. */
+interface SentBatch {
+  readonly ids: readonly number[];
+  /** Forgets the batch once every entry has timed out, so a lost reply leaks nothing. */
+  readonly timer: NodeJS.Timeout;
+}
+
+/** An upper bound on the bytes `key` and `set` take in a frame. */
+function wireBytesOf(key: string, set: VersionSet): number {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8.
+  let bytes = 3 * key.length;
+  for (const [node] of set.clock) bytes += CLOCK_ENTRY_FIXED_WIRE_BYTES + 3 * node.length;
+  for (const s of set.siblings) {
+    const ids = s.ts.node.length + (s.dot === null ? 0 : s.dot.node.length);
+    bytes += SIBLING_FIXED_WIRE_BYTES + 3 * (ids + s.contentType.length) + s.value.length;
+  }
+  return bytes;
+}
+
 function isPromiseLike<T>(x: T | PromiseLike<T>): x is PromiseLike<T> {
   return typeof (x as { then?: unknown }).then === 'function';
 }
@@ -109,6 +143,9 @@ export class PeerConnection {
   private firstHello: Hello | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private readonly pending = new Map<number, Pending>();
+  private writeQueue: QueuedWrite[] = [];
+  private writeQueueBytes = 0;
+  private readonly batches = new Map<number, SentBatch>();
   private nextId = 1;
   private lastHeardMs = 0;
   /** The owner's heartbeat tick when this peer was last heard (see heardWithin). */
@@ -196,7 +233,12 @@ export class PeerConnection {
       const timer = this.host.timers.setTimeout(this.onTimeout, timeoutMs, id);
       this.pending.set(id, { resolve, reject, timer, timeoutMs });
       try {
-        this.send({ ...body, id });
+        if (body.type === 'write') this.queueWrite({ id, key: body.key, set: body.set });
+        else {
+          // Requests keep their order on the link: the writes queued before this one go first.
+          this.flushWrites();
+          this.send({ ...body, id });
+        }
       } catch (err) {
         this.host.timers.clearTimeout(timer);
         this.pending.delete(id);
@@ -222,6 +264,10 @@ export class PeerConnection {
     this.host.timers.clearTimeout(this.handshakeTimer);
     for (const t of this.delayTimers) this.host.timers.clearTimeout(t);
     this.delayTimers.clear();
+    for (const b of this.batches.values()) this.host.timers.clearTimeout(b.timer);
+    this.batches.clear();
+    this.writeQueue = [];
+    this.writeQueueBytes = 0;
     this.socket.destroy();
     const peer = this.peer ?? this.remote;
     for (const p of this.pending.values()) {
@@ -251,7 +297,8 @@ export class PeerConnection {
 
   private takeId(): number {
     let id = this.nextId;
-    while (id === HEARTBEAT_ID || this.pending.has(id)) id = id >= REQUEST_ID_MAX ? 1 : id + 1;
+    while (id === HEARTBEAT_ID || this.pending.has(id) || this.batches.has(id))
+      id = id >= REQUEST_ID_MAX ? 1 : id + 1;
     this.nextId = id >= REQUEST_ID_MAX ? 1 : id + 1;
     return id;
   }
@@ -412,6 +459,8 @@ export class PeerConnection {
   }
 
   private settle(reply: PeerReply): void {
+    const batch = this.batches.get(reply.id);
+    if (batch !== undefined) return this.settleBatch(reply, batch);
     const p = this.pending.get(reply.id);
     if (p === undefined) return; // a heartbeat's pong, or an answer that came after its timeout
     this.pending.delete(reply.id);
@@ -421,6 +470,96 @@ export class PeerConnection {
       p.reject(new PeerError(peer, 'remote', `peer ${peer} failed the request: ${reply.message}`));
     } else {
       p.resolve(reply);
+    }
+  }
+
+  /**
+   * The answer to a coalesced frame settles each write in it, as its own writeReply would have.
+   * An entry the replica could not merge fails alone, as a failed write does.
+   */
+  private settleBatch(reply: PeerReply, batch: SentBatch): void {
+    this.batches.delete(reply.id);
+    this.host.timers.clearTimeout(batch.timer);
+    const peer = this.peer as string;
+    const failed = new Set(reply.type === 'writeBatchReply' ? reply.failed : []);
+    batch.ids.forEach((id, i) => {
+      const p = this.pending.get(id);
+      if (p === undefined) return; // timed out already
+      this.pending.delete(id);
+      this.host.timers.clearTimeout(p.timer);
+      if (reply.type === 'writeBatchReply' && !failed.has(i)) {
+        p.resolve({ type: 'writeReply', applied: true });
+        return;
+      }
+      const why =
+        reply.type === 'error'
+          ? reply.message
+          : reply.type === 'writeBatchReply'
+            ? 'it could not merge the write'
+            : `it answered a write batch with ${reply.type}`;
+      p.reject(new PeerError(peer, 'remote', `peer ${peer} failed the request: ${why}`));
+    });
+  }
+
+  /**
+   * Writes to a peer that leave in one event-loop turn go in one writeBatch frame, which the
+   * replica merges as one store batch and answers with one frame: per write, that spares both
+   * sides a frame's encoding and decoding, a request handler and a reply. A write alone in its
+   * turn goes as a plain write.
+   */
+  private queueWrite(w: QueuedWrite): void {
+    const bytes = wireBytesOf(w.key, w.set);
+    if (
+      this.writeQueue.length >= COALESCE_ENTRIES_MAX ||
+      this.writeQueueBytes + bytes > COALESCE_BYTES_MAX
+    )
+      this.flushWrites();
+    this.writeQueue.push(w);
+    this.writeQueueBytes += bytes;
+    // The queue goes out with the frames corked this turn: uncork flushes it first.
+    this.cork();
+  }
+
+  /** Sends the queued writes: one alone as a write, more as one writeBatch. */
+  private flushWrites(): void {
+    const queue = this.writeQueue;
+    if (queue.length === 0) return;
+    this.writeQueue = [];
+    this.writeQueueBytes = 0;
+    if (queue.length === 1) {
+      const { id, key, set } = queue[0] as QueuedWrite;
+      return this.sendQueued(id, [id], () => this.send({ type: 'write', id, key, set }));
+    }
+    const id = this.takeId();
+    let timeoutMs = 0;
+    for (const w of queue) timeoutMs = Math.max(timeoutMs, this.pending.get(w.id)?.timeoutMs ?? 0);
+    const ids = queue.map((w) => w.id);
+    const timer = this.host.timers.setTimeout(() => this.batches.delete(id), timeoutMs);
+    this.batches.set(id, { ids, timer });
+    const entries: WriteEntry[] = queue.map((w) => [w.key, w.set]);
+    this.sendQueued(id, ids, () => this.send({ type: 'writeBatch', id, entries }));
+  }
+
+  /** Queued writes that cannot be sent fail now, as request() fails one it cannot send. */
+  private sendQueued(id: number, ids: readonly number[], send: () => void): void {
+    try {
+      send();
+    } catch (err) {
+      const batch = this.batches.get(id);
+      if (batch !== undefined) {
+        this.batches.delete(id);
+        this.host.timers.clearTimeout(batch.timer);
+      }
+      const peer = this.peer as string;
+      for (const each of ids) {
+        const p = this.pending.get(each);
+        if (p === undefined) continue;
+        this.pending.delete(each);
+        this.host.timers.clearTimeout(p.timer);
+        p.reject(
+          new PeerError(peer, 'unreachable', `could not send to peer ${peer}: ${errorText(err)}`),
+        );
+      }
     }
   }
 
@@ -449,18 +588,22 @@ export class PeerConnection {
   private write(frame: Buffer): void {
     if (this.phase !== 'open') return;
     const s = this.socket;
-    if (!this.corked) {
-      this.corked = true;
-      s.cork();
-      setImmediate(this.uncork);
-    }
+    this.cork();
     s.write(frame);
     if (s.writableLength > WRITE_BUFFER_BYTES_MAX) {
       this.refuse('peer stopped reading; write buffer is full');
     }
   }
 
+  private cork(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    setImmediate(this.uncork);
+  }
+
   private readonly uncork = (): void => {
+    this.flushWrites();
     this.corked = false;
     this.socket.uncork();
   };

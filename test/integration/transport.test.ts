@@ -47,6 +47,8 @@ interface Node {
   readonly states: Array<[string, boolean]>;
   /** Every timer this node's transport armed: tests assert on these, not on elapsed time. */
   readonly timers: TimerLog;
+  /** The requests this node served, in order: type, and the entries of a writeBatch. */
+  readonly served: Array<{ type: string; keys: string[] }>;
 }
 
 interface NodeOptions {
@@ -284,6 +286,8 @@ async function startNode(
   const logs: LogLine[] = [];
   const states: Array<[string, boolean]> = [];
   const timers = new TimerLog();
+  const served: Node['served'] = [];
+  const handler = storeHandler(id, store, hints);
   const transport = new TcpTransport({
     self: id,
     cluster: o.cluster ?? CLUSTER,
@@ -298,12 +302,21 @@ async function startNode(
     // Every refusal line, not a few per second: these tests count them.
     warningLinesPerSecond: Number.POSITIVE_INFINITY,
     logger: recordingLogger(logs),
-    onRequest: storeHandler(id, store, hints),
+    onRequest: (from, req) => {
+      const keys =
+        req.type === 'writeBatch'
+          ? req.entries.map(([k]) => k)
+          : 'key' in req && typeof req.key === 'string'
+            ? [req.key]
+            : [];
+      served.push({ type: req.type, keys });
+      return handler(from, req);
+    },
     onPeerState: (peer, up) => states.push([peer, up]),
   });
   transports.push(transport);
   await transport.start();
-  return { id, port: self.port, transport, store, hints, logs, states, timers };
+  return { id, port: self.port, transport, store, hints, logs, states, timers, served };
 }
 
 async function cluster(
@@ -1159,6 +1172,70 @@ describe('TcpTransport', () => {
       fake.received.some((m) => m.type === 'writeReply' && m.id === 1),
     );
     expect(n2.store.get('big')?.siblings[0]?.value.length).toBe(256 * 1024);
+  });
+
+  it('sends the writes of one tick to a peer as one writeBatch, settling each as its own write', async () => {
+    const [n1, n2] = (await cluster(2)) as [Node, Node];
+    await until('up', () => n1.transport.isUp('n2'));
+    n2.served.length = 0;
+    const write = (key: string) =>
+      n1.transport.request('n2', { type: 'write', key, set: lww(key) }, 5000);
+    // 40 writes, one the replica refuses, then a read: all issued in one tick.
+    const keys = Array.from({ length: 40 }, (_, i) => (i === 7 ? 'refuse' : `c${i}`));
+    const writes = keys.map((k) =>
+      write(k).then(
+        (r) => r,
+        (e: unknown) => e,
+      ),
+    );
+    const read = n1.transport.request('n2', { type: 'read', key: 'c0' }, 5000);
+    const results = await Promise.all(writes);
+    results.forEach((r, i) => {
+      if (i === 7) {
+        expect(r).toBeInstanceOf(PeerError);
+        expect((r as PeerError).reason).toBe('remote');
+      } else expect(r).toEqual({ type: 'writeReply', applied: true });
+    });
+    // The read went after the writes it followed: it sees c0, and came second.
+    const readReply = await read;
+    expect(readReply.type === 'readReply' && textOf(readReply.set)).toBe('c0');
+    expect(n2.served.map((r) => r.type)).toEqual(['writeBatch', 'read']);
+    expect(n2.served[0]?.keys).toEqual(keys);
+    expect(n2.store.size).toBe(39);
+    // A write alone in its tick goes as a plain write.
+    n2.served.length = 0;
+    await write('alone');
+    expect(n2.served).toEqual([{ type: 'write', keys: ['alone'] }]);
+  });
+
+  it('splits a tick of writes into frames of at most writeBatchEntriesMax entries and about peerWriteCoalesceBytesMax', async () => {
+    const [n1, n2] = (await cluster(2)) as [Node, Node];
+    await until('up', () => n1.transport.isUp('n2'));
+    n2.served.length = 0;
+    const count = LIMITS.writeBatchEntriesMax + 5;
+    await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        n1.transport.request('n2', { type: 'write', key: `s${i}`, set: lww('v') }, 5000),
+      ),
+    );
+    expect(n2.served.map((r) => [r.type, r.keys.length])).toEqual([
+      ['writeBatch', LIMITS.writeBatchEntriesMax],
+      ['writeBatch', 5],
+    ]);
+    // And into frames of about peerWriteCoalesceBytesMax: 40 KiB values, 6 to a frame.
+    n2.served.length = 0;
+    const big = lww('x'.repeat(40 * 1024));
+    await Promise.all(
+      Array.from({ length: 13 }, (_, i) =>
+        n1.transport.request('n2', { type: 'write', key: `b${i}`, set: big }, 5000),
+      ),
+    );
+    expect(n2.served.map((r) => [r.type, r.keys.length])).toEqual([
+      ['writeBatch', 6],
+      ['writeBatch', 6],
+      ['write', 1],
+    ]);
+    expect(n2.store.size).toBe(count + 13);
   });
 
   it('resolves 1000 concurrent requests on one link', async () => {
