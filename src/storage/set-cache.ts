@@ -10,8 +10,14 @@
 import { LIMITS } from '../config.js';
 import type { VersionSet } from '../core/version-set.js';
 
-/** What an entry costs beyond its key and encoded set: the Map slot and the decoded objects. */
-const ENTRY_OVERHEAD_BYTES = 160;
+/**
+ * What an entry costs beyond its key and encoded set: the Map slot, the entry, the set and its
+ * arrays, and per sibling its objects, strings and the value's typed array. Measured with V8's
+ * heap and ArrayBuffer counters (test/unit/set-cache.test.ts checks it): an entry of one 100-byte
+ * sibling decoded from the store takes about 1,000 bytes, where its key and stored set are 160.
+ */
+const ENTRY_OVERHEAD_BYTES = 512;
+const SIBLING_OVERHEAD_BYTES = 320;
 
 interface Entry {
   readonly set: VersionSet | undefined;
@@ -70,7 +76,9 @@ export class SetCache {
   /** Records the committed state of `key`; `encodedBytes` is the size of the stored record. */
   put(key: string, set: VersionSet | undefined, encodedBytes: number): void {
     if (this.bytesMax === 0) return;
-    const bytes = ENTRY_OVERHEAD_BYTES + 2 * key.length + encodedBytes;
+    const siblings = set === undefined ? 0 : set.siblings.length;
+    const bytes =
+      ENTRY_OVERHEAD_BYTES + SIBLING_OVERHEAD_BYTES * siblings + 2 * key.length + encodedBytes;
     const old = this.entries.get(key);
     if (bytes > this.bytesMax / 8 || bytes > this.entryBytesMax) {
       // A huge value would push out everything else, and keep memory after a burst.

@@ -1,5 +1,8 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { SetCache } from '../../src/storage/set-cache.js';
+import { decodeSet, encodeSet } from '../../src/storage/version-codec.js';
 import type { VersionSet } from '../../src/core/version-set.js';
 
 const setOf = (value: Uint8Array): VersionSet => ({
@@ -31,12 +34,12 @@ describe('SetCache', () => {
 
   it('stays within its byte budget by dropping the least recently used', () => {
     const c = new SetCache(20_000);
-    // Each entry costs 2,000 bytes plus overhead: ten do not fit in 20,000.
-    for (let i = 0; i < 10; i++) c.put(`k${i}`, setOf(new Uint8Array(1)), 2_000);
+    // Each entry costs 1,200 bytes plus overhead (2,036 in all): ten do not fit in 20,000.
+    for (let i = 0; i < 10; i++) c.put(`k${i}`, setOf(new Uint8Array(1)), 1_200);
     expect(c.usedBytes).toBeLessThanOrEqual(20_000);
     expect(c.lookup('k0')).toBeUndefined();
     c.lookup('k1'); // k1 is now the most recently used
-    c.put('k10', setOf(new Uint8Array(1)), 2_000);
+    c.put('k10', setOf(new Uint8Array(1)), 1_200);
     expect(c.lookup('k1')).toBeDefined();
     expect(c.lookup('k2')).toBeUndefined();
     expect(c.size).toBe(9);
@@ -77,9 +80,9 @@ describe('SetCache', () => {
 
   it('gives every entry used since the last sweep a second chance before evicting', () => {
     const c = new SetCache(20_000);
-    for (let i = 0; i < 9; i++) c.put(`k${i}`, setOf(new Uint8Array(1)), 2_000);
+    for (let i = 0; i < 9; i++) c.put(`k${i}`, setOf(new Uint8Array(1)), 1_200);
     for (let i = 0; i < 8; i++) c.lookup(`k${i}`); // all but k8 used
-    c.put('k9', setOf(new Uint8Array(1)), 2_000);
+    c.put('k9', setOf(new Uint8Array(1)), 1_200);
     expect(c.lookup('k8')).toBeUndefined();
     for (let i = 0; i < 8; i++) expect(c.lookup(`k${i}`)).toBeDefined();
   });
@@ -106,5 +109,26 @@ describe('SetCache', () => {
     const s = setOf(own);
     c.put('o', s, 150);
     expect(c.lookup('o')?.set).toBe(s);
+  });
+
+  it('charges an entry about what it takes in memory, so the byte limit bounds the heap', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const count = 20_000;
+    const cache = new SetCache(1 << 30);
+    gc();
+    const before = process.memoryUsage();
+    // Each set decoded from its stored bytes, as the store fills the cache from LevelDB reads.
+    for (let i = 0; i < count; i++) {
+      const encoded = encodeSet(setOf(Buffer.alloc(100, i)));
+      cache.put(`key-${i}`, decodeSet(Buffer.from(encoded)), encoded.length);
+    }
+    gc();
+    const after = process.memoryUsage();
+    const used = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
+    const ratio = cache.usedBytes / used;
+    expect(cache.size).toBe(count);
+    expect(ratio, `charged ${cache.usedBytes} bytes for ${used} held`).toBeGreaterThan(0.75);
+    expect(ratio).toBeLessThan(1.5);
   });
 });
