@@ -10,6 +10,7 @@ import type { Clock, Timers } from './core/clock.js';
 import { policyFor, type ConflictPolicy } from './core/conflicts.js';
 import { Coordinator } from './core/coordinator.js';
 import { HybridClock } from './core/hlc.js';
+import { majority, type RequestOptions } from './core/quorum.js';
 import type { KeyPlacement } from './core/placement.js';
 import {
   isSettled,
@@ -242,11 +243,15 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
   const hintSink = config.hintedHandoff
     ? {
         addHint: (target: string, key: string, set: VersionSet) =>
-          store
-            .addHint(target, key, set)
-            .catch((err: unknown) => logger.error({ err, target }, 'could not store hint')),
+          store.addHint(target, key, set).then(
+            () => true,
+            (err: unknown) => {
+              logger.error({ err, target }, 'could not store hint');
+              return false;
+            },
+          ),
       }
-    : { addHint: async () => undefined };
+    : { addHint: async () => false };
   const profile = PROFILES[config.profile];
   const coordinator = new Coordinator({
     placement,
@@ -262,6 +267,12 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     targetedReads: { timers, speculateMs: LIMITS.readSpeculateMs },
     onSpeculate: () => metrics.readSpeculations.inc(),
     onReadRepair: () => metrics.readRepairs.inc(),
+    onStaleReplies: (opts, stale) => {
+      const level = readLevel(opts, config.n);
+      metrics.staleReplies.inc({ level }, stale.length);
+      for (const { lagMs } of stale)
+        if (lagMs !== undefined) metrics.readStaleness.observe({ level }, lagMs / 1000);
+    },
     onBackgroundError: (what, err) => logger.debug({ err, what }, 'background repair failed'),
   });
   const hints = new HintReplayer({
@@ -311,4 +322,13 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
 
 function peerAddress(node: LayoutNode): PeerAddress {
   return { id: node.id, ...peerHostPort(node) };
+}
+
+/** A read's level as the API names it, for metric labels: one, quorum, all, linearizable, or R. */
+function readLevel(opts: RequestOptions, n: number): string {
+  if (opts.linearizable) return 'linearizable';
+  if (opts.r === 1) return 'one';
+  if (opts.r === n) return 'all';
+  if (opts.r === majority(n)) return 'quorum';
+  return String(opts.r);
 }

@@ -21,14 +21,19 @@ import { HLC_ZERO, compareHlc, type Hlc, type HybridClock } from './hlc.js';
 import { majority, type RequestOptions } from './quorum.js';
 import type { HintSink, NewContent, ReplicaLinks } from './replica-links.js';
 import { unionOf, type KeyPlacement } from './placement.js';
-import { ReadTally, SetsWriteTally, type ReplyStatus } from './tally.js';
+import { ReadTally, SetsWriteTally, type ReplyStatus, type StaleReply } from './tally.js';
 import type { Version } from './version.js';
 import { EMPTY_CLOCK, type VersionSet } from './version-set.js';
 
 export type { NewContent } from './replica-links.js';
 
-/** `unasked`: a targeted read did not need that replica (never shown to clients). */
-export type TimingDesc = ReplyStatus | 'pending' | 'down' | 'unasked';
+/**
+ * `unasked`: a targeted read did not need that replica (never shown to clients).
+ * `ok;repaired`: it answered a read with less than the answer, and the coordinator sends it the
+ * answer (before answering in the cp profile and for linearizable reads, right after otherwise).
+ * `hinted`: a write reached it as a hint, kept here or by a stand-in, to be replayed when it is back.
+ */
+export type TimingDesc = ReplyStatus | 'pending' | 'down' | 'unasked' | 'ok;repaired' | 'hinted';
 
 /** Weight of the newest sample in a peer's moving average of reply latency. */
 const LATENCY_EWMA_WEIGHT = 0.2;
@@ -78,6 +83,11 @@ export interface CoordinatorOptions {
   readonly onSpeculate?: (node: string, why: 'slow' | 'failed') => void;
   /** Called for every stale replica a read sends the merged state to. */
   readonly onReadRepair?: (node: string) => void;
+  /**
+   * Called once every replica a read asked has answered, with those whose replies lacked what
+   * others held (never with none): how stale replicas are, as clients' reads meet them.
+   */
+  readonly onStaleReplies?: (opts: RequestOptions, stale: readonly StaleReply[]) => void;
   /** Called when a background repair or hint fails; the coordinator never throws from background work. */
   readonly onBackgroundError?: (what: string, err: unknown) => void;
 }
@@ -154,6 +164,12 @@ export class Coordinator {
     }
     const best = tally.merged();
     const repaired = new Set<string>();
+    // Every replica that answered with less is sent the answer, before or after this response.
+    if (best !== undefined)
+      for (const node of tally.stale(best)) {
+        const t = timings.find((x) => x.node === node);
+        if (t !== undefined) t.desc = 'ok;repaired';
+      }
     if (
       best !== undefined &&
       opts.linearizable &&
@@ -208,7 +224,10 @@ export class Coordinator {
       void complete.then(() => {
         // Replies that came in after the answer may hold more than `best`.
         const latest = tally.merged() as VersionSet;
-        for (const node of tally.stale(latest)) {
+        const stale = tally.staleReplies(latest);
+        if (stale.length === 0) return;
+        this.o.onStaleReplies?.(opts, stale);
+        for (const { node } of stale) {
           if (!repaired.has(node)) this.repairInBackground(node, key, latest, opts.timeoutMs);
         }
       });
@@ -351,9 +370,8 @@ export class Coordinator {
   ): Promise<WriteResult> {
     const { pref, up, fallbacks } = placement;
     // Hints for replicas with no stand-in are durable before the write is acknowledged.
-    const downHints = pref
-      .filter((node) => !up.includes(node) && !fallbacks.has(node))
-      .map((node) => this.o.hints.addHint(node, key, set));
+    const hinted = pref.filter((node) => !up.includes(node) && !fallbacks.has(node));
+    const downHints = hinted.map((node) => this.o.hints.addHint(node, key, set));
 
     const start = this.o.clock.monotonicMs();
     const targets = up.filter((n) => n !== issued?.node);
@@ -376,9 +394,15 @@ export class Coordinator {
           t.durMs = this.o.clock.monotonicMs() - start;
           this.observeLatency(node, t.durMs);
           t.desc = desc;
-          if (desc === 'ok') tally.addAck(homeOf.get(node) ?? node);
+          const home = homeOf.get(node);
+          if (desc === 'ok' && home !== undefined) {
+            // The stand-in holds it as a hint for its home: that is what the home got.
+            const h = timings.find((x) => x.node === home);
+            if (h !== undefined) h.desc = 'hinted';
+          }
+          if (desc === 'ok') tally.addAck(home ?? node);
           else {
-            tally.addFailure(homeOf.get(node) ?? node);
+            tally.addFailure(home ?? node);
             onFail();
           }
           if (tally.isDecided()) resolve();
@@ -408,7 +432,11 @@ export class Coordinator {
         });
       }
     }
-    await Promise.all(downHints);
+    const kept = await Promise.all(downHints);
+    hinted.forEach((node, i) => {
+      const t = timings.find((x) => x.node === node);
+      if (t !== undefined && kept[i] === true) t.desc = 'hinted';
+    });
     if (!tally.succeeded()) {
       const err = new TimeoutError(opts.w, tally.ackCount, true, opts.timeoutMs);
       throw withTimings(err, this.snapshot(timings, start));

@@ -44,6 +44,9 @@ export interface ReplicaLinks {
 
 /** Where the coordinator records a write a replica has not acknowledged (hinted handoff). */
 export interface HintSink {
-  /** Resolves once the hint is stored; never rejects (failures are the sink's to report). */
-  addHint(target: string, key: string, set: VersionSet): Promise<void>;
+  /**
+   * Resolves true once the hint is stored, false when it is not kept (hinted handoff is off,
+   * or storing failed); never rejects (failures are the sink's to report).
+   */
+  addHint(target: string, key: string, set: VersionSet): Promise<boolean>;
 }

@@ -7,6 +7,19 @@ import type { VersionSet } from './version-set.js';
 
 export type ReplyStatus = 'ok' | 'timeout' | 'unreachable' | 'lost' | 'error';
 
+/** A replica whose read reply lacked what another replica held. */
+export interface StaleReply {
+  readonly node: string;
+  /** Milliseconds of HLC wall time its newest version was behind; undefined: it held nothing. */
+  readonly lagMs: number | undefined;
+}
+
+function newestWallMs(set: VersionSet): number {
+  let ms = 0;
+  for (const s of set.siblings) if (s.ts.wallMs > ms) ms = s.ts.wallMs;
+  return ms;
+}
+
 export class ReadTally {
   private readonly replies = new Map<string, VersionSet | undefined>();
   private failures = 0;
@@ -48,6 +61,24 @@ export class ReadTally {
     for (const set of this.replies.values())
       if (set !== undefined) acc = this.policy.merge(acc, set);
     return acc;
+  }
+
+  /**
+   * Each replica that replied with less than `best`, and how far behind it was: the wall-clock
+   * part of the HLC gap between the newest version in `best` and the newest in its reply
+   * (undefined when it held nothing for the key).
+   */
+  staleReplies(best: VersionSet): StaleReply[] {
+    const newest = newestWallMs(best);
+    const out: StaleReply[] = [];
+    for (const [node, set] of this.replies) {
+      if (this.policy.equals(set, best)) continue;
+      out.push({
+        node,
+        lagMs: set === undefined ? undefined : Math.max(0, newest - newestWallMs(set)),
+      });
+    }
+    return out;
   }
 
   /** Replicas that replied with less than the merged state (pass it when already computed). */

@@ -31,6 +31,8 @@ export class ReplicaMetrics {
   readonly keysRepaired: Counter;
   readonly tombstonesPurged: Counter;
   readonly siblingCapRefusals: Counter;
+  readonly staleReplies: Counter<'level'>;
+  readonly readStaleness: Histogram<'level'>;
 
   constructor(probe: { pendingHints: () => number; peersUp: () => number }) {
     this.requests = new Counter({
@@ -74,6 +76,19 @@ export class ReplicaMetrics {
     this.siblingCapRefusals = new Counter({
       name: 'kvorum_sibling_cap_refusals_total',
       help: 'Writes refused (409) because the key already held the maximum number of siblings',
+      registers: [this.own],
+    });
+    this.staleReplies = new Counter({
+      name: 'kvorum_stale_replies_total',
+      help: 'Read replies that lacked a version another asked replica held, by read level',
+      labelNames: ['level'],
+      registers: [this.own],
+    });
+    this.readStaleness = new Histogram({
+      name: 'kvorum_read_staleness_seconds',
+      help: 'How far behind a stale read reply was: the HLC wall-time gap between its newest version and the newest any asked replica held (replies holding nothing are counted in kvorum_stale_replies_total only)',
+      labelNames: ['level'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 600],
       registers: [this.own],
     });
     new Gauge({

@@ -175,8 +175,9 @@ export class FakeLinks implements ReplicaLinks, HintSink {
     this.handoffs.push({ node, home, key, set });
   }
 
-  async addHint(target: string, key: string, set: VersionSet): Promise<void> {
+  async addHint(target: string, key: string, set: VersionSet): Promise<boolean> {
     this.hints.push({ target, key, set });
+    return true;
   }
 
   holding(key: string): string[] {

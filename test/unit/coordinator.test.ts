@@ -55,6 +55,8 @@ function build(o: BuildOptions = {}) {
   const speculations: string[] = [];
   /** Every replica a read sent its merged state to (before or after answering). */
   const repairs: string[] = [];
+  /** What each read's onStaleReplies said: `node:lagMs` of each stale reply. */
+  const stale: string[][] = [];
   const coordinator = new Coordinator({
     placement: ringPlacement(ring, 3),
     n: 3,
@@ -67,6 +69,8 @@ function build(o: BuildOptions = {}) {
     sloppyQuorum: o.sloppyQuorum ?? false,
     onSpeculate: (node, why) => speculations.push(`${node}:${why}`),
     onReadRepair: (node) => repairs.push(node),
+    onStaleReplies: (_opts, replies) =>
+      stale.push(replies.map((r) => `${r.node}:${r.lagMs ?? 'none'}`)),
     ...(o.speculateMs === undefined
       ? {}
       : {
@@ -76,7 +80,7 @@ function build(o: BuildOptions = {}) {
           },
         }),
   });
-  return { links, coordinator, ring, sched, speculations, repairs };
+  return { links, coordinator, ring, sched, speculations, repairs, stale };
 }
 
 /** The first of 200 candidate keys whose preference list satisfies `ok`. */
@@ -256,7 +260,35 @@ describe('coordinator reads', () => {
     links.modes.set('n3', 'hang'); // the read must use n1 (new) and n2 (old)
     const r = await coordinator.read('k', opts(2, 2));
     expect(dec(newestVersion(r.set)?.value)).toBe('new');
-    expect(descs(r.timings)).toEqual(['n1:ok', 'n2:ok', 'n3:pending']);
+    // n2 answered with less than the answer: the coordinator repairs it, and says so.
+    expect(descs(r.timings)).toEqual(['n1:ok', 'n2:ok;repaired', 'n3:pending']);
+  });
+
+  it('reports every stale reply once all asked replicas answered, with how far behind it was', async () => {
+    const { links, coordinator, setNow, stale } = setup();
+    await put(coordinator, 'k', 'old', opts(3, 3));
+    links.modes.set('n2', 'down');
+    setNow(3_500);
+    await put(coordinator, 'k', 'new', opts(2, 2));
+    links.modes.set('n2', 'ok');
+    // n3 never had the key: stale with nothing to measure.
+    links.stores.get('n3')!.delete('k');
+    const r = await coordinator.read('k', opts(3, 3));
+    expect(descs(r.timings)).toEqual(['n1:ok', 'n2:ok;repaired', 'n3:ok;repaired']);
+    await flush();
+    expect(stale.map((replies) => [...replies].sort())).toEqual([['n2:2500', 'n3:none']]);
+    // Replicas that agree are not reported.
+    await coordinator.read('k', opts(3, 3));
+    await flush();
+    expect(stale).toHaveLength(1);
+  });
+
+  it('says a write reached a replica that is down as a hint: hinted', async () => {
+    const { links, coordinator } = setup();
+    links.modes.set('n3', 'down');
+    const w = await put(coordinator, 'k', 'v', opts(2, 2));
+    expect(descs(w.timings)).toEqual(['n1:ok', 'n2:ok', 'n3:hinted']);
+    expect(links.hints.map((h) => h.target)).toEqual(['n3']);
   });
 
   it('repairs a stale replica after answering, without waiting for the repair (quorum profile)', async () => {
