@@ -1,5 +1,6 @@
 // Config schema, defaults, and every limit kvorum enforces, as named constants in one place.
-// The README's "Configuration and limits" table mirrors this file.
+// docs/limits.md's table is generated from LIMITS: every entry needs a doc comment, whose first
+// sentence is its row (npm run docs:limits; a test fails when the page and this file disagree).
 
 import type { ConsistencyDefaults } from './core/quorum.js';
 
@@ -26,6 +27,7 @@ export const LIMITS = Object.freeze({
   peerDownAfterMs: 1_000,
   /** Reconnect backoff bounds (doubles from min to max, with jitter). */
   reconnectBackoffMinMs: 50,
+  /** The longest wait between reconnect attempts. */
   reconnectBackoffMaxMs: 2_000,
   /** Default time a request may wait for replicas (`?timeout=`, `--timeout-ms`). */
   requestTimeoutMsDefault: 2_000,
@@ -95,6 +97,7 @@ export const LIMITS = Object.freeze({
    * asks V8 for a full collection, so the buffers of a burst go back to the system.
    */
   memoryReturnAfterBytes: 8 * 1024 * 1024,
+  /** How long a node must go without uploads before it runs that collection. */
   memoryReturnQuietMs: 1_000,
   /** Retry-After (seconds) on 503 overloaded. */
   overloadRetryAfterS: 1,
@@ -230,6 +233,7 @@ export const LIMITS = Object.freeze({
    * two proposers that keep outbidding each other drift apart and one of them wins.
    */
   consensusBackoffMinMs: 20,
+  /** Consensus: the longest backoff between a proposer's ballots. */
   consensusBackoffMaxMs: 1_000,
   /**
    * Membership: how often a node gossips its layout history and moves its own trackers (ack,

@@ -98,7 +98,7 @@ export async function buildHttpApp(
       .send(
         errorBody(
           'not_found',
-          `no route ${req.method} ${req.url.split('?')[0]}; see the README's API reference`,
+          `no route ${req.method} ${req.url.split('?')[0]}; see docs/api.md for the routes`,
         ),
       );
   });

@@ -1,5 +1,5 @@
 // What a refused or timed-out request says, over real processes. Reads count home replicas
-// only (README "Known gaps": reads are not sloppy), so a stand-in holding a hint never makes a
+// only (docs/limits.md, "Known gaps": reads are not sloppy), so a stand-in holding a hint never makes a
 // read succeed; and a 504 says `indeterminate` exactly when something may have been written.
 
 import { afterEach, describe, expect, it } from 'vitest';

@@ -136,7 +136,7 @@ describe('admission control', () => {
       );
       // Every answer is one of those two: no 504 (a healthy peer is never starved of heartbeats
       // or its acks), and no reset (the refused upload's client reads its 503 before the close
-      // reaches it; see the README's known gaps for when it may not).
+      // reaches it; see the known gaps in docs/limits.md for when it may not).
       expect(ok.length + overloaded.length, JSON.stringify(Object.fromEntries(byStatus))).toBe(
         BURST,
       );

@@ -1,5 +1,5 @@
 // Tombstone GC on 5 real nodes with N=3: a node that is down holds back every purge, even of a
-// key it is not a replica of, since it may hold a hint for it (README, "Tombstones").
+// key it is not a replica of, since it may hold a hint for it (docs/consistency.md, "Tombstones").
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/config.js';

@@ -94,7 +94,7 @@ export interface LocalCopy {
 
 const START_ATTEMPTS_MAX = 3;
 
-/** `tombstones` in /admin/status: the GC's counters (README, "Tombstones"). */
+/** `tombstones` in /admin/status: the GC's counters (docs/consistency.md, "Tombstones"). */
 export interface TombstoneStatus {
   pending: number;
   purged: number;
