@@ -139,7 +139,7 @@ function timings(text: string): Record<string, { dur: number; desc: string }> {
   expect(value, 'no Server-Timing').not.toBe('');
   return Object.fromEntries(
     value.split(', ').map((entry) => {
-      const m = /^(\w+);dur=([\d.]+);desc="(\w+)"$/.exec(entry);
+      const m = /^(\w+);dur=([\d.]+);desc="([\w;]+)"$/.exec(entry);
       expect(m, `Server-Timing entry ${entry}`).not.toBeNull();
       return [m![1], { dur: Number(m![2]), desc: m![3] as string }];
     }),
