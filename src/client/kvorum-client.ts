@@ -3,6 +3,7 @@
 // 504 are answers a caller branches on; only a network failure throws (KvorumNetworkError).
 
 import { LIMITS } from '../config.js';
+import type { ConsoleClusterView, ConsoleNodeView } from '../core/console-view.js';
 import { fetchWithCa } from './fetch-with-ca.js';
 
 /** `one`, `quorum`, `all`, or a replica count 1…N. */
@@ -301,6 +302,16 @@ export class KvorumClient {
   /** Anti-entropy with every peer the node sees up, now. */
   async repair(): Promise<RepairResult> {
     return (await this.admin('POST', '/admin/repair', {})) as RepairResult;
+  }
+
+  /**
+   * `GET /admin/console`: the cluster view (every node's live figures, gathered by this node),
+   * or with `node` this node's own figures only.
+   */
+  async console(scope?: 'cluster'): Promise<ConsoleClusterView>;
+  async console(scope: 'node'): Promise<ConsoleNodeView>;
+  async console(scope: 'cluster' | 'node' = 'cluster'): Promise<unknown> {
+    return this.admin('GET', `/admin/console?scope=${scope}`);
   }
 
   private async write(

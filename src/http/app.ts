@@ -1,6 +1,7 @@
 // Builds the fastify app for one replica: /kv and the admin routes as encapsulated plugins,
-// one error handler, and server limits so slow or stuck clients cannot hold the replica. With
-// a certificate it serves HTTPS only: a plain HTTP request to the port fails the TLS handshake.
+// one error handler, and server limits so slow or stuck clients cannot hold the replica. It
+// owns the traffic window that /kv feeds and GET /admin/console reads. With a certificate it
+// serves HTTPS only: a plain HTTP request to the port fails the TLS handshake.
 
 import Fastify, {
   LogController,
@@ -8,8 +9,11 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
 } from 'fastify';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
+import { TrafficWindow } from '../core/traffic-window.js';
+import { ConsoleViews } from './admin-console.js';
 import { adminRoutes } from './admin-routes.js';
 import { handleClientError } from './client-errors.js';
 import type { HttpBackend } from './backend.js';
@@ -102,7 +106,17 @@ export async function buildHttpApp(
         ),
       );
   });
-  await app.register(kvRoutes, { backend });
-  await app.register(adminRoutes, { backend });
+  const monotonicMs = () => performance.now();
+  const traffic = new TrafficWindow(
+    {
+      windowMs: LIMITS.trafficWindowMs,
+      slotMs: LIMITS.trafficSlotMs,
+      levelsMax: LIMITS.trafficLevelsMax,
+    },
+    monotonicMs(),
+  );
+  const consoleViews = new ConsoleViews(backend, traffic, monotonicMs);
+  await app.register(kvRoutes, { backend, traffic, monotonicMs });
+  await app.register(adminRoutes, { backend, consoleViews });
   return app;
 }
