@@ -1,7 +1,8 @@
-// Builds the fastify app for one replica: /kv and the admin routes as encapsulated plugins,
-// one error handler, and server limits so slow or stuck clients cannot hold the replica. It
-// owns the traffic window that /kv feeds and GET /admin/console reads. With a certificate it
-// serves HTTPS only: a plain HTTP request to the port fails the TLS handshake.
+// Builds the fastify app for one replica: /kv, the admin routes and the console page as
+// encapsulated plugins, one error handler, and server limits so slow or stuck clients cannot
+// hold the replica. It owns the traffic window that /kv feeds and GET /admin/console reads.
+// With a certificate it serves HTTPS only: a plain HTTP request to the port fails the TLS
+// handshake.
 
 import Fastify, {
   LogController,
@@ -19,6 +20,7 @@ import { handleClientError } from './client-errors.js';
 import type { HttpBackend } from './backend.js';
 import { errorBody, makeErrorHandler } from './error-mapping.js';
 import { kvRoutes } from './kv-routes.js';
+import { consoleRoutes, loadConsoleAssets, type ConsoleAsset } from './console-routes.js';
 
 /** The certificate and key the client port serves HTTPS with. */
 export interface HttpsIdentity {
@@ -30,6 +32,7 @@ export async function buildHttpApp(
   backend: HttpBackend,
   logger: Logger,
   https?: HttpsIdentity,
+  consoleAssets: ReadonlyMap<string, ConsoleAsset> = loadConsoleAssets(),
 ): Promise<FastifyInstance> {
   // Node checks for late requests only every connectionsCheckingInterval: at its default (30 s)
   // a 30 s limit cut slow requests anywhere up to a minute.
@@ -106,6 +109,9 @@ export async function buildHttpApp(
         ),
       );
   });
+  if (consoleAssets.size === 0) {
+    logger.warn('the console page is not built (npm run build): GET / answers 404');
+  }
   const monotonicMs = () => performance.now();
   const traffic = new TrafficWindow(
     {
@@ -118,5 +124,6 @@ export async function buildHttpApp(
   const consoleViews = new ConsoleViews(backend, traffic, monotonicMs);
   await app.register(kvRoutes, { backend, traffic, monotonicMs });
   await app.register(adminRoutes, { backend, consoleViews });
+  await app.register(consoleRoutes, { assets: consoleAssets });
   return app;
 }

@@ -134,9 +134,11 @@ const ADMIN_ROUTES: readonly AdminRoute[] = [
   },
 ];
 
-/** Routes that never need the token (DESIGN 1.3: /health; the client API). */
+/** Routes that never need the token (DESIGN 1.3: /health; the client API; the console's static files). */
 const PUBLIC_ROUTES = [
   'GET /health',
+  'GET /',
+  'GET /console/:file',
   'GET /kv/*',
   'PUT /kv/*',
   'DELETE /kv/*',

@@ -1,7 +1,7 @@
 // GET /admin/console against real processes: one poll of any node shows every node's figures,
 // the links with their measured round trips and faults, the ring, and the traffic per level,
 // so a partition's 503s show on the minority; a dead node shows as such without holding the
-// poll up.
+// poll up. The page itself (GET /) is public and carries nothing of the cluster.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/config.js';
@@ -35,7 +35,12 @@ function level(view: ConsoleNodeView, name: string) {
 }
 
 describe('the console API on a real cluster', () => {
-  it('answers the figures only with the token, and says what is wrong with a bad query', async () => {
+  it('serves the page without the token, and the figures only with it', async () => {
+    const page = await fetch(`${c.url('n2')}/`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('kvorum console');
+    for (const id of c.ids) expect(html).not.toContain(id);
     const refused = await fetch(`${c.url('n2')}/admin/console`);
     expect(refused.status).toBe(401);
     expect(await refused.json()).toEqual({
