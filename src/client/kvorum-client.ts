@@ -367,7 +367,11 @@ export class KvorumClient {
     if (this.adminToken !== undefined)
       headers = { ...headers, authorization: `Bearer ${this.adminToken}` };
     // A request that names its own timeout may outlast the default cap; allow it that long.
-    const capMs = Math.max(this.requestTimeoutMs, (serverTimeoutMs ?? 0) + RESPONSE_MARGIN_MS);
+    // One that names none keeps the cap it was given (the console's fan-out relies on it).
+    const capMs =
+      serverTimeoutMs === undefined
+        ? this.requestTimeoutMs
+        : Math.max(this.requestTimeoutMs, serverTimeoutMs + RESPONSE_MARGIN_MS);
     try {
       const init = { method, headers, body, signal: AbortSignal.timeout(capMs) };
       const res =

@@ -147,6 +147,29 @@ describe('the console API on a real cluster', () => {
     await c.waitAllUp();
   });
 
+  it('a node that hangs holds a poll up for the fan-out timeout, no longer', async () => {
+    const n2 = c.procs.get('n2');
+    n2?.kill('SIGSTOP');
+    try {
+      let pollMs = 0;
+      const view = await until('n1 to show n2 without figures', async () => {
+        const started = performance.now();
+        const v = await clusterView('n1');
+        pollMs = performance.now() - started;
+        return v.nodes.find((e) => e.id === 'n2')?.view === undefined ? v : false;
+      });
+      expect(view.nodes.find((e) => e.id === 'n2')?.error).toMatch(
+        new RegExp(`no answer within ${LIMITS.consoleFanOutTimeoutMs} ms`),
+      );
+      expect(pollMs).toBeGreaterThanOrEqual(LIMITS.consoleFanOutTimeoutMs - 50);
+      expect(pollMs).toBeLessThan(LIMITS.consoleFanOutTimeoutMs + 2_000);
+      expect(nodeOf(view, 'n3').id).toBe('n3');
+    } finally {
+      n2?.kill('SIGCONT');
+    }
+    await c.waitAllUp();
+  });
+
   it('a node that is down shows with the reason, and does not hold the poll up', async () => {
     await c.kill('n3');
     // A view from just before the kill may be answered again for consoleViewReuseMs.
