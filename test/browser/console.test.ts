@@ -2,7 +2,8 @@
 // puppeteer-core; nothing downloads a browser): against a real 3-node cluster with an admin
 // token, give the token, click a partition {n1,n2} | {n3} while a client keeps writing to n3,
 // see through the admin API that every node blocks the other side and on the page that n3's
-// writes turn to 503, try a PUT and a GET from the page, take a screenshot, heal by click.
+// writes turn to 503, try a PUT and a GET from the page, take a screenshot, heal by click, then
+// set and clear a delay and a drop on a link by click.
 // With KVORUM_SCREENSHOT=1 the screenshot replaces docs/console.png (the README's picture).
 
 import { existsSync } from 'node:fs';
@@ -132,7 +133,7 @@ function writerTo(c: TestCluster, node: string) {
 }
 
 describe('the console in a headless Chromium', () => {
-  it('partition by click: the admin API shows the blocks, the page shows n3 writes turning to 503; heal by click', async (ctx) => {
+  it('partition by click: the admin API shows the blocks, the page shows n3 writes turning to 503; heal and link faults by click', async (ctx) => {
     if (CHROMIUM === undefined) ctx.skip(SKIPPED);
     const c = cluster as TestCluster;
     const page = await (browser as Browser).newPage();
@@ -270,6 +271,39 @@ describe('the console in a headless Chromium', () => {
         () => writer.statuses.slice(-3).every((s) => s === 204) && writer.statuses.length > 3,
         STEP_MS,
       );
+
+      // A delay and a drop on the link n1 -> n2, by click, then cleared.
+      await page.select('#link-to', 'n2');
+      for (const [field, value] of [
+        ['#link-delay', '40'],
+        ['#link-jitter', '0'],
+        ['#link-drop', '5'],
+      ] as const) {
+        await page.$eval(field, (e, v) => ((e as unknown as PageElement).value = v), value);
+      }
+      await click(page, '#link-apply');
+      await page.waitForFunction(
+        () => document.querySelector('#faults-result')?.textContent?.startsWith('link n1→n2'),
+        { timeout: STEP_MS },
+      );
+      expect(await (await c.admin('n1', 'GET', '/admin/faults')).json()).toEqual({
+        block: [],
+        delay: { n2: { ms: 40, jitterMs: 0 } },
+        drop: { n2: 0.05 },
+      });
+      await page.waitForSelector('#links-table tr[data-link="n1-n2"][data-state="faulty"]', {
+        timeout: STEP_MS,
+      });
+      await click(page, '#link-clear');
+      await page.waitForFunction(
+        () => document.querySelector('#faults-result')?.textContent?.endsWith('cleared'),
+        { timeout: STEP_MS },
+      );
+      expect(await (await c.admin('n1', 'GET', '/admin/faults')).json()).toEqual({
+        block: [],
+        delay: {},
+        drop: {},
+      });
       expect(pageErrors).toEqual([]);
     } finally {
       await writer.stop();
