@@ -258,6 +258,41 @@ export const LIMITS = Object.freeze({
   layoutStraysMax: 10_000,
   /** Membership: a node that has left keeps answering gossip this long, then exits. */
   layoutLeaveLingerMs: 3_000,
+  /**
+   * Console traffic figures (`GET /admin/console`): requests per second, p50/p99 and the share
+   * of 2xx/503/504 cover the client requests of this last stretch of time, kept in slots of
+   * trafficSlotMs so memory stays fixed however many requests come.
+   */
+  trafficWindowMs: 10_000,
+  /** Console traffic figures: the window's slot, so its memory is the window over this. */
+  trafficSlotMs: 1_000,
+  /**
+   * Distinct (operation, level) rows the traffic window keeps (read/write at one, quorum,
+   * all, each count up to nMax, linearizable, invalid: 20 at most); more fold into one row.
+   */
+  trafficLevelsMax: 32,
+  /** Console: a peer whose `GET /admin/console?scope=node` has not answered in this shows as unreachable. */
+  consoleFanOutTimeoutMs: 1_000,
+  /** Console: nodes one cluster view asks (itself included); the rest are listed without figures. */
+  consoleFanOutNodesMax: 32,
+  /**
+   * Console: a cluster view this young is answered again instead of asking every peer anew,
+   * so several open consoles cost each node about one fan-out per poll period.
+   */
+  consoleViewReuseMs: 250,
+  /** Console: arcs of the ring a cluster view lists for drawing; past it, only the shares. */
+  consoleRingArcsMax: 4_096,
+  /**
+   * Link round trips: a console view pings each peer at most once per this period (pings run
+   * only while someone polls the console), and a ping unanswered after the timeout is lost.
+   */
+  linkProbeIntervalMs: 1_000,
+  /** Link round trips: a console ping unanswered after this counts as lost. */
+  linkProbeTimeoutMs: 2_000,
+  /** Link round trips: the outcomes of this many recent pings per peer make its loss figure. */
+  linkProbeHistory: 10,
+  /** CPU figure: process CPU time over at least this long, so one poll's jitter does not show. */
+  cpuSampleMinMs: 1_000,
 });
 
 /**

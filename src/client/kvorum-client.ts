@@ -3,6 +3,7 @@
 // 504 are answers a caller branches on; only a network failure throws (KvorumNetworkError).
 
 import { LIMITS } from '../config.js';
+import type { ConsoleClusterView, ConsoleNodeView } from '../core/console-view.js';
 import { fetchWithCa } from './fetch-with-ca.js';
 
 /** `one`, `quorum`, `all`, or a replica count 1…N. */
@@ -303,6 +304,16 @@ export class KvorumClient {
     return (await this.admin('POST', '/admin/repair', {})) as RepairResult;
   }
 
+  /**
+   * `GET /admin/console`: the cluster view (every node's live figures, gathered by this node),
+   * or with `node` this node's own figures only.
+   */
+  async console(scope?: 'cluster'): Promise<ConsoleClusterView>;
+  async console(scope: 'node'): Promise<ConsoleNodeView>;
+  async console(scope: 'cluster' | 'node' = 'cluster'): Promise<unknown> {
+    return this.admin('GET', `/admin/console?scope=${scope}`);
+  }
+
   private async write(
     method: 'PUT' | 'DELETE',
     key: string,
@@ -356,7 +367,11 @@ export class KvorumClient {
     if (this.adminToken !== undefined)
       headers = { ...headers, authorization: `Bearer ${this.adminToken}` };
     // A request that names its own timeout may outlast the default cap; allow it that long.
-    const capMs = Math.max(this.requestTimeoutMs, (serverTimeoutMs ?? 0) + RESPONSE_MARGIN_MS);
+    // One that names none keeps the cap it was given (the console's fan-out relies on it).
+    const capMs =
+      serverTimeoutMs === undefined
+        ? this.requestTimeoutMs
+        : Math.max(this.requestTimeoutMs, serverTimeoutMs + RESPONSE_MARGIN_MS);
     try {
       const init = { method, headers, body, signal: AbortSignal.timeout(capMs) };
       const res =

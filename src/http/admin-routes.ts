@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LIMITS } from '../config.js';
 import { UnauthorizedError } from '../core/errors.js';
+import { consoleScopeOf, type ConsoleViews } from './admin-console.js';
 import type { HttpBackend } from './backend.js';
 import { errorBody } from './error-mapping.js';
 import { keyFromUrl } from './kv-routes.js';
@@ -20,9 +21,9 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 
 export async function adminRoutes(
   app: FastifyInstance,
-  opts: { backend: HttpBackend },
+  opts: { backend: HttpBackend; consoleViews: ConsoleViews },
 ): Promise<void> {
-  const { backend } = opts;
+  const { backend, consoleViews } = opts;
 
   app.get('/health', async () => ({ status: 'ok', id: backend.id }));
 
@@ -53,6 +54,11 @@ export async function adminRoutes(
     secured.post('/admin/heal', jsonLimit, async () => backend.heal());
     secured.post('/admin/repair', jsonLimit, async () => backend.repair());
     secured.get('/admin/layout', async () => backend.layout());
+    secured.get('/admin/console', async (req) =>
+      consoleScopeOf(req.query as Record<string, unknown>) === 'node'
+        ? consoleViews.node()
+        : consoleViews.cluster(),
+    );
     secured.post('/admin/join', jsonLimit, async (req) => backend.join(req.body));
     secured.post('/admin/leave', jsonLimit, async (req) => backend.leave(req.body));
     // This replica's own copy of a key, as stored: how an operator sees divergence.

@@ -1,6 +1,8 @@
-// Builds the fastify app for one replica: /kv and the admin routes as encapsulated plugins,
-// one error handler, and server limits so slow or stuck clients cannot hold the replica. With
-// a certificate it serves HTTPS only: a plain HTTP request to the port fails the TLS handshake.
+// Builds the fastify app for one replica: /kv, the admin routes and the console page as
+// encapsulated plugins, one error handler, and server limits so slow or stuck clients cannot
+// hold the replica. It owns the traffic window that /kv feeds and GET /admin/console reads.
+// With a certificate it serves HTTPS only: a plain HTTP request to the port fails the TLS
+// handshake.
 
 import Fastify, {
   LogController,
@@ -8,13 +10,17 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
 } from 'fastify';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { LIMITS } from '../config.js';
+import { TrafficWindow } from '../core/traffic-window.js';
+import { ConsoleViews } from './admin-console.js';
 import { adminRoutes } from './admin-routes.js';
 import { handleClientError } from './client-errors.js';
 import type { HttpBackend } from './backend.js';
 import { errorBody, makeErrorHandler } from './error-mapping.js';
 import { kvRoutes } from './kv-routes.js';
+import { consoleRoutes, loadConsoleAssets, type ConsoleAsset } from './console-routes.js';
 
 /** The certificate and key the client port serves HTTPS with. */
 export interface HttpsIdentity {
@@ -26,6 +32,7 @@ export async function buildHttpApp(
   backend: HttpBackend,
   logger: Logger,
   https?: HttpsIdentity,
+  consoleAssets: ReadonlyMap<string, ConsoleAsset> = loadConsoleAssets(),
 ): Promise<FastifyInstance> {
   // Node checks for late requests only every connectionsCheckingInterval: at its default (30 s)
   // a 30 s limit cut slow requests anywhere up to a minute.
@@ -102,7 +109,21 @@ export async function buildHttpApp(
         ),
       );
   });
-  await app.register(kvRoutes, { backend });
-  await app.register(adminRoutes, { backend });
+  if (consoleAssets.size === 0) {
+    logger.warn('the console page is not built (npm run build): GET / answers 404');
+  }
+  const monotonicMs = () => performance.now();
+  const traffic = new TrafficWindow(
+    {
+      windowMs: LIMITS.trafficWindowMs,
+      slotMs: LIMITS.trafficSlotMs,
+      levelsMax: LIMITS.trafficLevelsMax,
+    },
+    monotonicMs(),
+  );
+  const consoleViews = new ConsoleViews(backend, traffic, monotonicMs);
+  await app.register(kvRoutes, { backend, traffic, monotonicMs });
+  await app.register(adminRoutes, { backend, consoleViews });
+  await app.register(consoleRoutes, { assets: consoleAssets });
   return app;
 }

@@ -6,11 +6,26 @@ import type { ReadResult, WriteResult } from '../core/coordinator.js';
 import type { ConflictMode } from '../config.js';
 import type { FaultSpec } from '../core/faults.js';
 import type { VersionSet } from '../core/version-set.js';
-import type { RequestParams } from '../core/quorum.js';
+import type { ConsistencyDefaults, RequestParams } from '../core/quorum.js';
+import type {
+  ConsoleClusterFacts,
+  ConsoleNodeEntry,
+  ConsoleNodeFacts,
+} from '../core/console-view.js';
 
 export interface PartitionResult {
   readonly applied: string[];
   readonly failed: Array<{ id: string; error: string }>;
+}
+
+/** What `GET /admin/console` learns from the replica (the HTTP layer adds its traffic figures). */
+export interface ConsoleBackend {
+  /** This node's own figures. */
+  nodeFacts(): ConsoleNodeFacts;
+  /** What this node knows of the cluster: profile, layout, ring. */
+  clusterFacts(): ConsoleClusterFacts;
+  /** Every other node's figures, asked of it over HTTP, or why there are none. */
+  peerViews(): Promise<ConsoleNodeEntry[]>;
 }
 
 export interface HttpBackend {
@@ -20,6 +35,9 @@ export interface HttpBackend {
   readonly adminToken: string | undefined;
   /** Every /kv request is admitted here first, or refused 503 overloaded. */
   readonly admission: Admission;
+  /** The profile's request defaults: traffic figures name the level each request was served at. */
+  readonly defaults: ConsistencyDefaults;
+  readonly console: ConsoleBackend;
   get(key: string, params: RequestParams): Promise<ReadResult>;
   put(
     key: string,

@@ -9,7 +9,12 @@ import { compareHlc } from '../core/hlc.js';
 import type { Version } from '../core/version.js';
 import { EMPTY_CLOCK, type VersionSet } from '../core/version-set.js';
 import { InvalidArgumentError, KeyTooLongError } from '../core/errors.js';
-import type { RequestParams } from '../core/quorum.js';
+import {
+  resolveRequestOptions,
+  type ConsistencyDefaults,
+  type RequestParams,
+} from '../core/quorum.js';
+import { INVALID_LEVEL, trafficLevel, type TrafficWindow } from '../core/traffic-window.js';
 import type { HttpBackend } from './backend.js';
 import { errorBody } from './error-mapping.js';
 import { serverTiming } from './server-timing.js';
@@ -105,11 +110,36 @@ export function presentSiblings(set: VersionSet | undefined): Version[] {
   return shown.sort((a, b) => compareHlc(a.ts, b.ts));
 }
 
-export async function kvRoutes(
-  app: FastifyInstance,
-  opts: { backend: HttpBackend },
-): Promise<void> {
-  const { backend } = opts;
+/**
+ * The traffic row a finished request counts under: its operation and the level it was served
+ * at (the profile's defaults where it named none), or `invalid` when its parameters were not
+ * usable (it was answered 400). Never throws: it runs after the answer is out.
+ */
+function levelOf(req: FastifyRequest, defaults: ConsistencyDefaults): string | undefined {
+  const op =
+    req.method === 'GET' || req.method === 'HEAD'
+      ? 'read'
+      : req.method === 'PUT' || req.method === 'DELETE'
+        ? 'write'
+        : undefined;
+  if (op === undefined) return undefined;
+  try {
+    return trafficLevel(op, resolveRequestOptions(paramsOf(req), defaults), defaults.n);
+  } catch {
+    return `${op} ${INVALID_LEVEL}`;
+  }
+}
+
+export interface KvRoutesOptions {
+  readonly backend: HttpBackend;
+  /** Every answered /kv request is counted here, for the console. */
+  readonly traffic: TrafficWindow;
+  /** The monotonic clock the traffic window counts in. */
+  readonly monotonicMs: () => number;
+}
+
+export async function kvRoutes(app: FastifyInstance, opts: KvRoutesOptions): Promise<void> {
+  const { backend, traffic, monotonicMs } = opts;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     '*',
@@ -129,6 +159,13 @@ export async function kvRoutes(
         : Math.min(Number.isFinite(declared) ? declared : 0, backend.valueBytesMax);
     const admitted = backend.admission.admit(bytes);
     reply.raw.once('close', () => backend.admission.release(admitted));
+  });
+
+  // As the client saw it: status and time to the answer, overloaded refusals included.
+  app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
+    const level = levelOf(req, backend.defaults);
+    if (level !== undefined)
+      traffic.record(level, reply.statusCode, reply.elapsedTime, monotonicMs());
   });
 
   app.get('/kv/*', async (req: FastifyRequest, reply: FastifyReply) => {

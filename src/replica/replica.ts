@@ -36,6 +36,7 @@ import { openDiskStore } from '../storage/level-store.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import { AntiEntropy } from './anti-entropy.js';
 import { ClusterFaults } from './cluster-faults.js';
+import { ConsoleSource } from './console-source.js';
 import { nodeOfActor } from './actor.js';
 import { MemoryReturn } from './memory-return.js';
 import { ReplicaMetrics } from './metrics.js';
@@ -93,7 +94,7 @@ interface Background {
 class ReplicaBackend implements HttpBackend {
   readonly valueBytesMax: number;
   readonly conflicts: ClusterConfig['conflicts'];
-  private readonly defaults: ConsistencyDefaults;
+  readonly defaults: ConsistencyDefaults;
   readonly memoryReturn: MemoryReturn;
 
   constructor(
@@ -110,6 +111,7 @@ class ReplicaBackend implements HttpBackend {
     private readonly background: Background,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    readonly console: ConsoleSource,
   ) {
     this.valueBytesMax = config.valueBytesMax;
     this.conflicts = config.conflicts;
@@ -420,6 +422,12 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     { antiEntropy: node.antiEntropy, tombstones: node.tombstones },
     clock,
     logger,
+    new ConsoleSource({
+      node,
+      clock,
+      adminToken: opts.adminToken,
+      ...(opts.tls !== undefined ? { ca: opts.tls.ca } : {}),
+    }),
   );
   const app = await buildHttpApp(backend, logger, opts.tls);
   if (opts.tls !== undefined) {

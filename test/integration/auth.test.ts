@@ -120,6 +120,13 @@ const ADMIN_ROUTES: readonly AdminRoute[] = [
   },
   {
     method: 'GET',
+    route: '/admin/console',
+    url: '/admin/console?scope=node',
+    accepted: async (res, self) =>
+      expect(await res.json()).toMatchObject({ id: self, traffic: { levels: expect.any(Array) } }),
+  },
+  {
+    method: 'GET',
     route: '/admin/keys/*',
     url: `/admin/keys/${keyPath(KEY)}`,
     accepted: async (res, self) =>
@@ -127,9 +134,11 @@ const ADMIN_ROUTES: readonly AdminRoute[] = [
   },
 ];
 
-/** Routes that never need the token (DESIGN 1.3: /health; the client API). */
+/** Routes that never need the token (DESIGN 1.3: /health; the client API; the console's static files). */
 const PUBLIC_ROUTES = [
   'GET /health',
+  'GET /',
+  'GET /console/:file',
   'GET /kv/*',
   'PUT /kv/*',
   'DELETE /kv/*',
@@ -239,6 +248,36 @@ function recordingBackend(adminToken: string | undefined): {
     leave: async () => (calls.push('leave'), { version: 1 }),
     repair: async () => (calls.push('repair'), { keysRepaired: 0, peers: {} }),
     metrics: async () => (calls.push('metrics'), { contentType: 'text/plain', body: '' }),
+    defaults: {
+      n: 3,
+      r: 'quorum',
+      w: 'quorum',
+      linearizable: false,
+      timeoutMs: 2000,
+      timeoutMsMax: LIMITS.requestTimeoutMsMax,
+    },
+    console: {
+      nodeFacts: () => (
+        calls.push('console'),
+        {
+          id: 'n1',
+          pid: 1,
+          at: 0,
+          keys: 0,
+          rssBytes: 0,
+          heapUsedBytes: 0,
+          cpuPercent: 0,
+          hintsPending: 0,
+          layoutVersion: 1,
+          faults: noFaults,
+          peers: {},
+        }
+      ),
+      clusterFacts: () => {
+        throw new Error('the cluster scope is not exercised here');
+      },
+      peerViews: async () => [],
+    },
   };
   return { backend, calls };
 }
