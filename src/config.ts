@@ -254,6 +254,26 @@ export const LIMITS = Object.freeze({
   layoutStraysMax: 10_000,
   /** Membership: a node that has left keeps answering gossip this long, then exits. */
   layoutLeaveLingerMs: 3_000,
+  /**
+   * PBS: Monte Carlo trials behind each GET /admin/pbs answer. A predicted probability p is off
+   * by sqrt(p(1-p)/trials) (one standard error), at most 0.005 at 10,000; an answer for N=3
+   * takes a few milliseconds of one core.
+   */
+  pbsTrials: 10_000,
+  /**
+   * PBS: reply round trips a node keeps per peer and kind (write, read) for the model, and the
+   * most samples any one of its latency distributions may hold.
+   */
+  pbsSamplesPerPeer: 1_024,
+  /**
+   * PBS: replies one reservoir weighs. Until a peer has answered this many of a kind the
+   * reservoir is a uniform sample of them all; after, each reply replaces a random sample with
+   * probability pbsSamplesPerPeer / pbsSampleHorizon, so samples are on average this many
+   * replies old and a link that slows down shows in the predictions within about as many.
+   */
+  pbsSampleHorizon: 4_096,
+  /** PBS: a latency distribution with fewer samples than this is thin, and the answer says so. */
+  pbsSamplesMin: 32,
 });
 
 /**
