@@ -274,6 +274,10 @@ export const LIMITS = Object.freeze({
   pbsSampleHorizon: 4_096,
   /** PBS: a latency distribution with fewer samples than this is thin, and the answer says so. */
   pbsSamplesMin: 32,
+  /** PBS: the latest read, in ms after the write was acknowledged, GET /admin/pbs predicts for (`t`). */
+  pbsTMsMax: 60_000,
+  /** PBS: the most versions a read may be behind that GET /admin/pbs predicts for (`k`). */
+  pbsKMax: 100,
 });
 
 /**

@@ -8,6 +8,7 @@ import { UnauthorizedError } from '../core/errors.js';
 import type { HttpBackend } from './backend.js';
 import { errorBody } from './error-mapping.js';
 import { keyFromUrl } from './kv-routes.js';
+import { parsePbsQuery } from './pbs-query.js';
 
 const ADMIN_KEYS_PREFIX = '/admin/keys/';
 
@@ -53,6 +54,7 @@ export async function adminRoutes(
     secured.post('/admin/heal', jsonLimit, async () => backend.heal());
     secured.post('/admin/repair', jsonLimit, async () => backend.repair());
     secured.get('/admin/layout', async () => backend.layout());
+    secured.get('/admin/pbs', async (req) => backend.pbs(parsePbsQuery(req.query)));
     secured.post('/admin/join', jsonLimit, async (req) => backend.join(req.body));
     secured.post('/admin/leave', jsonLimit, async (req) => backend.leave(req.body));
     // This replica's own copy of a key, as stored: how an operator sees divergence.

@@ -28,6 +28,7 @@ import {
 import type { VersionSet } from '../core/version-set.js';
 import type { HttpBackend, PartitionResult } from '../http/backend.js';
 import { buildHttpApp } from '../http/app.js';
+import type { PbsQuery } from '../http/pbs-query.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
 import { TcpTransport } from '../net/tcp-transport.js';
 import type { Transport } from '../net/transport.js';
@@ -38,6 +39,7 @@ import { AntiEntropy } from './anti-entropy.js';
 import { ClusterFaults } from './cluster-faults.js';
 import { nodeOfActor } from './actor.js';
 import { MemoryReturn } from './memory-return.js';
+import { pbsReport, type PbsAnswer } from './pbs-report.js';
 import { ReplicaMetrics } from './metrics.js';
 import { createNode, type KvorumNode } from '../node.js';
 import {
@@ -283,6 +285,18 @@ class ReplicaBackend implements HttpBackend {
       versions: h.versions.map((v) => v.version),
       trackers: layoutToWire(h).trackers,
     };
+  }
+
+  pbs(query: PbsQuery): PbsAnswer {
+    return pbsReport({
+      self: this.id,
+      members: newestVersion(this.node.membership.history()).nodes.map((n) => n.id),
+      n: this.config.n,
+      tMs: query.tMs,
+      k: query.k,
+      roundTrips: (node) => this.node.wars.roundTrips(node),
+      random: Math.random,
+    });
   }
 
   /** POST /admin/join: puts the new node to consensus; answers what it needs to start. */

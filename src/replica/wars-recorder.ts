@@ -2,17 +2,19 @@
 // trips this node's coordinator measured (its own local replica included), and how they become
 // the WARS model's four one-way distributions.
 //
-// One-way legs are not observable here: the paper's Cassandra prototype timestamped each message
-// at both ends, which needs clocks synchronized far better than the latencies measured (loopback
-// round trips are tenths of a millisecond; NTP keeps clocks within milliseconds), and the peer
-// protocol carries no such timestamps. So each round trip is split in half, W = A = write/2 and
-// R = S = read/2, and the halves of one round trip are drawn together (WarsInput.pairedLegs), so
-// predicted latencies keep the measured distribution. The cost is smaller than it looks: the
-// model's commit time and read order use whole round trips, and whether replica i held the
-// write depends on W_i - R_i, where a one-way delay common to a link's write and read requests
-// cancels (kvorum's delay fault is one). What halving gets wrong is a link whose requests and
-// answers are skewed differently for writes than for reads: it shifts W_i - R_i by half of
-// (W_i - A_i) - (R_i - S_i).
+// One-way legs over the network are not observable here: the paper's Cassandra prototype
+// timestamped each message at both ends, which needs clocks synchronized far better than the
+// latencies measured (loopback round trips are tenths of a millisecond; NTP keeps clocks within
+// milliseconds), and the peer protocol carries no such timestamps. So a peer's round trip is
+// split in half, W = A = write/2 and R = S = read/2, and the halves of one round trip are drawn
+// together (WarsInput.pairedLegs), so predicted latencies keep the measured distribution. The
+// cost is smaller than it looks: the model's commit time and read order use whole round trips,
+// and whether replica i held the write depends on W_i - R_i, where a one-way delay common to a
+// link's write and read requests cancels (kvorum's delay fault is one). What halving gets wrong
+// is a link whose requests and answers are skewed differently for writes than for reads: it
+// shifts W_i - R_i by half of (W_i - A_i) - (R_i - S_i).
+//
+// This node's own replica crosses no network, so its legs are known without a guess (localLegs).
 
 import type { WarsDistributions } from '../core/pbs.js';
 
@@ -97,4 +99,14 @@ export function halvedLegs(write: readonly number[], read: readonly number[]): W
   const w = write.map((ms) => ms / 2);
   const r = read.map((ms) => ms / 2);
   return { w, a: w, r, s: r };
+}
+
+/**
+ * This node's own replica: its round trip is all the store's work, and when the store acts is
+ * known. A merge becomes visible to reads when its batch commits, just before it resolves
+ * (W = the round trip, A = 0); a read sees the state as it starts (R = 0, S = the round trip).
+ * So a write another replica acknowledged first is not yet visible to a local read.
+ */
+export function localLegs(write: readonly number[], read: readonly number[]): WarsDistributions {
+  return { w: write, a: write.map(() => 0), r: read.map(() => 0), s: read };
 }

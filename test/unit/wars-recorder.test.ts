@@ -3,7 +3,7 @@
 // model's one-way legs.
 
 import { describe, expect, it } from 'vitest';
-import { halvedLegs, WarsRecorder } from '../../src/replica/wars-recorder.js';
+import { halvedLegs, localLegs, WarsRecorder } from '../../src/replica/wars-recorder.js';
 import { SeededRng } from '../../src/verify/rng.js';
 
 function recorder(samplesMax: number, horizon: number, seed = 1): WarsRecorder {
@@ -64,7 +64,11 @@ describe('WarsRecorder', () => {
     expect(before.write).toEqual([1]);
   });
 
-  it('splits each round trip into two equal one-way legs', () => {
+  it("splits a peer's round trip into two equal one-way legs", () => {
     expect(halvedLegs([2, 4], [1])).toEqual({ w: [1, 2], a: [1, 2], r: [0.5], s: [0.5] });
+  });
+
+  it("puts the whole of this node's own round trip where its store acts: a write at the end, a read at the start", () => {
+    expect(localLegs([2, 4], [1])).toEqual({ w: [2, 4], a: [0, 0], r: [0], s: [1] });
   });
 });
