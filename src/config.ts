@@ -256,10 +256,15 @@ export const LIMITS = Object.freeze({
   layoutLeaveLingerMs: 3_000,
   /**
    * PBS: Monte Carlo trials behind each GET /admin/pbs answer. A predicted probability p is off
-   * by sqrt(p(1-p)/trials) (one standard error), at most 0.005 at 10,000; an answer for N=3
-   * takes a few milliseconds of one core.
+   * by sqrt(p(1-p)/trials) (one standard error), at most 0.005 at 10,000; running them takes
+   * about 10 ms of a core for N=3 and 50 ms for N=7.
    */
   pbsTrials: 10_000,
+  /**
+   * PBS: a node answers GET /admin/pbs from the same trials for this long, whatever t and k are
+   * asked, so the points of a curve agree and cost one run; newer samples wait for the next.
+   */
+  pbsModelReuseMs: 1_000,
   /**
    * PBS: reply round trips a node keeps per peer and kind (write, read) for the model, and the
    * most samples any one of its latency distributions may hold.

@@ -46,9 +46,10 @@ export interface WarsSimulation {
   readonly n: number;
   readonly trials: number;
   /**
-   * Per (R, W), at index (R-1)*n + (W-1): each trial's staleness window in ms, sorted. The read
-   * of a trial is consistent exactly when it is issued this long after commit or later (a
-   * window of 0 or less: consistent at once).
+   * Per (R, W), at index (R-1)*n + (W-1): each trial's staleness window in ms. The read of a
+   * trial is consistent exactly when it is issued this long after commit or later (a window of
+   * 0 or less: consistent at once). Unsorted: counting those <= t costs less than sorting them
+   * unless a run is asked about a hundred values of t.
    */
   readonly windowsMs: readonly Float64Array[];
   /** Per W, at index W-1: each trial's commit time (the W-th fastest write round trip), sorted. */
@@ -135,7 +136,9 @@ export function simulateWars(input: WarsInput): WarsSimulation {
     if (nodes.length > n) {
       for (let i = 0; i < n; i++) {
         const j = i + pick(nodes.length - i);
-        [perm[i], perm[j]] = [perm[j] as number, perm[i] as number];
+        const chosen = perm[j] as number;
+        perm[j] = perm[i] as number;
+        perm[i] = chosen;
       }
     }
     for (let i = 0; i < n; i++) {
@@ -154,7 +157,7 @@ export function simulateWars(input: WarsInput): WarsSimulation {
     }
     // Only the W-th value matters for commit, not which replica acknowledged: no tie-break.
     writeRoundTrip.sort();
-    insertionSort(readOrder, (x, y) => readRoundTrip[x]! - readRoundTrip[y]! || tie[x]! - tie[y]!);
+    sortByReadTime(readOrder, readRoundTrip, tie);
 
     let earliestHeld = Infinity;
     for (let rq = 1; rq <= n; rq++) {
@@ -169,35 +172,30 @@ export function simulateWars(input: WarsInput): WarsSimulation {
     }
     for (let wq = 1; wq <= n; wq++) writeMs[wq - 1]![trial] = writeRoundTrip[wq - 1]!;
   }
-  for (const a of windowsMs) a.sort();
   for (const a of writeMs) a.sort();
   for (const a of readMs) a.sort();
   return { n, trials, windowsMs, writeMs, readMs };
 }
 
-/** For the few (at most LIMITS.nMax) replicas of a trial, with a comparator that breaks ties. */
-function insertionSort(a: number[], cmp: (x: number, y: number) => number): void {
-  for (let i = 1; i < a.length; i++) {
-    const v = a[i] as number;
+/** Insertion sort of a trial's few (at most LIMITS.nMax) replicas by read time, then tie. */
+function sortByReadTime(order: number[], ms: Float64Array, tie: Float64Array): void {
+  for (let i = 1; i < order.length; i++) {
+    const v = order[i] as number;
     let j = i - 1;
-    while (j >= 0 && cmp(a[j] as number, v) > 0) {
-      a[j + 1] = a[j] as number;
-      j--;
+    for (; j >= 0; j--) {
+      const u = order[j] as number;
+      const d = (ms[u] as number) - (ms[v] as number);
+      if (d < 0 || (d === 0 && (tie[u] as number) <= (tie[v] as number))) break;
+      order[j + 1] = u;
     }
-    a[j + 1] = v;
+    order[j + 1] = v;
   }
 }
 
-/** How many of the sorted values are <= x. */
-function countAtMost(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((sorted[mid] as number) <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+function countAtMost(values: Float64Array, x: number): number {
+  let count = 0;
+  for (let i = 0; i < values.length; i++) if ((values[i] as number) <= x) count++;
+  return count;
 }
 
 /** t-visibility of (R, W): the share of trials whose read, issued tMs after commit, is consistent. */

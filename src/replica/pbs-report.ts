@@ -9,6 +9,7 @@ import {
   simulateWars,
   type LatencyQuantiles,
   type WarsDistributions,
+  type WarsSimulation,
 } from '../core/pbs.js';
 import { halvedLegs, localLegs, type ReplyKind, type RoundTrips } from './wars-recorder.js';
 
@@ -53,17 +54,32 @@ export interface PbsAnswer {
   readonly predictions: readonly PbsRow[];
 }
 
-export interface PbsReportInput {
+export interface PbsModelInput {
   readonly self: string;
   /** The members of the newest layout: the nodes keys are placed on. */
   readonly members: readonly string[];
   readonly n: number;
-  readonly tMs: number;
-  readonly k: number;
   readonly roundTrips: (node: string) => RoundTrips;
   readonly random: () => number;
   /** LIMITS.pbsTrials unless a test asks for fewer. */
   readonly trials?: number;
+}
+
+export interface PbsReportInput extends PbsModelInput {
+  readonly tMs: number;
+  readonly k: number;
+}
+
+/** Everything of an answer but t and k: the samples used, and the trials run on them. */
+export interface PbsModel {
+  readonly node: string;
+  readonly n: number;
+  readonly trials: number;
+  readonly enoughSamples: boolean;
+  readonly notes: readonly string[];
+  readonly samples: Readonly<Record<string, MemberSamples>>;
+  /** undefined when a member has nothing measured, nor lent: only strict quorums are known. */
+  readonly sim: WarsSimulation | undefined;
 }
 
 const other = (kind: ReplyKind): ReplyKind => (kind === 'write' ? 'read' : 'write');
@@ -133,7 +149,12 @@ const roundMs = (q: LatencyQuantiles): LatencyQuantiles => ({
 });
 
 export function pbsReport(input: PbsReportInput): PbsAnswer {
-  const { self, members, n, tMs, k, random } = input;
+  return pbsAnswer(pbsModel(input), input.tMs, input.k);
+}
+
+/** Resolves each member's samples and runs the trials. */
+export function pbsModel(input: PbsModelInput): PbsModel {
+  const { self, members, n, random } = input;
   const trials = input.trials ?? LIMITS.pbsTrials;
   const trips = new Map(members.map((m) => [m, input.roundTrips(m)]));
   const notes: string[] = [];
@@ -168,18 +189,45 @@ export function pbsReport(input: PbsReportInput): PbsAnswer {
     notes.push(
       `${self} has measured no replies yet: send reads and writes through it; until then only R+W>N (always 1) is answered`,
     );
-  const predictions = known
-    ? predictionsAt(simulateWars({ n, nodes, trials, random, pairedLegs: true }), tMs, k).map(
-        (p) => ({
+  const sim = known ? simulateWars({ n, nodes, trials, random, pairedLegs: true }) : undefined;
+  return { node: self, n, trials, enoughSamples: enough, notes, samples, sim };
+}
+
+/** The answer for a read issued tMs after commit, within k versions. */
+export function pbsAnswer(model: PbsModel, tMs: number, k: number): PbsAnswer {
+  const { sim, ...rest } = model;
+  const predictions =
+    sim === undefined
+      ? unmeasured(model.n)
+      : predictionsAt(sim, tMs, k).map((p) => ({
           ...p,
           pConsistent: round(p.pConsistent, 4),
           pWithinK: round(p.pWithinK, 4),
           readMs: roundMs(p.readMs),
           writeMs: roundMs(p.writeMs),
-        }),
-      )
-    : unmeasured(n);
-  return { node: self, n, tMs, k, trials, enoughSamples: enough, notes, samples, predictions };
+        }));
+  return { ...rest, tMs, k, predictions };
+}
+
+/**
+ * Answers from one model for up to LIMITS.pbsModelReuseMs: a console drawing the curve asks for
+ * many t at once, which then costs one run of the trials (about 10 ms of a core for N=3), and
+ * its points come from the same trials, so the curve never dips.
+ */
+export class PbsPredictor {
+  private cached: { readonly atMs: number; readonly model: PbsModel } | undefined;
+
+  constructor(
+    private readonly build: () => PbsModel,
+    private readonly monotonicMs: () => number,
+  ) {}
+
+  answer(tMs: number, k: number): PbsAnswer {
+    const now = this.monotonicMs();
+    if (this.cached === undefined || now - this.cached.atMs >= LIMITS.pbsModelReuseMs)
+      this.cached = { atMs: now, model: this.build() };
+    return pbsAnswer(this.cached.model, tMs, k);
+  }
 }
 
 /** Without latencies only the strict quorums are known: every read quorum meets every write quorum. */

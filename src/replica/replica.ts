@@ -39,7 +39,7 @@ import { AntiEntropy } from './anti-entropy.js';
 import { ClusterFaults } from './cluster-faults.js';
 import { nodeOfActor } from './actor.js';
 import { MemoryReturn } from './memory-return.js';
-import { pbsReport, type PbsAnswer } from './pbs-report.js';
+import { pbsModel, PbsPredictor, type PbsAnswer } from './pbs-report.js';
 import { ReplicaMetrics } from './metrics.js';
 import { createNode, type KvorumNode } from '../node.js';
 import {
@@ -97,6 +97,7 @@ class ReplicaBackend implements HttpBackend {
   readonly conflicts: ClusterConfig['conflicts'];
   private readonly defaults: ConsistencyDefaults;
   readonly memoryReturn: MemoryReturn;
+  private readonly predictor: PbsPredictor;
 
   constructor(
     readonly id: string,
@@ -117,6 +118,17 @@ class ReplicaBackend implements HttpBackend {
     this.conflicts = config.conflicts;
     this.memoryReturn = new MemoryReturn(this.admission);
     this.defaults = consistencyDefaults(config);
+    this.predictor = new PbsPredictor(
+      () =>
+        pbsModel({
+          self: id,
+          members: newestVersion(node.membership.history()).nodes.map((n) => n.id),
+          n: config.n,
+          roundTrips: (peer) => node.wars.roundTrips(peer),
+          random: Math.random,
+        }),
+      () => clock.monotonicMs(),
+    );
   }
 
   get(key: string, params: RequestParams): Promise<ReadResult> {
@@ -288,15 +300,7 @@ class ReplicaBackend implements HttpBackend {
   }
 
   pbs(query: PbsQuery): PbsAnswer {
-    return pbsReport({
-      self: this.id,
-      members: newestVersion(this.node.membership.history()).nodes.map((n) => n.id),
-      n: this.config.n,
-      tMs: query.tMs,
-      k: query.k,
-      roundTrips: (node) => this.node.wars.roundTrips(node),
-      random: Math.random,
-    });
+    return this.predictor.answer(query.tMs, query.k);
   }
 
   /** POST /admin/join: puts the new node to consensus; answers what it needs to start. */

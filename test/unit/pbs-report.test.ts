@@ -3,7 +3,12 @@
 
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/config.js';
-import { pbsReport, type PbsReportInput } from '../../src/replica/pbs-report.js';
+import {
+  pbsModel,
+  PbsPredictor,
+  pbsReport,
+  type PbsReportInput,
+} from '../../src/replica/pbs-report.js';
 import type { RoundTrips } from '../../src/replica/wars-recorder.js';
 import { SeededRng } from '../../src/verify/rng.js';
 
@@ -127,5 +132,42 @@ describe('pbsReport', () => {
     expect(a.enoughSamples).toBe(false);
     expect(pairs(a.predictions)).toEqual(ALL_PAIRS);
     expect(a.notes.join(' ')).toMatch(/fewer than N=3/);
+  });
+
+  it('answers every t and k from one run of the trials for pbsModelReuseMs, then runs them again', () => {
+    let now = 0;
+    let builds = 0;
+    const rng = new SeededRng(4);
+    const trips: Record<string, RoundTrips> = {
+      n1: { write: many(3), read: many(0.1) },
+      n2: { write: [1, 2, 4, 8, 16], read: many(2) },
+      n3: { write: [1, 3, 9, 27], read: many(2) },
+    };
+    const predictor = new PbsPredictor(
+      () => (
+        builds++,
+        pbsModel({
+          self: 'n1',
+          members: MEMBERS,
+          n: 3,
+          roundTrips: (node) => trips[node]!,
+          random: () => rng.next(),
+          trials: 2_000,
+        })
+      ),
+      () => now,
+    );
+    // Points of one curve: the same trials, so the curve never dips.
+    let previous = 0;
+    for (let t = 0; t <= 30; t += 0.5) {
+      const p = predictor.answer(t, 1).predictions[0]!.pConsistent!;
+      expect(p, `t=${t}`).toBeGreaterThanOrEqual(previous);
+      previous = p;
+    }
+    expect(predictor.answer(0, 5).k).toBe(5);
+    expect(builds).toBe(1);
+    now += LIMITS.pbsModelReuseMs;
+    predictor.answer(0, 1);
+    expect(builds).toBe(2);
   });
 });
