@@ -293,6 +293,35 @@ export const LIMITS = Object.freeze({
   linkProbeHistory: 10,
   /** CPU figure: process CPU time over at least this long, so one poll's jitter does not show. */
   cpuSampleMinMs: 1_000,
+  /**
+   * PBS: Monte Carlo trials behind each GET /admin/pbs answer. A predicted probability p is off
+   * by sqrt(p(1-p)/trials) (one standard error), at most 0.005 at 10,000; running them takes
+   * about 10 ms of a core for N=3 and 50 ms for N=7.
+   */
+  pbsTrials: 10_000,
+  /**
+   * PBS: a node answers GET /admin/pbs from the same trials for this long, whatever t and k are
+   * asked, so the points of a curve agree and cost one run; newer samples wait for the next.
+   */
+  pbsModelReuseMs: 1_000,
+  /**
+   * PBS: reply round trips a node keeps per peer and kind (write, read) for the model, and the
+   * most samples any one of its latency distributions may hold.
+   */
+  pbsSamplesPerPeer: 1_024,
+  /**
+   * PBS: replies one reservoir weighs. Until a peer has answered this many of a kind the
+   * reservoir is a uniform sample of them all; after, each reply replaces a random sample with
+   * probability pbsSamplesPerPeer / pbsSampleHorizon, so samples are on average this many
+   * replies old and a link that slows down shows in the predictions within about as many.
+   */
+  pbsSampleHorizon: 4_096,
+  /** PBS: a latency distribution with fewer samples than this is thin, and the answer says so. */
+  pbsSamplesMin: 32,
+  /** PBS: the latest read, in ms after the write was acknowledged, GET /admin/pbs predicts for (`t`). */
+  pbsTMsMax: 60_000,
+  /** PBS: the most versions a read may be behind that GET /admin/pbs predicts for (`k`). */
+  pbsKMax: 100,
 });
 
 /**

@@ -14,6 +14,7 @@ import { majority, type RequestOptions } from './core/quorum.js';
 import type { KeyPlacement } from './core/placement.js';
 import {
   isSettled,
+  liveNodes,
   newestVersion,
   ringOf,
   type LayoutHistory,
@@ -32,6 +33,7 @@ import { Membership } from './replica/membership.js';
 import { ReplicaMetrics } from './replica/metrics.js';
 import { makePeerHandler } from './replica/peer-handler.js';
 import { TombstoneGc } from './replica/tombstone-gc.js';
+import { WarsRecorder } from './replica/wars-recorder.js';
 import type { ReplicaStore } from './storage/replica-store.js';
 
 export interface NodeDeps {
@@ -84,6 +86,8 @@ export interface KvorumNode {
   readonly metrics: ReplicaMetrics;
   readonly membership: Membership;
   readonly clock: Clock;
+  /** Round trips of the replies this node's coordinator measured, per peer: PBS's input. */
+  readonly wars: WarsRecorder;
   /** Keys this node stores (not counting hints). */
   keys(): number;
   /** Starts the transport (resolves once it listens), then the background tasks. */
@@ -116,6 +120,12 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     dots,
     // The coordinator's placement, made once the membership is: read sets come from the layout.
     mayIssue: (key) => made.placement === undefined || made.placement.readSet(key).includes(id),
+  });
+  // Made before membership, whose layout changes prune it.
+  const wars = new WarsRecorder({
+    samplesMax: LIMITS.pbsSamplesPerPeer,
+    horizon: LIMITS.pbsSampleHorizon,
+    random: deps.random,
   });
   // The transport, the links over it and membership refer to one another (membership pushes
   // keys over the links and gossips over the transport, the transport serves membership): each
@@ -233,6 +243,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
   };
   function onLayoutChange(h: LayoutHistory, prev: LayoutHistory): void {
     made.transport?.setPeers(membership.linkPeers().map(peerAddress));
+    wars.retain(new Set(liveNodes(h).map((n) => n.id)));
     if (newestVersion(h).version !== newestVersion(prev).version) {
       void reindex().catch((err: unknown) =>
         logger.error({ err }, 'reindex after a layout change failed'),
@@ -273,6 +284,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
       for (const { lagMs } of stale)
         if (lagMs !== undefined) metrics.readStaleness.observe({ level }, lagMs / 1000);
     },
+    onReplyLatency: (node, kind, ms) => wars.record(node, kind, ms),
     onBackgroundError: (what, err) => logger.debug({ err, what }, 'background repair failed'),
   });
   const hints = new HintReplayer({
@@ -300,6 +312,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     metrics,
     membership,
     clock,
+    wars,
     keys: () => keys,
     async start() {
       await node.transport.start();

@@ -11,7 +11,7 @@ import { askNode, CACERT_FLAG, NODE_URL_FLAG, nodeClient } from './client-comman
 import { CommandError, type Command } from './command.js';
 import { expectPositionals, UsageError, type FlagSpecs } from './flags.js';
 
-const ADMIN_FLAGS = {
+export const ADMIN_FLAGS = {
   url: NODE_URL_FLAG,
   cacert: CACERT_FLAG,
   'admin-token': {
@@ -24,7 +24,7 @@ const ADMIN_FLAGS = {
 /** Same rule as node ids in cluster.json (src/config.ts). */
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-function adminClient(values: {
+export function adminClient(values: {
   url: string;
   cacert: string | undefined;
   'admin-token': string | undefined;
@@ -33,7 +33,7 @@ function adminClient(values: {
 }
 
 /** Admin calls throw KvorumHttpError on an error status; a person needs only its one line. */
-async function askAdmin<T>(call: () => Promise<T>): Promise<T> {
+export async function askAdmin<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await askNode(call);
   } catch (err) {

@@ -10,6 +10,7 @@ import {
   statusCommand,
 } from './admin-commands.js';
 import { clusterCommand } from './cluster.js';
+import { pbsCommand } from './pbs-command.js';
 import { CommandError, say, type Command } from './command.js';
 import { closest, envName, formatFlagHelp, parseArgs, UsageError, type Env } from './flags.js';
 import { serveCommand } from './serve.js';
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = Object.freeze([
   healCommand,
   repairCommand,
   leaveCommand,
+  pbsCommand,
   verifyCommand,
 ] as Command[]);
 

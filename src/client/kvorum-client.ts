@@ -110,6 +110,41 @@ export interface RepairResult {
   >;
 }
 
+/** `GET /admin/pbs`: predicted staleness for every (R, W), from the asked node's measurements. */
+export interface PbsResult {
+  /** The node whose measurements these are: it coordinated the writes and reads modelled. */
+  readonly node: string;
+  readonly n: number;
+  readonly tMs: number;
+  readonly k: number;
+  readonly trials: number;
+  /** Every member's latencies come from enough of its own replies. */
+  readonly enoughSamples: boolean;
+  /** What stood in for what was not measured, and what is thin. */
+  readonly notes: readonly string[];
+  readonly samples: Readonly<
+    Record<
+      string,
+      {
+        readonly writes: number;
+        readonly reads: number;
+        readonly writeFrom: string;
+        readonly readFrom: string;
+      }
+    >
+  >;
+  readonly predictions: readonly {
+    readonly r: number;
+    readonly w: number;
+    readonly strictQuorum: boolean;
+    /** null until the node has measured replies (a strict quorum is 1 all the same). */
+    readonly pConsistent: number | null;
+    readonly pWithinK: number | null;
+    readonly readMs: { readonly p50: number; readonly p99: number } | null;
+    readonly writeMs: { readonly p50: number; readonly p99: number } | null;
+  }[];
+}
+
 export interface ErrorBody {
   readonly error: string;
   readonly message: string;
@@ -299,6 +334,14 @@ export class KvorumClient {
     return (await this.admin('POST', '/admin/leave', { id })) as LeaveResult;
   }
 
+  /** Predicted staleness for a read `tMs` after a write, within `k` versions (defaults: 0, 1). */
+  async pbs(opts: { readonly tMs?: number; readonly k?: number } = {}): Promise<PbsResult> {
+    return (await this.admin('GET', '/admin/pbs', undefined, {
+      t: opts.tMs,
+      k: opts.k,
+    })) as PbsResult;
+  }
+
   /** Anti-entropy with every peer the node sees up, now. */
   async repair(): Promise<RepairResult> {
     return (await this.admin('POST', '/admin/repair', {})) as RepairResult;
@@ -340,11 +383,16 @@ export class KvorumClient {
   }
 
   /** Admin calls answer JSON on success; anything else is a KvorumHttpError. */
-  private async admin(method: string, path: string, json?: unknown): Promise<unknown> {
+  private async admin(
+    method: string,
+    path: string,
+    json?: unknown,
+    query: Record<string, string | number | undefined> = {},
+  ): Promise<unknown> {
     const headers: Record<string, string> =
       json === undefined ? {} : { 'content-type': 'application/json' };
     const body = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-    const res = await this.exchange(method, path, {}, undefined, headers, body);
+    const res = await this.exchange(method, path, query, undefined, headers, body);
     const parsed = parseBody(res);
     if (res.status < 200 || res.status > 299) {
       throw new KvorumHttpError(this.baseUrl + path, res.status, parsed);

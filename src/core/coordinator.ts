@@ -88,6 +88,11 @@ export interface CoordinatorOptions {
    * others held (never with none): how stale replicas are, as clients' reads meet them.
    */
   readonly onStaleReplies?: (opts: RequestOptions, stale: readonly StaleReply[]) => void;
+  /**
+   * Called with the round trip of every successful reply to a write or a read, this node's own
+   * replica included: the latencies PBS predicts staleness from (src/core/pbs.ts).
+   */
+  readonly onReplyLatency?: (node: string, kind: 'write' | 'read', ms: number) => void;
   /** Called when a background repair or hint fails; the coordinator never throws from background work. */
   readonly onBackgroundError?: (what: string, err: unknown) => void;
 }
@@ -395,6 +400,8 @@ export class Coordinator {
           this.observeLatency(node, t.durMs);
           t.desc = desc;
           const home = homeOf.get(node);
+          // A stand-in keeps a hint, not the key: its ack says nothing of when a replica has it.
+          if (desc === 'ok' && home === undefined) this.o.onReplyLatency?.(node, 'write', t.durMs);
           if (desc === 'ok' && home !== undefined) {
             // The stand-in holds it as a hint for its home: that is what the home got.
             const h = timings.find((x) => x.node === home);
@@ -543,6 +550,7 @@ export class Coordinator {
       t.desc = desc;
       this.observeLatency(node, now - sentAt);
       if (desc === 'ok') {
+        this.o.onReplyLatency?.(node, 'read', now - sentAt);
         tally.addReply(node, set);
         // Later writes from this node must stamp above what its reads have seen.
         if (set !== undefined) for (const s of set.siblings) this.o.hlc.observe(s.ts);

@@ -12,6 +12,7 @@ import type {
   ConsoleNodeEntry,
   ConsoleNodeFacts,
 } from '../core/console-view.js';
+import type { PbsQuery } from './pbs-query.js';
 
 export interface PartitionResult {
   readonly applied: string[];
@@ -60,6 +61,8 @@ export interface HttpBackend {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** GET /admin/layout: the newest version, every node's state, and whether it has settled. */
   layout(): Record<string, unknown>;
+  /** GET /admin/pbs: predicted staleness and latency for every (R, W), from this node's measurements. */
+  pbs(query: PbsQuery): object;
   /** POST /admin/join {id, http, peer}: adds a node; answers the layout and cluster settings. */
   join(raw: unknown): Promise<Record<string, unknown>>;
   /** POST /admin/leave {id}: removes a node once its ranges have moved. */

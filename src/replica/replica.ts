@@ -28,6 +28,7 @@ import {
 import type { VersionSet } from '../core/version-set.js';
 import type { HttpBackend, PartitionResult } from '../http/backend.js';
 import { buildHttpApp } from '../http/app.js';
+import type { PbsQuery } from '../http/pbs-query.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
 import { TcpTransport } from '../net/tcp-transport.js';
 import type { Transport } from '../net/transport.js';
@@ -39,6 +40,7 @@ import { ClusterFaults } from './cluster-faults.js';
 import { ConsoleSource } from './console-source.js';
 import { nodeOfActor } from './actor.js';
 import { MemoryReturn } from './memory-return.js';
+import { pbsModel, PbsPredictor, type PbsAnswer } from './pbs-report.js';
 import { ReplicaMetrics } from './metrics.js';
 import { createNode, type KvorumNode } from '../node.js';
 import {
@@ -96,6 +98,7 @@ class ReplicaBackend implements HttpBackend {
   readonly conflicts: ClusterConfig['conflicts'];
   readonly defaults: ConsistencyDefaults;
   readonly memoryReturn: MemoryReturn;
+  private readonly predictor: PbsPredictor;
 
   constructor(
     readonly id: string,
@@ -117,6 +120,17 @@ class ReplicaBackend implements HttpBackend {
     this.conflicts = config.conflicts;
     this.memoryReturn = new MemoryReturn(this.admission);
     this.defaults = consistencyDefaults(config);
+    this.predictor = new PbsPredictor(
+      () =>
+        pbsModel({
+          self: id,
+          members: newestVersion(node.membership.history()).nodes.map((n) => n.id),
+          n: config.n,
+          roundTrips: (peer) => node.wars.roundTrips(peer),
+          random: Math.random,
+        }),
+      () => clock.monotonicMs(),
+    );
   }
 
   get(key: string, params: RequestParams): Promise<ReadResult> {
@@ -285,6 +299,10 @@ class ReplicaBackend implements HttpBackend {
       versions: h.versions.map((v) => v.version),
       trackers: layoutToWire(h).trackers,
     };
+  }
+
+  pbs(query: PbsQuery): PbsAnswer {
+    return this.predictor.answer(query.tMs, query.k);
   }
 
   /** POST /admin/join: puts the new node to consensus; answers what it needs to start. */

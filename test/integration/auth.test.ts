@@ -99,6 +99,13 @@ const ADMIN_ROUTES: readonly AdminRoute[] = [
       }),
   },
   {
+    method: 'GET',
+    route: '/admin/pbs',
+    url: '/admin/pbs?t=5&k=2',
+    accepted: async (res, self) =>
+      expect(await res.json()).toMatchObject({ node: self, tMs: 5, k: 2, n: 3 }),
+  },
+  {
     method: 'POST',
     route: '/admin/join',
     url: '/admin/join',
@@ -244,6 +251,7 @@ function recordingBackend(adminToken: string | undefined): {
     heal: async () => (calls.push('heal'), { applied: [], failed: [] }),
     localKey: async () => (calls.push('localKey'), undefined),
     layout: () => (calls.push('layout'), { version: 1 }),
+    pbs: () => (calls.push('pbs'), { predictions: [] }),
     join: async () => (calls.push('join'), { layout: {} }),
     leave: async () => (calls.push('leave'), { version: 1 }),
     repair: async () => (calls.push('repair'), { keysRepaired: 0, peers: {} }),

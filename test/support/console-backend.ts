@@ -74,6 +74,7 @@ export function fakeBackend(peerViews: () => Promise<ConsoleNodeEntry[]>): {
     layout: notUsed,
     join: notUsed,
     leave: notUsed,
+    pbs: notUsed,
     console: {
       nodeFacts: () => ({
         id: 'n1',
