@@ -47,6 +47,7 @@ const WRITE_BUFFER_BYTES_MAX = LIMITS.peerWriteBufferBytesMax;
 /** Writes of one tick to a peer go out as writeBatch frames of at most this many (see queueWrite). */
 const COALESCE_ENTRIES_MAX = LIMITS.writeBatchEntriesMax;
 const COALESCE_BYTES_MAX = LIMITS.peerWriteCoalesceBytesMax;
+const COALESCE_ENTRY_BYTES_MAX = LIMITS.peerWriteCoalesceEntryBytesMax;
 /** msgpack's bytes for a sibling's numbers, flags and headers, and a clock entry's, beyond their strings. */
 const SIBLING_FIXED_WIRE_BYTES = 48;
 const CLOCK_ENTRY_FIXED_WIRE_BYTES = 12;
@@ -505,10 +506,17 @@ export class PeerConnection {
    * Writes to a peer that leave in one event-loop turn go in one writeBatch frame, which the
    * replica merges as one store batch and answers with one frame: per write, that spares both
    * sides a frame's encoding and decoding, a request handler and a reply. A write alone in its
-   * turn goes as a plain write.
+   * turn, or larger than peerWriteCoalesceEntryBytesMax, goes as a plain write.
    */
   private queueWrite(w: QueuedWrite): void {
     const bytes = wireBytesOf(w.key, w.set);
+    if (bytes > COALESCE_ENTRY_BYTES_MAX) {
+      // Writes of one key merge in any order, so a large one need not wait for the queue.
+      this.sendQueued(w.id, [w.id], () =>
+        this.send({ type: 'write', id: w.id, key: w.key, set: w.set }),
+      );
+      return;
+    }
     if (
       this.writeQueue.length >= COALESCE_ENTRIES_MAX ||
       this.writeQueueBytes + bytes > COALESCE_BYTES_MAX

@@ -1218,24 +1218,38 @@ describe('TcpTransport', () => {
         n1.transport.request('n2', { type: 'write', key: `s${i}`, set: lww('v') }, 5000),
       ),
     );
-    expect(n2.served.map((r) => [r.type, r.keys.length])).toEqual([
-      ['writeBatch', LIMITS.writeBatchEntriesMax],
-      ['writeBatch', 5],
-    ]);
-    // And into frames of about peerWriteCoalesceBytesMax: 40 KiB values, 6 to a frame.
+    // The byte budget binds before the entry cap: every frame is a writeBatch under both.
+    expect(n2.served.length).toBeGreaterThanOrEqual(2);
+    for (const r of n2.served) {
+      expect(r.type).toBe('writeBatch');
+      expect(r.keys.length).toBeLessThanOrEqual(LIMITS.writeBatchEntriesMax);
+    }
+    expect(n2.served.flatMap((r) => r.keys)).toHaveLength(count);
+    // And into frames of about peerWriteCoalesceBytesMax: 3 KiB values, 60 in one tick.
     n2.served.length = 0;
-    const big = lww('x'.repeat(40 * 1024));
+    const mid = lww('x'.repeat(3 * 1024));
     await Promise.all(
-      Array.from({ length: 13 }, (_, i) =>
-        n1.transport.request('n2', { type: 'write', key: `b${i}`, set: big }, 5000),
+      Array.from({ length: 60 }, (_, i) =>
+        n1.transport.request('n2', { type: 'write', key: `b${i}`, set: mid }, 5000),
       ),
     );
-    expect(n2.served.map((r) => [r.type, r.keys.length])).toEqual([
-      ['writeBatch', 6],
-      ['writeBatch', 6],
-      ['write', 1],
+    const perFrame = Math.floor(LIMITS.peerWriteCoalesceBytesMax / (3 * 1024));
+    expect(n2.served.every((r) => r.type === 'writeBatch')).toBe(true);
+    expect(n2.served.every((r) => r.keys.length <= perFrame)).toBe(true);
+    expect(n2.served.length).toBe(Math.ceil(60 / (perFrame - 1)));
+    // A write larger than peerWriteCoalesceEntryBytesMax goes alone, even among small ones.
+    n2.served.length = 0;
+    const big = lww('x'.repeat(LIMITS.peerWriteCoalesceEntryBytesMax + 1));
+    await Promise.all([
+      n1.transport.request('n2', { type: 'write', key: 'small1', set: lww('s') }, 5000),
+      n1.transport.request('n2', { type: 'write', key: 'large', set: big }, 5000),
+      n1.transport.request('n2', { type: 'write', key: 'small2', set: lww('s') }, 5000),
     ]);
-    expect(n2.store.size).toBe(count + 13);
+    expect(n2.served).toEqual([
+      { type: 'write', keys: ['large'] },
+      { type: 'writeBatch', keys: ['small1', 'small2'] },
+    ]);
+    expect(n2.store.size).toBe(count + 60 + 3);
   });
 
   it('resolves 1000 concurrent requests on one link', async () => {
