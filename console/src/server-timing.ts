@@ -9,19 +9,14 @@ export interface TimingEntry {
 export function parseServerTiming(header: string | null): TimingEntry[] {
   if (header === null || header.trim() === '') return [];
   const out: TimingEntry[] = [];
+  // desc is quoted and may hold a ';' itself ("ok;repaired"), so parameters are matched, not split.
   for (const part of header.split(',')) {
-    const [name, ...params] = part.trim().split(';');
+    const entry = part.trim();
+    const name = entry.split(';', 1)[0];
     if (name === undefined || name === '') continue;
-    let durMs = 0;
-    let desc = '';
-    for (const p of params) {
-      const eq = p.indexOf('=');
-      if (eq < 0) continue;
-      const key = p.slice(0, eq).trim();
-      const value = p.slice(eq + 1).trim();
-      if (key === 'dur') durMs = Number(value);
-      else if (key === 'desc') desc = value.replace(/^"(.*)"$/, '$1');
-    }
+    const dur = /;dur=([\d.]+)/.exec(entry)?.[1];
+    const desc = /;desc="([^"]*)"/.exec(entry)?.[1] ?? '';
+    const durMs = dur === undefined ? 0 : Number(dur);
     out.push({ node: name, durMs: Number.isFinite(durMs) ? durMs : 0, desc });
   }
   return out;

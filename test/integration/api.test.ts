@@ -87,7 +87,8 @@ describe('client API', () => {
   });
 
   it('reads carry Server-Timing for every replica asked and a context, also on 404', async () => {
-    await c.put('n1', 'timed', 'v');
+    // Written to every replica, so no reply is stale (that would say "ok;repaired").
+    await c.put('n1', 'timed', 'v', '?w=all');
     // A quorum read asks two replicas, the coordinator first, and a third only when one of
     // them is slower than readSpeculateMs (speculative retry); r=all asks every one.
     const res = await c.get('n2', 'timed');

@@ -20,12 +20,16 @@ describe('Server-Timing on the page', () => {
       { node: 'n1', durMs: 0.4, desc: 'ok' },
       { node: 'n3', durMs: 0, desc: 'down' },
       { node: 'n2', durMs: 12.25, desc: 'pending' },
+      { node: 'n4', durMs: 1.5, desc: 'ok;repaired' },
+      { node: 'n5', durMs: 0, desc: 'hinted' },
     ];
     expect(parseServerTiming(serverTiming(timings))).toEqual([
       { node: 'n1', durMs: 0.4, desc: 'ok' },
       { node: 'n3', durMs: 0, desc: 'down' },
       // The node writes one decimal.
       { node: 'n2', durMs: 12.3, desc: 'pending' },
+      { node: 'n4', durMs: 1.5, desc: 'ok;repaired' },
+      { node: 'n5', durMs: 0, desc: 'hinted' },
     ]);
   });
 
