@@ -400,17 +400,18 @@ export class Coordinator {
           this.observeLatency(node, t.durMs);
           t.desc = desc;
           const home = homeOf.get(node);
-          // A stand-in keeps a hint, not the key: its ack says nothing of when a replica has it.
-          if (desc === 'ok' && home === undefined) this.o.onReplyLatency?.(node, 'write', t.durMs);
-          if (desc === 'ok' && home !== undefined) {
-            // The stand-in holds it as a hint for its home: that is what the home got.
-            const h = timings.find((x) => x.node === home);
-            if (h !== undefined) h.desc = 'hinted';
-          }
-          if (desc === 'ok') tally.addAck(home ?? node);
-          else {
+          if (desc !== 'ok') {
             tally.addFailure(home ?? node);
             onFail();
+          } else if (home === undefined) {
+            this.o.onReplyLatency?.(node, 'write', t.durMs);
+            tally.addAck(node);
+          } else {
+            // A stand-in keeps a hint for its home, not the key: that is what the home got, and
+            // its ack says nothing of when a replica has the key (so no latency sample).
+            const h = timings.find((x) => x.node === home);
+            if (h !== undefined) h.desc = 'hinted';
+            tally.addAck(home);
           }
           if (tally.isDecided()) resolve();
         };

@@ -3,6 +3,7 @@
 // read succeed; and a 504 says `indeterminate` exactly when something may have been written.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseServerTiming } from '../../console/src/server-timing.js';
 import { LIMITS } from '../../src/config.js';
 import { Ring } from '../../src/core/ring.js';
 import { partitionBlocks } from '../../src/replica/cluster-faults.js';
@@ -26,16 +27,10 @@ interface HintStatus {
   hints: { pending: number; byTarget: Record<string, number> };
 }
 
-/** Server-Timing as node -> desc, e.g. { n1: 'ok', n2: 'down' }. */
+/** Server-Timing as node -> desc, e.g. { n1: 'ok', n2: 'down' }, read as the console reads it. */
 function timingsOf(res: Response): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const entry of (res.headers.get('server-timing') ?? '').split(', ')) {
-    if (entry === '') continue;
-    // desc may hold a ';' itself ("ok;repaired").
-    const [node, , ...desc] = entry.split(';') as [string, string, ...string[]];
-    out[node] = desc.join(';').replace(/^desc="(.*)"$/, '$1');
-  }
-  return out;
+  const entries = parseServerTiming(res.headers.get('server-timing'));
+  return Object.fromEntries(entries.map((t) => [t.node, t.desc]));
 }
 
 async function hintsOf(cl: TestCluster, id: string): Promise<HintStatus['hints']> {

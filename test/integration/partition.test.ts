@@ -2,6 +2,7 @@
 // side, what w=one/r=one accepts, and that every node reads the latest value after heal.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseServerTiming } from '../../console/src/server-timing.js';
 import { TestCluster, until } from '../support/cluster.js';
 
 let c: TestCluster;
@@ -97,9 +98,7 @@ describe('partition {n1,n2} | {n3} at quorum', () => {
         // Server-Timing says who answered: n1 and n2. n3 is either not asked or still pending
         // (a read asks one more replica when one is slow): never waited for.
         const desc = Object.fromEntries(
-          (res.headers.get('server-timing') ?? '')
-            .split(', ')
-            .map((entry) => [entry.split(';')[0], /desc="([\w;]+)"/.exec(entry)?.[1]]),
+          parseServerTiming(res.headers.get('server-timing')).map((t) => [t.node, t.desc]),
         );
         expect(desc).toMatchObject({ n1: 'ok', n2: 'ok' });
         expect([undefined, 'pending']).toContain(desc.n3);
