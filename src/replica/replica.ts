@@ -355,6 +355,18 @@ class ReplicaBackend implements HttpBackend {
 }
 
 export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica> {
+  // The node's timers are unref'd so that none holds a process that is stopping. Until the
+  // listeners open, nothing else holds the event loop either: a startup wait on a node timer
+  // (for the saved HLC mark) left it empty, and Node ended the process with exit code 13.
+  const hold = setInterval(() => undefined, 2 ** 30);
+  try {
+    return await openReplica(opts);
+  } finally {
+    clearInterval(hold);
+  }
+}
+
+async function openReplica(opts: ReplicaOptions): Promise<RunningReplica> {
   const { config, id } = opts;
   const self = opts.self ?? config.nodes.find((n) => n.id === id);
   if (self === undefined) {

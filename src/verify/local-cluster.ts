@@ -170,7 +170,8 @@ export class LocalCluster implements VerifyTarget, ProcessControl {
     const deadline = performance.now() + VERIFY_LIMITS.nodeStartDeadlineMs;
     while (performance.now() < deadline) {
       if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new Error(`${node} exited while starting:\n${this.logTail(node)}`);
+        const how = proc.signalCode ?? `code ${proc.exitCode}`;
+        throw new Error(`${node} exited (${how}) while starting:\n${this.logTail(node)}`);
       }
       if (await api.health(HEALTH_PROBE_TIMEOUT_MS)) return;
       await sleep(HEALTH_POLL_MS);
