@@ -123,6 +123,15 @@ export function formatVerifyReport(result: VerifyResult, replay?: string): strin
   for (const a of [...loss.lost, ...loss.unexpected].slice(0, VERIFY_LIMITS.anomaliesShownMax)) {
     out.push(`  ${a.key} = ${a.value}: ${a.why}`);
   }
+  if (result.lostWithNode.length > 0) {
+    out.push(
+      `lost with a removed node (w=one, allowed): ${result.lostWithNode.length} acknowledged write(s) ` +
+        'absent, each acknowledged through a node that was then killed and removed',
+    );
+    for (const a of result.lostWithNode.slice(0, VERIFY_LIMITS.anomaliesShownMax)) {
+      out.push(`  ${a.key} = ${a.value}: ${a.why}`);
+    }
+  }
 
   const c = result.convergence;
   out.push(

@@ -10,6 +10,7 @@ import {
   replicaPlacement,
   type ConvergenceResult,
 } from './convergence.js';
+import { PROFILES } from '../config.js';
 import { presentAnywhere } from './final-state.js';
 import { checkLostUpdates, checkSiblingsLoss, type RegisterLoss } from './loss-check.js';
 import { LocalCluster } from './local-cluster.js';
@@ -30,6 +31,12 @@ import { SeededRng } from './rng.js';
 import { checkSet, type SetCheck } from './set-check.js';
 import { sleep } from './sleep.js';
 import { countStaleReads, type StaleReads } from './stale-reads.js';
+import {
+  deadRemovals,
+  excuseLostWithNode,
+  type DeadRemoval,
+  type LostWithNode,
+} from './lost-with-node.js';
 import type { VerifyTarget } from './target.js';
 import { judge, type Verdict } from './verdict.js';
 import { VERIFY_LIMITS } from './verify-limits.js';
@@ -128,6 +135,8 @@ export interface VerifyResult {
   readonly registers?: RegisterCheck;
   readonly set: SetCheck;
   readonly loss: RegisterLoss;
+  /** Acknowledged at w=one through a node later killed and removed, and absent: not lost. */
+  readonly lostWithNode: readonly LostWithNode[];
   readonly stale: StaleReads;
   readonly verdict: Verdict;
   /** Wall time of the whole run, including start-up, heal and checks. */
@@ -323,7 +332,14 @@ async function runOn(
       members: members.map((node) => node.id),
       recoveryProblems,
       convergence,
-      ...runCheckers(target, records, convergence, opts.checkBudgetMs),
+      ...runCheckers(target, records, convergence, {
+        removals: deadRemovals(
+          plan,
+          runner.events,
+          members.map((node) => node.id),
+        ),
+        checkBudgetMs: opts.checkBudgetMs,
+      }),
       totalMs: performance.now() - startedAt,
     };
   } finally {
@@ -363,14 +379,25 @@ function runCheckers(
   target: VerifyTarget,
   records: readonly OpRecord[],
   convergence: ConvergenceResult,
-  checkBudgetMs: number = VERIFY_LIMITS.checkBudgetMs,
-): Pick<VerifyResult, 'registers' | 'set' | 'loss' | 'stale' | 'verdict'> {
+  o: { removals: readonly DeadRemoval[]; checkBudgetMs?: number | undefined },
+): Pick<VerifyResult, 'registers' | 'set' | 'loss' | 'lostWithNode' | 'stale' | 'verdict'> {
   const present = (key: string) => presentAnywhere(convergence.snapshot, key);
   const siblings = target.conflicts === 'siblings';
   // A key holding siblings is not a register: linearizability is checked in lww mode only.
-  const registers = siblings ? undefined : checkRegisters(records, checkBudgetMs);
-  const set = checkSet(records, present);
-  const loss = siblings ? checkSiblingsLoss(records, present) : checkLostUpdates(records, present);
+  const registers = siblings
+    ? undefined
+    : checkRegisters(records, o.checkBudgetMs ?? VERIFY_LIMITS.checkBudgetMs);
+  let set = checkSet(records, present);
+  let loss = siblings ? checkSiblingsLoss(records, present) : checkLostUpdates(records, present);
+  const lostWithNode: LostWithNode[] = [];
+  // The workload writes at the profile's level: only ap's w=one leaves a write on one node.
+  if (PROFILES[target.profile].w === 'one') {
+    const fromSet = excuseLostWithNode(set.lost, records, o.removals);
+    const fromRegisters = excuseLostWithNode(loss.lost, records, o.removals);
+    set = { ...set, lost: fromSet.lost };
+    loss = { ...loss, lost: fromRegisters.lost };
+    lostWithNode.push(...fromSet.excused, ...fromRegisters.excused);
+  }
   const stale = countStaleReads(records, target.conflicts);
   const verdict = judge({
     profile: target.profile,
@@ -380,5 +407,5 @@ function runCheckers(
     loss,
     convergence,
   });
-  return { registers, set, loss, stale, verdict };
+  return { registers, set, loss, lostWithNode, stale, verdict };
 }

@@ -12,6 +12,8 @@ import {
   type LocalCopy,
 } from '../../src/verify/final-state.js';
 import { checkLostUpdates, checkSiblingsLoss } from '../../src/verify/loss-check.js';
+import { deadRemovals, excuseLostWithNode } from '../../src/verify/lost-with-node.js';
+import type { NemesisPlan } from '../../src/verify/nemesis-plan.js';
 import {
   blocksOf,
   describeFault,
@@ -132,6 +134,53 @@ describe('lost updates on lww registers', () => {
   it('nothing left at all loses every acknowledged write', () => {
     const result = checkLostUpdates(ops('w k 1 ok 0 1'), presentIn({}));
     expect(result.lost).toHaveLength(1);
+  });
+});
+
+describe('writes lost with a removed node', () => {
+  const plan = {
+    faults: [
+      { lane: 'process', startMs: 0, endMs: 1, fault: { kind: 'kill', node: 'n2' } },
+      {
+        lane: 'process',
+        startMs: 0,
+        endMs: 1,
+        fault: { kind: 'membership', action: 'remove-dead', node: 'n3', via: 'n1' },
+      },
+      {
+        lane: 'process',
+        startMs: 0,
+        endMs: 1,
+        fault: { kind: 'membership', action: 'remove-dead', node: 'n2', via: 'n1' },
+      },
+    ],
+  } as unknown as NemesisPlan;
+  const events = [0, 1, 2].map((index) => ({
+    index,
+    atMs: 100 * (index + 1),
+    phase: 'start' as const,
+    description: '',
+    problems: [],
+  }));
+
+  it('counts only remove-dead faults whose node is no member at the end', () => {
+    // n2's removal failed (it is a member again); a kill alone removes nobody.
+    expect(deadRemovals(plan, events, ['n1', 'n2'])).toEqual([{ node: 'n3', atMs: 200 }]);
+  });
+
+  it('excuses an absent write acknowledged through the removed node before its removal, only', () => {
+    const records = ops('w k 1 ok 0 150', 'w k 2 ok 0 150', 'a s1 3 ok 0 250').map((r, i) =>
+      i === 1 ? r : { ...r, node: 'n3' },
+    );
+    const lost = [
+      { key: 'k', value: '1' }, // through n3, acknowledged at 150, n3 removed by 200: excused
+      { key: 'k', value: '2' }, // through n1: still lost
+      { key: 's1', value: '3' }, // through n3 but acknowledged after 200: still lost
+    ];
+    const split = excuseLostWithNode(lost, records, [{ node: 'n3', atMs: 200 }]);
+    expect(split.lost).toEqual([lost[1], lost[2]]);
+    expect(split.excused.map((e) => [e.key, e.value, e.node])).toEqual([['k', '1', 'n3']]);
+    expect(excuseLostWithNode(lost, records, []).lost).toEqual(lost);
   });
 });
 
