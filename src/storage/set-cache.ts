@@ -29,7 +29,10 @@ interface Entry {
 /**
  * `set` with values copied out of any much larger buffer they are views of (a value that came
  * in a peer frame or an HTTP body may be a slice of a whole socket read), so an entry holds
- * about the bytes it is charged for.
+ * about the bytes it is charged for. The copy gets a buffer of its own: `Buffer.from` would put
+ * a small value in Node's shared 8 KiB pool, and a slab that holds one cached value stays
+ * whole; measured after a 40 s write burst over 100k keys, cached 100-byte values held 57 MiB
+ * of ArrayBuffers, 8.5x their size.
  */
 function detached(set: VersionSet | undefined, encodedBytes: number): VersionSet | undefined {
   if (set === undefined) return undefined;
@@ -38,9 +41,15 @@ function detached(set: VersionSet | undefined, encodedBytes: number): VersionSet
   return {
     clock: set.clock,
     siblings: set.siblings.map((s) =>
-      s.value.buffer.byteLength <= slack ? s : { ...s, value: Buffer.from(s.value) },
+      s.value.buffer.byteLength <= slack ? s : { ...s, value: ownCopy(s.value) },
     ),
   };
+}
+
+function ownCopy(value: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafeSlow(value.length);
+  copy.set(value);
+  return copy;
 }
 
 export class SetCache {

@@ -103,7 +103,12 @@ describe('SetCache', () => {
     c.put('k', setOf(view), 150);
     const held = c.lookup('k')?.set?.siblings[0]?.value as Uint8Array;
     expect(Buffer.from(held).equals(view)).toBe(true);
-    expect(held.buffer.byteLength).toBeLessThan(64 * 1024);
+    // Into a buffer of its own: a copy in Node's shared 8 KiB pool would keep a whole slab.
+    expect(held.buffer.byteLength).toBe(100);
+    const pooled = Buffer.from('a small value'); // a slice of the shared pool
+    expect(pooled.buffer.byteLength).toBeGreaterThan(1024);
+    c.put('p', setOf(pooled), 60);
+    expect(c.lookup('p')?.set?.siblings[0]?.value.buffer.byteLength).toBe(pooled.length);
     // A value that owns its buffer is kept as it is.
     const own = Buffer.alloc(100, 1); // not a slice of Node's shared pool
     const s = setOf(own);
