@@ -98,12 +98,24 @@ export const LIMITS = Object.freeze({
   /** Admission: client requests on /kv a node serves at once; past it, 503 overloaded. */
   inFlightRequestsMax: 1_024,
   /**
-   * After this many bytes of uploads (admitted or refused), a node that goes quiet for memoryReturnQuietMs
-   * asks V8 for a full collection, so the buffers of a burst go back to the system.
+   * After this many bytes of uploads (admitted or refused), a node that goes quiet asks V8 for a
+   * full collection, so the buffers of a burst go back to the system.
    */
   memoryReturnAfterBytes: 8 * 1024 * 1024,
-  /** How long a node must go without uploads before it runs that collection. */
+  /**
+   * After its RSS grew by this much since its last full collection, a node that goes quiet asks
+   * V8 for one, so a burst's garbage goes back to the system within seconds, not minutes.
+   */
+  memoryReturnGrowthBytes: 32 * 1024 * 1024,
+  /**
+   * How often a node looks whether it is quiet; two quiet looks in a row run that collection.
+   */
   memoryReturnQuietMs: 1_000,
+  /**
+   * Quiet, for the memory return: the event loop busy less than this share of a look, and no
+   * client request in flight.
+   */
+  memoryReturnBusyMax: 0.1,
   /** Retry-After (seconds) on 503 overloaded. */
   overloadRetryAfterS: 1,
   /** HTTP: concurrent client connections per replica; more are refused. */

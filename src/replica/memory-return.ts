@@ -1,8 +1,13 @@
-// Memory that comes back after a burst. The buffers of large values are freed only at V8's next
-// full collection, and a node that goes quiet after a burst may not run one for minutes, so its
-// RSS stayed near the burst's peak. Once at least memoryReturnAfterBytes of uploads (admitted or
-// refused) are followed by a quiet period, this asks V8 for a full collection.
+// Memory that comes back after a burst. V8 frees dead objects and the buffers of large values
+// only at a full collection, and a node that goes quiet after a burst may not run one for
+// minutes: measured, a node stayed at 1.6x its RSS before a 40 s write burst for 20 s and more,
+// and one of three for over 40 s. So a node that has been quiet for two looks in a row
+// (memoryReturnQuietMs apart) after its RSS grew by memoryReturnGrowthBytes, or after
+// memoryReturnAfterBytes of uploads, asks V8 for a full collection. Quiet is measured on the
+// event loop, not on client requests: a replica that only applies what a coordinator sends it
+// serves no client and is as busy.
 
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { LIMITS } from '../config.js';
@@ -30,20 +35,48 @@ function exposedGc(): (() => void) | undefined {
   }
 }
 
+/** What the memory return reads and does; the defaults are the process's own. */
+export interface MemoryProbes {
+  /** Resident set size, bytes. */
+  readonly rss: () => number;
+  /** Share of the time since the previous call that the event loop was busy, 0..1. */
+  readonly busy: () => number;
+  /** A full collection; undefined when V8 would not expose one. */
+  readonly gc: (() => void) | undefined;
+}
+
+function processProbes(): MemoryProbes {
+  let last: EventLoopUtilization = performance.eventLoopUtilization();
+  return {
+    rss: () => process.memoryUsage.rss(),
+    busy: () => {
+      const now = performance.eventLoopUtilization();
+      const share = performance.eventLoopUtilization(now, last).utilization;
+      last = now;
+      return share;
+    },
+    gc: exposedGc(),
+  };
+}
+
 export class MemoryReturn {
   private timer: NodeJS.Timeout | undefined;
-  /** Upload bytes seen up to the last collection, and as of the previous look. */
-  private collectedAt = 0;
-  private seenAt = 0;
+  /** RSS after the last collection (at start: none yet), and upload bytes up to it. */
+  private rssAfter: number;
+  private uploadsAt = 0;
   private quietLooks = 0;
-  private readonly gc = exposedGc();
   /** Full collections asked for, for /admin/status. */
   collections = 0;
 
-  constructor(private readonly admission: Admission) {}
+  constructor(
+    private readonly admission: Admission,
+    private readonly probes: MemoryProbes = processProbes(),
+  ) {
+    this.rssAfter = probes.rss();
+  }
 
   start(): void {
-    if (this.gc === undefined) return;
+    if (this.probes.gc === undefined) return;
     this.timer = setInterval(() => this.look(), LIMITS.memoryReturnQuietMs);
     this.timer.unref();
   }
@@ -52,17 +85,22 @@ export class MemoryReturn {
     if (this.timer) clearInterval(this.timer);
   }
 
-  private look(): void {
-    const { bytesAdmitted, bytesRefused, bytes } = this.admission.status();
+  /** One look (the timer's tick): collects when quiet after growth. Exposed for tests. */
+  look(): void {
+    const { bytesAdmitted, bytesRefused, requests } = this.admission.status();
     // Every upload, admitted or refused, passed through memory.
-    const seen = bytesAdmitted + bytesRefused;
-    // Quiet: nothing in flight and no upload for two looks in a row (a lull inside a burst,
-    // between its waves, is not the end of it), after a burst.
-    this.quietLooks = bytes === 0 && seen === this.seenAt ? this.quietLooks + 1 : 0;
-    this.seenAt = seen;
-    if (this.quietLooks < 2 || seen - this.collectedAt < LIMITS.memoryReturnAfterBytes) return;
-    this.collectedAt = seen;
+    const uploads = bytesAdmitted + bytesRefused;
+    // Two quiet looks in a row: a lull inside a burst, between its waves, is not the end of it.
+    const quiet = requests === 0 && this.probes.busy() < LIMITS.memoryReturnBusyMax;
+    this.quietLooks = quiet ? this.quietLooks + 1 : 0;
+    if (this.quietLooks < 2) return;
+    const grown =
+      this.probes.rss() - this.rssAfter >= LIMITS.memoryReturnGrowthBytes ||
+      uploads - this.uploadsAt >= LIMITS.memoryReturnAfterBytes;
+    if (!grown) return;
+    this.uploadsAt = uploads;
     this.collections += 1;
-    this.gc?.();
+    this.probes.gc?.();
+    this.rssAfter = this.probes.rss();
   }
 }
