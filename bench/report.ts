@@ -304,14 +304,18 @@ function soakCurve(run: BenchRun): string[] {
   const growth = names.map((name) => {
     const g = soak.nodes.find((n) => n.node === name);
     if (!g) return '–';
-    return `${g.growth >= 0 ? '+' : ''}${(g.growth * 100).toFixed(1)}% (${int(g.fromBytes / MIB)} → ${int(g.toBytes / MIB)})`;
+    return (
+      `${g.growth >= 0 ? '+' : ''}${(g.growth * 100).toFixed(1)}% (floor ${int(g.early.floorBytes / MIB)} → ` +
+      `${int(g.late.floorBytes / MIB)}, ceiling ${int(g.early.ceilingBytes / MIB)} → ${int(g.late.ceilingBytes / MIB)})`
+    );
   });
   return [
     `RSS of every node, MiB, every ${find(run, soak.scenarioId)?.scenario.rssEveryS ?? '?'} s from ` +
-      'the start of the load (warm-up included). Plateau: over the last half ' +
-      `(${soak.fromS.toFixed(0)}-${soak.toS.toFixed(0)} s, ${soak.samples} samples), a least-squares ` +
-      "line through each node's RSS grows by less than 5%; the last row gives that growth and " +
-      "the line's ends in MiB.",
+      'the start of the load (warm-up included). Plateau: the lowest and the highest RSS of each ' +
+      `node over ${soak.splitS.toFixed(0)}-${soak.toS.toFixed(0)} s grow by less than 5% against ` +
+      `${soak.fromS.toFixed(0)}-${soak.splitS.toFixed(0)} s (the last half, ${soak.samples} samples; ` +
+      'RSS under load swings with each major collection, so floor and ceiling, not a line through ' +
+      'the swing); the last row gives the larger growth and both, in MiB.',
     '',
     table(
       ['s', ...names.map((n) => `${n} MiB`)],

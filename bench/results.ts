@@ -94,12 +94,18 @@ export interface CatchUpRecord {
 }
 
 /** How one node's RSS moved over the last half of the soak: a least-squares line through it. */
+/** Lowest and highest RSS of a node over one window of samples, bytes. */
+export interface RssEnvelope {
+  readonly floorBytes: number;
+  readonly ceilingBytes: number;
+}
+
 export interface SoakNodeGrowth {
   readonly node: string;
-  /** The line at the first and the last sample of the last half, bytes. */
-  readonly fromBytes: number;
-  readonly toBytes: number;
-  /** toBytes ÷ fromBytes − 1. */
+  /** The last half's first and second window (a quarter of the soak each). */
+  readonly early: RssEnvelope;
+  readonly late: RssEnvelope;
+  /** The larger of the floor's and the ceiling's growth from early to late (late ÷ early − 1). */
   readonly growth: number;
   readonly peakBytes: number;
 }
@@ -108,10 +114,12 @@ export interface SoakSummary {
   readonly scenarioId: string;
   /** The last half: from halfway through the curve to its last sample, seconds. */
   readonly fromS: number;
+  /** Where the last half's early window ends and its late one begins, seconds. */
+  readonly splitS: number;
   readonly toS: number;
   /** Samples in the last half. */
   readonly samples: number;
-  /** Per node, in node order; empty with fewer than two samples in the last half. */
+  /** Per node, in node order; empty when a window of the last half has no sample. */
   readonly nodes: readonly SoakNodeGrowth[];
 }
 

@@ -72,10 +72,19 @@ export function renderSoakChart(run: BenchRun): string {
       `<polyline points="${points.join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`,
     );
     const fit = nodes.find((n) => n.node === name);
-    if (fit && run.soak)
-      out.push(
-        `<line x1="${x(run.soak.fromS).toFixed(1)}" y1="${y(fit.fromBytes / MIB).toFixed(1)}" x2="${x(run.soak.toS).toFixed(1)}" y2="${y(fit.toBytes / MIB).toFixed(1)}" stroke="${color}" class="fit"/>`,
-      );
+    if (fit && run.soak) {
+      // The floor of each window of the last half: a leak lifts the second above the first.
+      const { fromS, splitS, toS } = run.soak;
+      for (const [a, b, env] of [
+        [fromS, splitS, fit.early],
+        [splitS, toS, fit.late],
+      ] as const) {
+        const fy = y(env.floorBytes / MIB).toFixed(1);
+        out.push(
+          `<line x1="${x(a).toFixed(1)}" y1="${fy}" x2="${x(b).toFixed(1)}" y2="${fy}" stroke="${color}" class="fit"/>`,
+        );
+      }
+    }
     const growth = fit
       ? `, last half ${fit.growth >= 0 ? '+' : ''}${(fit.growth * 100).toFixed(1)}%`
       : '';
