@@ -13,9 +13,14 @@ import { parsePbsQuery } from './pbs-query.js';
 
 const ADMIN_KEYS_PREFIX = '/admin/keys/';
 
+const BEARER = 'bearer ';
+
 function tokenMatches(header: string | undefined, token: string): boolean {
-  if (header === undefined || !header.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice('Bearer '.length), 'utf8');
+  // The scheme is case-insensitive (RFC 9110, 11.1); the token is compared byte for byte.
+  if (header === undefined || header.slice(0, BEARER.length).toLowerCase() !== BEARER) {
+    return false;
+  }
+  const given = Buffer.from(header.slice(BEARER.length), 'utf8');
   const want = Buffer.from(token, 'utf8');
   return given.length === want.length && timingSafeEqual(given, want);
 }
