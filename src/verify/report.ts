@@ -50,6 +50,10 @@ export function formatVerifyReport(result: VerifyResult, replay?: string): strin
     `  ${s.nodes.length} nodes (n=${s.n}), ${s.clients} clients, ${s.keys.length} register keys, ` +
       `${seconds(s.durationMs)} at ~${s.rate} ops/s (timeout ${s.timeoutMs} ms), nemesis ${s.nemesis.join(',') || 'none'}`,
   );
+  if (s.steadyDelay !== undefined) {
+    const d = s.steadyDelay;
+    out.push(`  steady delay for the whole run: ${d.from}->${d.to} +${d.ms}±${d.jitterMs} ms`);
+  }
   if (s.unsafe.length > 0) out.push(`  UNSAFE test flags on every node: ${s.unsafe.join(', ')}`);
 
   const { all, byKind, statuses } = result.summary;
