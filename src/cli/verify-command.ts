@@ -149,6 +149,10 @@ const VERIFY_FLAGS = {
         ? `must be a delay in ms with an optional jitter, like 35 or 35,15 (1 to ${LIMITS.faultDelayMsMax} ms, jitter at most the delay)`
         : undefined,
   },
+  'compare-pbs': {
+    kind: 'boolean',
+    help: "after the workload, ask every node's PBS prediction (GET /admin/pbs) and print it against the stale reads measured, by ms since the write; the nemesis then defaults to none",
+  },
   history: {
     kind: 'string',
     placeholder: 'file',
@@ -226,6 +230,7 @@ function replayLine(values: VerifyValues, nemesis: readonly NemesisKind[], seed:
     `--timeout-ms ${values['timeout-ms']} --seed ${seed}`,
   );
   if (values['steady-delay'] !== undefined) parts.push(`--steady-delay ${values['steady-delay']}`);
+  if (values['compare-pbs']) parts.push('--compare-pbs');
   if (values['unsafe-no-read-write-back']) parts.push('--unsafe-no-read-write-back');
   if (values['unsafe-no-write-read-phase']) parts.push('--unsafe-no-write-read-phase');
   return parts.join(' ');
@@ -254,9 +259,10 @@ export const verifyCommand: Command<typeof VERIFY_FLAGS> = {
     'same --seed replays the same fault schedule and client choices. Against an existing cluster',
     'the nemesis partitions and slows it for real, so --url must be on the command line.',
     '',
-    '--steady-delay holds a delay on one link for the whole run; the nemesis then defaults to',
-    'none. Example:',
-    '  kvorum verify --profile ap --duration 60s --steady-delay 35,15',
+    '--compare-pbs asks every node for its PBS prediction once the workload stops, and prints it',
+    'against the stale reads measured, by ms since the write; --steady-delay holds a delay on one',
+    'link for the whole run. With either, the nemesis defaults to none. Example:',
+    '  kvorum verify --profile ap --duration 60s --steady-delay 35,15 --compare-pbs',
     '',
     'Exit status: 0 the profile kept its promises (cp: linearizable, nothing lost; siblings:',
     'nothing lost, converged; quorum/ap with lww: converged, losses reported), 1 it did not,',
@@ -268,8 +274,8 @@ export const verifyCommand: Command<typeof VERIFY_FLAGS> = {
     const durationMs = parseDurationMs(values.duration)!;
     const steadyDelay =
       values['steady-delay'] === undefined ? undefined : parseSteadyDelay(values['steady-delay']);
-    // A run under one steady condition is what the delay is for: no other faults unless asked.
-    const quiet = steadyDelay !== undefined;
+    // A comparison of a model with the run needs conditions that hold still: no faults unless asked.
+    const quiet = values['compare-pbs'] || steadyDelay !== undefined;
     const nemesis = parseNemesis(
       values.nemesis ??
         (quiet
@@ -325,6 +331,7 @@ export const verifyCommand: Command<typeof VERIFY_FLAGS> = {
         rate: values.rate,
         timeoutMs: values['timeout-ms'],
         steadyDelay,
+        comparePbs: values['compare-pbs'],
         seed,
         signal: interrupt.signal,
         onStart: (settings, plan) =>

@@ -3,6 +3,7 @@
 
 import { formatReport } from './linearizability.js';
 import type { NemesisEvent } from './nemesis-runner.js';
+import { formatPbsComparison } from './pbs-table.js';
 import type { OutcomeTally } from './records.js';
 import type { VerifyResult } from './run-verify.js';
 import { VERIFY_LIMITS } from './verify-limits.js';
@@ -140,6 +141,7 @@ export function formatVerifyReport(result: VerifyResult, replay?: string): strin
     `stale reads: ${st.stale} of ${st.eligible} reads that began after an acknowledged write ` +
       `(${percent(st.stale, st.eligible)})${staleNote(s.profile, isAp)}`,
   );
+  if (result.pbs !== undefined) out.push('', ...formatPbsComparison(result.pbs));
 
   const v = result.verdict;
   out.push(

@@ -27,6 +27,8 @@ import {
 } from './nemesis-plan.js';
 import { NemesisRunner, type NemesisEvent } from './nemesis-runner.js';
 import { NodeApi } from './node-api.js';
+import type { PbsComparison } from './pbs-compare.js';
+import { askEveryNode, comparisonOf } from './pbs-run.js';
 import { checkRegisters, type RegisterCheck } from './register-check.js';
 import { HistoryRecorder, summarize, type OpRecord, type RecordSummary } from './records.js';
 import { SeededRng } from './rng.js';
@@ -84,6 +86,11 @@ export interface VerifyOptions {
    * the nemesis may then have no link faults of its own, nor may a schedule be given.
    */
   readonly steadyDelay?: SteadyDelay;
+  /**
+   * Once the workload stops, ask every member GET /admin/pbs and compare its prediction with
+   * the stale reads measured, by time since the write (VerifyResult.pbs).
+   */
+  readonly comparePbs?: boolean;
   readonly checkBudgetMs?: number;
   /** Aborting stops the run and cleans up; runVerify then rejects with VerifyInterruptedError. */
   readonly signal?: AbortSignal;
@@ -139,6 +146,8 @@ export interface VerifyResult {
   readonly set: SetCheck;
   readonly loss: RegisterLoss;
   readonly stale: StaleReads;
+  /** --compare-pbs: PBS's prediction against the stale reads measured. */
+  readonly pbs?: PbsComparison;
   readonly verdict: Verdict;
   /** Wall time of the whole run, including start-up, heal and checks. */
   readonly totalMs: number;
@@ -271,6 +280,11 @@ async function runOn(
     stop.abort();
     await Promise.all([clients, nemesis]);
     checkInterrupt();
+    // Before the heal: a node restarted now would have forgotten what it measured.
+    const predicted = opts.comparePbs
+      ? await askEveryNode(runner.members.list(), target)
+      : undefined;
+    checkInterrupt();
 
     phase = 'healing';
     const recoveryProblems = await runner.recover(opts.signal);
@@ -320,6 +334,9 @@ async function runOn(
       recoveryProblems,
       convergence,
       ...runCheckers(target, records, convergence, opts.checkBudgetMs),
+      ...(predicted === undefined
+        ? {}
+        : { pbs: comparisonOf(records, target.conflicts, predicted) }),
       totalMs: performance.now() - startedAt,
     };
   } finally {
