@@ -2,8 +2,8 @@
 // link, and a short quorum run. The table must be there and add up (every compared read in one
 // bucket, the buckets summing to the reads, rates and predictions in [0, 1], the stale reads a
 // subset of those the stale-read checker counted), the delayed link must be where the stale
-// reads are, nothing may be stale long after the delay's window, and with R+W>N the
-// prediction must be 0 and the reads fresh but for clock-order losses. What the model gets right or wrong in between is
+// reads are, reads through the writer's node must be fresh 100 ms after the write, and with
+// R+W>N the prediction must be 0 and the reads fresh but for clock-order losses. What the model gets right or wrong in between is
 // measured, not asserted: docs/pbs.md reports it.
 
 import { existsSync } from 'node:fs';
@@ -13,10 +13,13 @@ import type {
   ComparisonTable,
   PbsComparison,
 } from '../../src/verify/pbs-compare.js';
+import { readAges, type ReadAge } from '../../src/verify/read-ages.js';
 import { formatVerifyReport } from '../../src/verify/report.js';
 import { runVerify, type VerifyResult } from '../../src/verify/run-verify.js';
 
 const SEED = Number(process.env.KVORUM_VERIFY_SEED ?? 15_015);
+/** The steady delay on n1->n2 in the ap run. */
+const DELAY_MS = 150;
 
 function expectCoherent(result: VerifyResult, report: string): PbsComparison {
   const c = result.pbs;
@@ -77,12 +80,12 @@ function expectProbability(p: number | undefined): void {
 const last = (t: ComparisonTable) => t.rows.at(-1)!;
 
 describe('kvorum verify --compare-pbs', () => {
-  it('ap with n1->n2 delayed 20-50 ms: the table adds up, and the stale reads are where the delay is', async () => {
+  it('ap with n1->n2 delayed 150 ms: the table adds up, and the stale reads are where the delay is', async () => {
     const result = await runVerify({
       target: { kind: 'local', nodes: 3, profile: 'ap', conflicts: 'lww' },
       durationMs: 12_000,
       nemesis: [],
-      steadyDelay: { ms: 35, jitterMs: 15 },
+      steadyDelay: { ms: DELAY_MS, jitterMs: 0 },
       comparePbs: true,
       clients: 6,
       keys: 8,
@@ -91,22 +94,29 @@ describe('kvorum verify --compare-pbs', () => {
     const report = formatVerifyReport(result);
     const c = expectCoherent(result, report);
     expect(result.verdict.pass, report).toBe(true);
-    expect(report).toMatch(/^ +steady delay for the whole run: n1->n2 \+35±15 ms$/m);
+    expect(report).toMatch(/^ +steady delay for the whole run: n1->n2 \+150±0 ms$/m);
     expect(c).toMatchObject({ r: 1, w: 1, n: 3, strictQuorum: false });
-    expect(c.compared, report).toBeGreaterThan(500);
-    // Writes through n1 reach n2 20-50 ms late, and n2 reads its own replica first.
-    const rate = (p: { stale: number; reads: number }) => p.stale / p.reads;
-    const delayed = c.byPair.find((p) => p.writeNode === 'n1' && p.readNode === 'n2')!;
-    expect(delayed.stale, report).toBeGreaterThan(5);
-    for (const p of c.byPair.filter((x) => x !== delayed)) {
-      expect(rate(p), `${p.writeNode}->${p.readNode}\n${report}`).toBeLessThan(rate(delayed));
-    }
-    // Long after the delay's window every replica has the write, and the model agrees.
-    for (const t of [c.sameCoordinator, c.otherCoordinator]) {
-      expect(last(t).reads, report).toBeGreaterThan(50);
-      expect(last(t).measured, report).toBeLessThan(0.05);
-      expect(last(t).predicted, report).toBeLessThan(0.05);
-    }
+    // The run proves something only if it did work; a loaded 2-core machine does a fifth of the
+    // usual rate, so the bounds below are what such a run still clears.
+    expect(c.compared, report).toBeGreaterThan(200);
+    // Writes through n1 reach n2 150 ms late and n2 reads its own replica first, so reads
+    // through n2 well inside that window miss them, even when the client sees the write's
+    // answer tens of ms after n1 committed it (a loaded machine). The delay is long so that
+    // this stays true there: at 20-50 ms such a load closes the window before clients see it.
+    const young = readAges(result.records, 'lww').ages.filter((a) => a.tMs < DELAY_MS / 2);
+    const isDelayed = (a: ReadAge) => a.latest.node === 'n1' && a.read.node === 'n2';
+    const delayed = young.filter(isDelayed);
+    const others = young.filter((a) => !isDelayed(a));
+    const rate = (ages: readonly ReadAge[]) => ages.filter((a) => a.stale).length / ages.length;
+    expect(delayed.length, report).toBeGreaterThanOrEqual(3);
+    expect(rate(delayed), report).toBeGreaterThan(0.5);
+    expect(rate(others), report).toBeLessThan(rate(delayed));
+    // Long after a write, reads through its own node (which the delay does not touch) are
+    // fresh, and the model says so too.
+    const long = last(c.sameCoordinator);
+    expect(long.reads, report).toBeGreaterThan(20);
+    expect(long.measured, report).toBeLessThan(0.05);
+    expect(long.predicted, report).toBeLessThan(0.05);
   }, 120_000);
 
   it('quorum (R+W>N): PBS predicts no stale read at any t, and there is next to none', async () => {
@@ -122,7 +132,7 @@ describe('kvorum verify --compare-pbs', () => {
     const report = formatVerifyReport(result);
     const c = expectCoherent(result, report);
     expect(c).toMatchObject({ r: 2, w: 2, n: 3, strictQuorum: true });
-    expect(c.compared, report).toBeGreaterThan(300);
+    expect(c.compared, report).toBeGreaterThan(100);
     for (const t of [c.sameCoordinator, c.otherCoordinator]) {
       for (const row of t.rows.filter((r) => r.reads > 0)) expect(row.predicted, report).toBe(0);
       // Not quite none: a write stamped in the same millisecond as one that ended before it
