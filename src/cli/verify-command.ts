@@ -5,7 +5,13 @@
 import { writeFile } from 'node:fs/promises';
 import { randomInt } from 'node:crypto';
 import { CONFLICT_MODES, LIMITS, PROFILE_NAMES } from '../config.js';
-import { NEMESIS_KINDS, PROCESS_KINDS, type NemesisKind } from '../verify/nemesis-plan.js';
+import {
+  LINK_KINDS,
+  NEMESIS_KINDS,
+  PROCESS_KINDS,
+  type NemesisKind,
+  type SteadyDelay,
+} from '../verify/nemesis-plan.js';
 import { SEED_MAX } from '../verify/rng.js';
 import type { Progress, TargetOptions, VerifyResult } from '../verify/run-verify.js';
 import { VERIFY_LIMITS } from '../verify/verify-limits.js';
@@ -42,6 +48,15 @@ export function parseNemesis(text: string): NemesisKind[] {
     }
   }
   return [...new Set(kinds as NemesisKind[])];
+}
+
+/** `35` or `35,15`: 35 ms, give or take up to 15 (jitter at most the delay, so never clipped at 0). */
+export function parseSteadyDelay(text: string): SteadyDelay | undefined {
+  const m = /^([0-9]{1,6})(?:,([0-9]{1,6}))?$/.exec(text.trim());
+  if (m === null) return undefined;
+  const ms = Number(m[1]);
+  const jitterMs = Number(m[2] ?? 0);
+  return ms >= 1 && ms <= LIMITS.faultDelayMsMax && jitterMs <= ms ? { ms, jitterMs } : undefined;
 }
 
 const VERIFY_FLAGS = {
@@ -125,6 +140,19 @@ const VERIFY_FLAGS = {
     placeholder: 'token',
     help: "the cluster's admin token (with --url)",
   },
+  'steady-delay': {
+    kind: 'string',
+    placeholder: 'ms[,jitter]',
+    help: 'delay what the first node sends to the second for the whole run, e.g. 35,15 (20-50 ms); the nemesis then defaults to none',
+    check: (v) =>
+      parseSteadyDelay(v) === undefined
+        ? `must be a delay in ms with an optional jitter, like 35 or 35,15 (1 to ${LIMITS.faultDelayMsMax} ms, jitter at most the delay)`
+        : undefined,
+  },
+  'compare-pbs': {
+    kind: 'boolean',
+    help: "after the workload, ask every node's PBS prediction (GET /admin/pbs) and print it against the stale reads measured, by ms since the write; the nemesis then defaults to none",
+  },
   history: {
     kind: 'string',
     placeholder: 'file',
@@ -201,6 +229,8 @@ function replayLine(values: VerifyValues, nemesis: readonly NemesisKind[], seed:
     `--clients ${values.clients} --keys ${values.keys} --rate ${values.rate}`,
     `--timeout-ms ${values['timeout-ms']} --seed ${seed}`,
   );
+  if (values['steady-delay'] !== undefined) parts.push(`--steady-delay ${values['steady-delay']}`);
+  if (values['compare-pbs']) parts.push('--compare-pbs');
   if (values['unsafe-no-read-write-back']) parts.push('--unsafe-no-read-write-back');
   if (values['unsafe-no-write-read-phase']) parts.push('--unsafe-no-write-read-phase');
   return parts.join(' ');
@@ -229,6 +259,11 @@ export const verifyCommand: Command<typeof VERIFY_FLAGS> = {
     'same --seed replays the same fault schedule and client choices. Against an existing cluster',
     'the nemesis partitions and slows it for real, so --url must be on the command line.',
     '',
+    '--compare-pbs asks every node for its PBS prediction once the workload stops, and prints it',
+    'against the stale reads measured, by ms since the write; --steady-delay holds a delay on one',
+    'link for the whole run. With either, the nemesis defaults to none. Example:',
+    '  kvorum verify --profile ap --duration 60s --steady-delay 35,15 --compare-pbs',
+    '',
     'Exit status: 0 the profile kept its promises (cp: linearizable, nothing lost; siblings:',
     'nothing lost, converged; quorum/ap with lww: converged, losses reported), 1 it did not,',
     '2 bad command line.',
@@ -237,9 +272,24 @@ export const verifyCommand: Command<typeof VERIFY_FLAGS> = {
   async run({ values, positionals, explicit }) {
     expectPositionals(positionals, 0, 0, this.synopsis);
     const durationMs = parseDurationMs(values.duration)!;
+    const steadyDelay =
+      values['steady-delay'] === undefined ? undefined : parseSteadyDelay(values['steady-delay']);
+    // A comparison of a model with the run needs conditions that hold still: no faults unless asked.
+    const quiet = values['compare-pbs'] || steadyDelay !== undefined;
     const nemesis = parseNemesis(
-      values.nemesis ?? (values.url === undefined ? LOCAL_NEMESIS_DEFAULT : REMOTE_NEMESIS_DEFAULT),
+      values.nemesis ??
+        (quiet
+          ? 'none'
+          : values.url === undefined
+            ? LOCAL_NEMESIS_DEFAULT
+            : REMOTE_NEMESIS_DEFAULT),
     );
+    const onLinks = nemesis.filter((k) => LINK_KINDS.includes(k));
+    if (steadyDelay !== undefined && onLinks.length > 0) {
+      throw new UsageError(
+        `--steady-delay holds the links for the whole run: leave ${onLinks.join(',')} out of --nemesis`,
+      );
+    }
     const target = targetOf(values, explicit);
     if (target.kind === 'remote') {
       const needs = nemesis.filter((k) => PROCESS_KINDS.includes(k));
@@ -280,6 +330,8 @@ export const verifyCommand: Command<typeof VERIFY_FLAGS> = {
         keys: values.keys,
         rate: values.rate,
         timeoutMs: values['timeout-ms'],
+        steadyDelay,
+        comparePbs: values['compare-pbs'],
         seed,
         signal: interrupt.signal,
         onStart: (settings, plan) =>

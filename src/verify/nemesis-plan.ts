@@ -105,6 +105,11 @@ const LANE_OF: Readonly<Record<NemesisKind, Lane>> = Object.freeze({
   membership: 'process',
 });
 
+/** Faults that act on links (one at a time, in the link lane). */
+export const LINK_KINDS: readonly NemesisKind[] = Object.freeze(
+  NEMESIS_KINDS.filter((k) => LANE_OF[k] === 'link'),
+);
+
 const LENGTH_OF: Readonly<Record<NemesisKind, { min: number; max: number }>> = Object.freeze({
   partition: VERIFY_LIMITS.linkFaultMs,
   delay: VERIFY_LIMITS.linkFaultMs,
@@ -191,6 +196,41 @@ export function schedulePlan(opts: ScheduleOptions): NemesisPlan {
   }
   const kinds = NEMESIS_KINDS.filter((k) => faults.some((f) => f.fault.kind === k));
   return { seed: opts.seed, durationMs: opts.durationMs, kinds, faults };
+}
+
+/** A delay held on one link for a whole run. */
+export interface SteadyDelay {
+  readonly ms: number;
+  readonly jitterMs: number;
+}
+
+/**
+ * `plan` with one more fault: what the first node sends to the second is delayed from the start
+ * to the end of the run. It takes the link lane for the whole run, so the plan must have no
+ * link fault of its own. A steady link keeps one regime for the whole run, which is what
+ * comparing a latency model with what it predicts needs: the samples and the reads it is
+ * checked against come from the same conditions.
+ */
+export function withSteadyDelay(
+  plan: NemesisPlan,
+  nodes: readonly string[],
+  delay: SteadyDelay,
+): NemesisPlan {
+  const [from, to] = nodes;
+  if (from === undefined || to === undefined) throw new Error('a steady delay needs two nodes');
+  const clash = plan.faults.find((f) => f.lane === 'link');
+  if (clash !== undefined) {
+    throw new Error(
+      `a steady delay holds the link lane, but the plan has ${describeFault(clash.fault)}`,
+    );
+  }
+  const steady: PlannedFault = {
+    lane: 'link',
+    startMs: 0,
+    endMs: plan.durationMs,
+    fault: { kind: 'delay', node: from, delay: { [to]: delay }, drop: {} },
+  };
+  return { ...plan, faults: [steady, ...plan.faults] };
 }
 
 /** Every node a fault names: a partition's groups, a delay's links, a change's node and via. */

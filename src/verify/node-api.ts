@@ -3,6 +3,7 @@
 // Uses fetch directly rather than KvorumClient: the outcome of an operation depends on exactly
 // how it failed (refused before sending vs. cut off after), and the client timeout must be short.
 
+import type { PbsResult } from '../client/kvorum-client.js';
 import type { Outcome } from './history.js';
 import type { LocalCopy } from './final-state.js';
 import { VERIFY_LIMITS } from './verify-limits.js';
@@ -151,6 +152,12 @@ export class NodeApi {
       VERIFY_LIMITS.membershipCallTimeoutMs,
     );
     return body as { version: number; dead: boolean };
+  }
+
+  /** GET /admin/pbs: this node's prediction for a read issued `tMs` after a write. */
+  async pbs(tMs: number): Promise<PbsResult> {
+    // The API takes at most 3 decimals.
+    return (await this.admin('GET', `/admin/pbs?t=${Number(tMs.toFixed(3))}`)) as PbsResult;
   }
 
   /** This node's own copy of `key`, or null when it holds nothing. */

@@ -3,6 +3,7 @@
 
 import { formatReport } from './linearizability.js';
 import type { NemesisEvent } from './nemesis-runner.js';
+import { formatPbsComparison } from './pbs-table.js';
 import type { OutcomeTally } from './records.js';
 import type { VerifyResult } from './run-verify.js';
 import { VERIFY_LIMITS } from './verify-limits.js';
@@ -50,6 +51,10 @@ export function formatVerifyReport(result: VerifyResult, replay?: string): strin
     `  ${s.nodes.length} nodes (n=${s.n}), ${s.clients} clients, ${s.keys.length} register keys, ` +
       `${seconds(s.durationMs)} at ~${s.rate} ops/s (timeout ${s.timeoutMs} ms), nemesis ${s.nemesis.join(',') || 'none'}`,
   );
+  if (s.steadyDelay !== undefined) {
+    const d = s.steadyDelay;
+    out.push(`  steady delay for the whole run: ${d.from}->${d.to} +${d.ms}±${d.jitterMs} ms`);
+  }
   if (s.unsafe.length > 0) out.push(`  UNSAFE test flags on every node: ${s.unsafe.join(', ')}`);
 
   const { all, byKind, statuses } = result.summary;
@@ -145,6 +150,7 @@ export function formatVerifyReport(result: VerifyResult, replay?: string): strin
     `stale reads: ${st.stale} of ${st.eligible} reads that began after an acknowledged write ` +
       `(${percent(st.stale, st.eligible)})${staleNote(s.profile, isAp)}`,
   );
+  if (result.pbs !== undefined) out.push('', ...formatPbsComparison(result.pbs));
 
   const v = result.verdict;
   out.push(

@@ -15,16 +15,21 @@ import { presentAnywhere } from './final-state.js';
 import { checkLostUpdates, checkSiblingsLoss, type RegisterLoss } from './loss-check.js';
 import { LocalCluster } from './local-cluster.js';
 import {
+  LINK_KINDS,
   NEMESIS_KINDS,
   planNemesis,
   PROCESS_KINDS,
   schedulePlan,
+  withSteadyDelay,
   type NemesisKind,
   type NemesisPlan,
   type PlannedFault,
+  type SteadyDelay,
 } from './nemesis-plan.js';
 import { NemesisRunner, type NemesisEvent } from './nemesis-runner.js';
 import { NodeApi } from './node-api.js';
+import type { PbsComparison } from './pbs-compare.js';
+import { askEveryNode, comparisonOf } from './pbs-run.js';
 import { checkRegisters, type RegisterCheck } from './register-check.js';
 import { HistoryRecorder, summarize, type OpRecord, type RecordSummary } from './records.js';
 import { SeededRng } from './rng.js';
@@ -83,6 +88,16 @@ export interface VerifyOptions {
   readonly routes?: WorkloadRoutes;
   /** `?timeout=` of every client request (and a local cluster's default timeout). */
   readonly timeoutMs?: number;
+  /**
+   * What the first node sends to the second is delayed for the whole run (see withSteadyDelay);
+   * the nemesis may then have no link faults of its own, nor may a schedule be given.
+   */
+  readonly steadyDelay?: SteadyDelay;
+  /**
+   * Once the workload stops, ask every member GET /admin/pbs and compare its prediction with
+   * the stale reads measured, by time since the write (VerifyResult.pbs).
+   */
+  readonly comparePbs?: boolean;
   readonly checkBudgetMs?: number;
   /** Aborting stops the run and cleans up; runVerify then rejects with VerifyInterruptedError. */
   readonly signal?: AbortSignal;
@@ -117,6 +132,8 @@ export interface VerifySettings {
   readonly timeoutMs: number;
   readonly seed: number;
   readonly nemesis: readonly NemesisKind[];
+  /** A delay on what `from` sends to `to`, held for the whole run. */
+  readonly steadyDelay?: SteadyDelay & { readonly from: string; readonly to: string };
   readonly unsafe: readonly string[];
 }
 
@@ -138,6 +155,8 @@ export interface VerifyResult {
   /** Acknowledged at w=one through a node later killed and removed, and absent: not lost. */
   readonly lostWithNode: readonly LostWithNode[];
   readonly stale: StaleReads;
+  /** --compare-pbs: PBS's prediction against the stale reads measured. */
+  readonly pbs?: PbsComparison;
   readonly verdict: Verdict;
   /** Wall time of the whole run, including start-up, heal and checks. */
   readonly totalMs: number;
@@ -225,21 +244,7 @@ async function runOn(
       `routes must name nodes of the cluster (${settings.nodes.join(', ')}); got ${JSON.stringify(opts.routes)}`,
     );
   }
-  const plan =
-    opts.schedule === undefined
-      ? planNemesis({
-          seed: opts.seed,
-          durationMs: opts.durationMs,
-          kinds: opts.nemesis,
-          nodes: settings.nodes,
-          n: settings.n,
-        })
-      : schedulePlan({
-          seed: opts.seed,
-          durationMs: opts.durationMs,
-          nodes: settings.nodes,
-          faults: opts.schedule,
-        });
+  const plan = planOf(opts, settings);
   opts.onStart?.(settings, plan);
 
   const t0 = performance.now();
@@ -283,6 +288,11 @@ async function runOn(
     await sleep(opts.durationMs, opts.signal);
     stop.abort();
     await Promise.all([clients, nemesis]);
+    checkInterrupt();
+    // Before the heal: a node restarted now would have forgotten what it measured.
+    const predicted = opts.comparePbs
+      ? await askEveryNode(runner.members.list(), target)
+      : undefined;
     checkInterrupt();
 
     phase = 'healing';
@@ -340,6 +350,9 @@ async function runOn(
         ),
         checkBudgetMs: opts.checkBudgetMs,
       }),
+      ...(predicted === undefined
+        ? {}
+        : { pbs: comparisonOf(records, target.conflicts, predicted) }),
       totalMs: performance.now() - startedAt,
     };
   } finally {
@@ -349,8 +362,43 @@ async function runOn(
   }
 }
 
+/** The nemesis plan: drawn from the seed or given in full, with the steady delay if asked. */
+function planOf(opts: VerifyOptions, settings: VerifySettings): NemesisPlan {
+  if (opts.steadyDelay !== undefined) {
+    if (opts.schedule !== undefined) {
+      throw new VerifySetupError('a steady delay and a full schedule cannot be combined');
+    }
+    const linkKinds = opts.nemesis.filter((k) => LINK_KINDS.includes(k));
+    if (linkKinds.length > 0) {
+      throw new VerifySetupError(
+        `a steady delay holds the links for the whole run: leave ${linkKinds.join(',')} out of the nemesis`,
+      );
+    }
+    if (settings.nodes.length < 2) throw new VerifySetupError('a steady delay needs two nodes');
+  }
+  const plan =
+    opts.schedule === undefined
+      ? planNemesis({
+          seed: opts.seed,
+          durationMs: opts.durationMs,
+          kinds: opts.nemesis,
+          nodes: settings.nodes,
+          n: settings.n,
+        })
+      : schedulePlan({
+          seed: opts.seed,
+          durationMs: opts.durationMs,
+          nodes: settings.nodes,
+          faults: opts.schedule,
+        });
+  return opts.steadyDelay === undefined
+    ? plan
+    : withSteadyDelay(plan, settings.nodes, opts.steadyDelay);
+}
+
 function settingsOf(target: VerifyTarget, opts: VerifyOptions, prefix: string): VerifySettings {
   const unsafe = opts.target.kind === 'local' ? opts.target.unsafe : undefined;
+  const [from, to] = target.nodes.map((node) => node.id);
   return {
     where: target.where,
     profile: target.profile,
@@ -367,6 +415,9 @@ function settingsOf(target: VerifyTarget, opts: VerifyOptions, prefix: string): 
       opts.schedule === undefined
         ? opts.nemesis
         : NEMESIS_KINDS.filter((k) => opts.schedule!.some((f) => f.fault.kind === k)),
+    ...(opts.steadyDelay !== undefined && from !== undefined && to !== undefined
+      ? { steadyDelay: { ...opts.steadyDelay, from, to } }
+      : {}),
     unsafe: [
       ...(unsafe?.noReadWriteBack ? ['no-read-write-back'] : []),
       ...(unsafe?.noWriteReadPhase ? ['no-write-read-phase'] : []),

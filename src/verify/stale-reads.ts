@@ -16,7 +16,8 @@ export interface StaleReads {
 
 const EXAMPLES_MAX = 3;
 
-function groupByKey(records: readonly OpRecord[]): Map<string, OpRecord[]> {
+/** The register operations (reads and writes, not set adds) of each key, in record order. */
+export function groupByKey(records: readonly OpRecord[]): Map<string, OpRecord[]> {
   const out = new Map<string, OpRecord[]>();
   for (const r of records) {
     if (r.f === 'add') continue;
@@ -36,8 +37,7 @@ export function countStaleReads(
   const examples: { read: OpRecord; missed: OpRecord }[] = [];
   for (const ops of groupByKey(records).values()) {
     const acked = ops.filter((o) => o.f === 'write' && o.outcome === 'ok');
-    const writerOf = new Map(ops.filter((o) => o.f === 'write').map((w) => [w.value ?? '', w]));
-    const reflects = mode === 'lww' ? lwwReflects(writerOf) : siblingsReflects(writerOf);
+    const reflects = reflectsIn(ops, mode);
     for (const read of ops) {
       if (read.f !== 'read' || read.outcome !== 'ok' || read.final) continue;
       const before = acked.filter((w) => w.completeAt < read.invokeAt);
@@ -52,7 +52,14 @@ export function countStaleReads(
   return { eligible, stale, examples };
 }
 
-type Reflects = (returned: readonly string[], write: OpRecord) => boolean;
+/** Whether the values a read returned reflect `write`: that value, or one that supersedes it. */
+export type Reflects = (returned: readonly string[], write: OpRecord) => boolean;
+
+/** What "reflects" means for one key's operations (all of them, from groupByKey) in `mode`. */
+export function reflectsIn(ops: readonly OpRecord[], mode: 'lww' | 'siblings'): Reflects {
+  const writerOf = new Map(ops.filter((o) => o.f === 'write').map((w) => [w.value ?? '', w]));
+  return mode === 'lww' ? lwwReflects(writerOf) : siblingsReflects(writerOf);
+}
 
 /** The read returned `write`'s value, or a value whose write did not end before `write` began. */
 function lwwReflects(writerOf: ReadonlyMap<string, OpRecord>): Reflects {

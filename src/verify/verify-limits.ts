@@ -70,6 +70,20 @@ export const VERIFY_LIMITS = Object.freeze({
   antiEntropyIntervalMs: 5_000,
   /** Lines of each local node's output kept for a failure report. */
   nodeLogLinesMax: 200,
+  /**
+   * --compare-pbs: edges of the read-age buckets (ms since the latest acknowledged write of the
+   * key), the last one open-ended. Fine at the start, where on loopback the model's curve falls
+   * from its highest to nearly 0, coarse after, where an injected delay's window ends.
+   */
+  pbsCompareEdgesMs: Object.freeze([0, 1, 2, 5, 10, 20, 50, 100]),
+  /**
+   * --compare-pbs: the t at which every node is asked GET /admin/pbs; a read's prediction is
+   * read between the two nearest (linearly), and past the last one is the last one's.
+   */
+  pbsCompareGridMs: Object.freeze([
+    0, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 12.5, 15, 17.5, 20, 25,
+    30, 35, 40, 45, 50, 60, 70, 85, 100, 150, 200, 300, 500, 1_000,
+  ]),
   /** Anomalies listed by name in a report; the counts are always complete. */
   anomaliesShownMax: 5,
 });

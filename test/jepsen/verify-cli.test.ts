@@ -18,6 +18,14 @@ describe('kvorum verify command line', () => {
       /--nemesis membership needs control of the node processes/,
     ],
     [['--url', 'http://127.0.0.1:9', '--unsafe-no-read-write-back'], /do not work with --url/],
+    [
+      ['--steady-delay', '35,40'],
+      /--steady-delay must be a delay in ms .*jitter at most the delay/,
+    ],
+    [
+      ['--steady-delay', '35', '--nemesis', 'kill,delay'],
+      /--steady-delay holds the links for the whole run: leave delay out of --nemesis/,
+    ],
   ])('exits 2 on %j', async (args, message) => {
     const { code, stderr, stdout } = await runCli(['verify', ...args]).done;
     expect(code).toBe(2);
