@@ -276,6 +276,14 @@ export const LIMITS = Object.freeze({
    * all, each count up to nMax, linearizable, invalid: 20 at most); more fold into one row.
    */
   trafficLevelsMax: 32,
+  /**
+   * Console staleness figures (`GET /admin/console`): the stale read replies of this last
+   * stretch of time, per read level, and how far behind they were. Longer than the traffic
+   * window: stale replies are rare next to requests, and a fault's aftermath should stay in view.
+   */
+  stalenessWindowMs: 60_000,
+  /** Console staleness figures: the window's slot, so its memory is the window over this. */
+  stalenessSlotMs: 5_000,
   /** Console: a peer whose `GET /admin/console?scope=node` has not answered in this shows as unreachable. */
   consoleFanOutTimeoutMs: 1_000,
   /** Console: nodes one cluster view asks (itself included); the rest are listed without figures. */

@@ -279,6 +279,7 @@ function recordingBackend(adminToken: string | undefined): {
           layoutVersion: 1,
           faults: noFaults,
           peers: {},
+          staleness: { windowMs: LIMITS.stalenessWindowMs, levels: [] },
         }
       ),
       clusterFacts: () => {

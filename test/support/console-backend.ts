@@ -88,6 +88,7 @@ export function fakeBackend(peerViews: () => Promise<ConsoleNodeEntry[]>): {
         layoutVersion: 1,
         faults: NO_FAULTS,
         peers: {},
+        staleness: { windowMs: LIMITS.stalenessWindowMs, levels: [] },
       }),
       clusterFacts: () => CLUSTER_FACTS,
       peerViews: () => {
