@@ -313,8 +313,9 @@ export const LIMITS = Object.freeze({
    */
   pbsTrials: 10_000,
   /**
-   * PBS: a node answers GET /admin/pbs from the same trials for this long, whatever t and k are
-   * asked, so the points of a curve agree and cost one run; newer samples wait for the next.
+   * PBS: a node answers GET /admin/pbs and /admin/pbs/curve from the same trials for this long,
+   * whatever is asked, so the points of a curve agree and cost one run; newer samples wait for
+   * the next.
    */
   pbsModelReuseMs: 1_000,
   /**
@@ -335,6 +336,11 @@ export const LIMITS = Object.freeze({
   pbsTMsMax: 60_000,
   /** PBS: the most versions a read may be behind that GET /admin/pbs predicts for (`k`). */
   pbsKMax: 100,
+  /**
+   * PBS: the most values of t one GET /admin/pbs/curve answers for, so a request's cost (a
+   * binary search per point and (R, W), about 200 µs per point at N=7) and its answer stay small.
+   */
+  pbsCurvePointsMax: 100,
 });
 
 /**

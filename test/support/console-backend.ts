@@ -75,6 +75,7 @@ export function fakeBackend(peerViews: () => Promise<ConsoleNodeEntry[]>): {
     join: notUsed,
     leave: notUsed,
     pbs: notUsed,
+    pbsCurve: notUsed,
     console: {
       nodeFacts: () => ({
         id: 'n1',
