@@ -11,6 +11,7 @@ import { linksView } from './links-view.js';
 import { nodesView } from './nodes-view.js';
 import { profilesView } from './profiles-view.js';
 import { ringView } from './ring-view.js';
+import { stalenessView } from './staleness-view.js';
 import { trafficView } from './traffic-view.js';
 import { mountTryIt } from './try-it.js';
 import type { ClusterView } from './wire.js';
@@ -71,6 +72,7 @@ function render(view: ClusterView): void {
   fill(byId('nodes'), nodesView(view));
   fill(byId('links'), linksView(links));
   fill(byId('traffic'), trafficView(view));
+  fill(byId('staleness'), stalenessView(view));
   fill(byId('profiles'), profilesView(view));
   faults.update(view);
   tryIt.update(view);

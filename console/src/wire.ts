@@ -28,6 +28,16 @@ export interface TrafficFigures {
   readonly statuses: Readonly<Record<StatusClass, number>>;
 }
 
+export interface StalenessFigures {
+  readonly level: string;
+  readonly total: number;
+  readonly replies: number;
+  readonly perSecond: number;
+  readonly lagged: number;
+  readonly lagP50Ms: number | null;
+  readonly lagP99Ms: number | null;
+}
+
 export interface NodeView {
   readonly id: string;
   readonly pid: number;
@@ -41,6 +51,7 @@ export interface NodeView {
   readonly faults: LinkFaults;
   readonly peers: Readonly<Record<string, PeerLink>>;
   readonly traffic: { readonly windowMs: number; readonly levels: readonly TrafficFigures[] };
+  readonly staleness: { readonly windowMs: number; readonly levels: readonly StalenessFigures[] };
 }
 
 export interface NodeEntry {

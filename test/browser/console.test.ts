@@ -1,9 +1,10 @@
 // The console as a person uses it, in a real headless Chromium (Debian's package, driven by
 // puppeteer-core; nothing downloads a browser): against a real 3-node cluster with an admin
-// token, give the token, click a partition {n1,n2} | {n3} while a client keeps writing to n3,
-// see through the admin API that every node blocks the other side and on the page that n3's
-// writes turn to 503, try a PUT and a GET from the page, take a screenshot, heal by click, then
-// set and clear a delay and a drop on a link by click.
+// token, give the token, make a stale read and see it in the staleness table, then click a
+// partition {n1,n2} | {n3} while a client keeps writing to n3, see through the admin API that
+// every node blocks the other side and on the page that n3's writes turn to 503, try a PUT and
+// a GET from the page, take a screenshot, heal by click, then set and clear a delay and a drop
+// on a link by click.
 // With KVORUM_SCREENSHOT=1 the screenshot replaces docs/console.png (the README's picture).
 
 import { existsSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, until } from '../support/cluster.js';
+import { makeStaleReply } from '../support/stale-reply.js';
 
 // What the functions evaluated in the page use of it. The tests' tsconfig has Node's types, not
 // the DOM library (adding it would retype Node globals for every test), so they are declared
@@ -133,7 +135,7 @@ function writerTo(c: TestCluster, node: string) {
 }
 
 describe('the console in a headless Chromium', () => {
-  it('partition by click: the admin API shows the blocks, the page shows n3 writes turning to 503; heal and link faults by click', async (ctx) => {
+  it('stale replies per node; partition by click: the admin API shows the blocks, the page shows n3 writes turning to 503; heal and link faults by click', async (ctx) => {
     if (CHROMIUM === undefined) ctx.skip(SKIPPED);
     const c = cluster as TestCluster;
     const page = await (browser as Browser).newPage();
@@ -163,6 +165,18 @@ describe('the console in a headless Chromium', () => {
           cookie: document.cookie,
         })),
       ).toEqual({ session: TOKEN, local: 0, cookie: '' });
+
+      // A read through n2 that meets n3 a version behind shows in n2's staleness row.
+      await makeStaleReply(c, 'browser-stale', 60);
+      const staleRow = '#staleness-table tr[data-node="n2"][data-level="all"]';
+      await page.waitForSelector(staleRow, { timeout: STEP_MS });
+      expect(
+        await page.$eval(staleRow, (e) => ({
+          replies: (e as unknown as PageElement).dataset.replies,
+          behind: (e as unknown as PageElement).querySelector('[data-lag="p50"]')?.textContent,
+        })),
+      ).toEqual({ replies: '1', behind: expect.stringMatching(/^\d+(\.\d)? ms$/) });
+      expect(await page.$('#staleness-table tr[data-node="n1"][data-level="all"]')).toBeNull();
       await until(
         "the page to show n3's writes succeeding",
         async () => (await shownShare(page, 'n3', 'write quorum', '2xx')) > 0,
@@ -246,7 +260,8 @@ describe('the console in a headless Chromium', () => {
       expect(timed).toMatchObject({ n1: 'ok', n2: 'ok' });
       expect(timed.n3 ?? 'down').toBe('down');
 
-      // The picture for the README: the partition, its 503s, and a read with its timings.
+      // The picture for the README: the partition, its 503s, a read with its timings and the
+      // stale reply.
       const shot: `${string}.png` =
         process.env.KVORUM_SCREENSHOT === '1'
           ? (SCREENSHOT as `${string}.png`)

@@ -63,6 +63,7 @@ function node(id: string, over: Partial<NodeView> = {}): NodeView {
       ]),
     ),
     traffic: { windowMs: 10_000, levels: [] },
+    staleness: { windowMs: 60_000, levels: [] },
     ...over,
   };
 }
