@@ -337,8 +337,9 @@ export const LIMITS = Object.freeze({
   /** PBS: the most versions a read may be behind that GET /admin/pbs predicts for (`k`). */
   pbsKMax: 100,
   /**
-   * PBS: the most values of t one GET /admin/pbs/curve answers for, so a request's cost (a
-   * binary search per point and (R, W), about 200 µs per point at N=7) and its answer stay small.
+   * PBS: the most values of t one GET /admin/pbs/curve answers for, so its answer stays small.
+   * The points themselves cost little (a binary search each per (R, W)); sorting each pair's
+   * trials once costs about as much as running them, whatever the number of points.
    */
   pbsCurvePointsMax: 100,
 });

@@ -11,7 +11,7 @@ import type { WarsSimulation } from './pbs.js';
 export function sortedWindows(sim: WarsSimulation, r: number, w: number): Float64Array {
   if (!(r >= 1 && r <= sim.n && w >= 1 && w <= sim.n))
     throw new RangeError(`PBS: (R, W) = (${r}, ${w}) outside 1..${sim.n}`);
-  return Float64Array.from(sim.windowsMs[(r - 1) * sim.n + (w - 1)] as Float64Array).sort();
+  return (sim.windowsMs[(r - 1) * sim.n + (w - 1)] as Float64Array).slice().sort();
 }
 
 /** How many of the sorted values are <= x. */
