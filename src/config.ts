@@ -288,6 +288,14 @@ export const LIMITS = Object.freeze({
    * all, each count up to nMax, linearizable, invalid: 20 at most); more fold into one row.
    */
   trafficLevelsMax: 32,
+  /**
+   * Console staleness figures (`GET /admin/console`): the stale read replies of this last
+   * stretch of time, per read level, and how far behind they were. Longer than the traffic
+   * window: stale replies are rare next to requests, and a fault's aftermath should stay in view.
+   */
+  stalenessWindowMs: 60_000,
+  /** Console staleness figures: the window's slot, so its memory is the window over this. */
+  stalenessSlotMs: 5_000,
   /** Console: a peer whose `GET /admin/console?scope=node` has not answered in this shows as unreachable. */
   consoleFanOutTimeoutMs: 1_000,
   /** Console: nodes one cluster view asks (itself included); the rest are listed without figures. */
@@ -317,8 +325,9 @@ export const LIMITS = Object.freeze({
    */
   pbsTrials: 10_000,
   /**
-   * PBS: a node answers GET /admin/pbs from the same trials for this long, whatever t and k are
-   * asked, so the points of a curve agree and cost one run; newer samples wait for the next.
+   * PBS: a node answers GET /admin/pbs and /admin/pbs/curve from the same trials for this long,
+   * whatever is asked, so the points of a curve agree and cost one run; newer samples wait for
+   * the next.
    */
   pbsModelReuseMs: 1_000,
   /**
@@ -339,6 +348,12 @@ export const LIMITS = Object.freeze({
   pbsTMsMax: 60_000,
   /** PBS: the most versions a read may be behind that GET /admin/pbs predicts for (`k`). */
   pbsKMax: 100,
+  /**
+   * PBS: the most values of t one GET /admin/pbs/curve answers for, so its answer stays small.
+   * The points themselves cost little (a binary search each per (R, W)); sorting each pair's
+   * trials once costs about as much as running them, whatever the number of points.
+   */
+  pbsCurvePointsMax: 100,
 });
 
 /**

@@ -20,6 +20,7 @@ import {
   type LayoutHistory,
   type LayoutNode,
 } from './core/layout.js';
+import { StalenessWindow } from './core/staleness-window.js';
 import type { VersionSet } from './core/version-set.js';
 import type { PeerAddress, PeerRequestHandler, Transport } from './net/transport.js';
 import { actorFor } from './replica/actor.js';
@@ -88,6 +89,8 @@ export interface KvorumNode {
   readonly clock: Clock;
   /** Round trips of the replies this node's coordinator measured, per peer: PBS's input. */
   readonly wars: WarsRecorder;
+  /** Stale read replies its coordinator met, per read level, lately: the console's figures. */
+  readonly staleness: StalenessWindow;
   /** Keys this node stores (not counting hints). */
   keys(): number;
   /** Starts the transport (resolves once it listens), then the background tasks. */
@@ -263,6 +266,16 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
           ),
       }
     : { addHint: async () => false };
+  // The same reports as the metrics below, kept for the console over a sliding window.
+  const staleness = new StalenessWindow(
+    {
+      windowMs: LIMITS.stalenessWindowMs,
+      slotMs: LIMITS.stalenessSlotMs,
+      // Read levels (one, quorum, all, linearizable, or a count up to nMax) are fewer.
+      levelsMax: LIMITS.trafficLevelsMax,
+    },
+    clock.monotonicMs(),
+  );
   const profile = PROFILES[config.profile];
   const coordinator = new Coordinator({
     placement,
@@ -283,6 +296,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
       metrics.staleReplies.inc({ level }, stale.length);
       for (const { lagMs } of stale)
         if (lagMs !== undefined) metrics.readStaleness.observe({ level }, lagMs / 1000);
+      staleness.record(level, stale, clock.monotonicMs());
     },
     onReplyLatency: (node, kind, ms) => wars.record(node, kind, ms),
     onBackgroundError: (what, err) => logger.debug({ err, what }, 'background repair failed'),
@@ -313,6 +327,7 @@ export async function createNode(deps: NodeDeps): Promise<KvorumNode> {
     membership,
     clock,
     wars,
+    staleness,
     keys: () => keys,
     async start() {
       await node.transport.start();

@@ -2,7 +2,7 @@
 // and /kv for the "try it" box. The token lives in this tab's sessionStorage (gone when the
 // tab closes), never in a cookie or localStorage, and goes only to this page's own origin.
 
-import type { ClusterView, FaultResult, LinkFaults } from './wire.js';
+import type { ClusterView, FaultResult, LinkFaults, PbsCurves } from './wire.js';
 
 const TOKEN_KEY = 'kvorum.adminToken';
 
@@ -63,6 +63,7 @@ async function admin<T>(method: string, path: string, body?: unknown): Promise<T
 
 export const api = {
   cluster: () => admin<ClusterView>('GET', '/admin/console'),
+  pbsCurve: () => admin<PbsCurves>('GET', '/admin/pbs/curve'),
   partition: (groups: readonly (readonly string[])[]) =>
     admin<FaultResult>('POST', '/admin/partition', { groups }),
   heal: () => admin<FaultResult>('POST', '/admin/heal', {}),

@@ -1,6 +1,7 @@
-// The console: polls GET /admin/console about once a second and redraws the cluster; asks for
-// the admin token when the node wants one. Forms (faults, try it) are built once and only
-// told about new nodes, so a poll never wipes what someone is typing.
+// The console: polls GET /admin/console about once a second and redraws the cluster, and the
+// PBS curve every few seconds; asks for the admin token when the node wants one. Forms (faults,
+// try it) are built once and only told about new nodes, so a poll never wipes what someone is
+// typing.
 
 import { AdminError, TokenNeeded, api, setToken, token } from './api.js';
 import { byId, fill, h } from './dom.js';
@@ -9,8 +10,10 @@ import { mountFaultsPanel } from './faults-panel.js';
 import { linksOf } from './links.js';
 import { linksView } from './links-view.js';
 import { nodesView } from './nodes-view.js';
+import { mountPbsPanel } from './pbs-panel.js';
 import { profilesView } from './profiles-view.js';
 import { ringView } from './ring-view.js';
+import { stalenessView } from './staleness-view.js';
 import { trafficView } from './traffic-view.js';
 import { mountTryIt } from './try-it.js';
 import type { ClusterView } from './wire.js';
@@ -39,6 +42,7 @@ function report(err: unknown): void {
 
 const faults = mountFaultsPanel(() => void refresh(), report);
 const tryIt = mountTryIt(() => void refresh());
+const pbs = mountPbsPanel(report);
 
 function askForToken(err: TokenNeeded): void {
   tokenReason.textContent = err.hadToken
@@ -71,6 +75,7 @@ function render(view: ClusterView): void {
   fill(byId('nodes'), nodesView(view));
   fill(byId('links'), linksView(links));
   fill(byId('traffic'), trafficView(view));
+  fill(byId('staleness'), stalenessView(view));
   fill(byId('profiles'), profilesView(view));
   faults.update(view);
   tryIt.update(view);
@@ -88,6 +93,7 @@ async function refresh(): Promise<void> {
     forgetToken.hidden = token() === null;
     showBanner(null);
     render(view);
+    pbs.poke();
     live.dataset.state = 'live';
     live.textContent = `live · ${clockTime(view.at)}`;
   } catch (err) {

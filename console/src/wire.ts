@@ -1,6 +1,7 @@
-// The JSON GET /admin/console answers, as the page reads it. It mirrors the server's
-// src/core/console-view.ts (the page is built apart from the server and cannot import it);
-// test/unit/console-page.test.ts fails the type-check when the server's view stops fitting it.
+// The JSON GET /admin/console and GET /admin/pbs/curve answer, as the page reads it. It mirrors
+// the server's src/core/console-view.ts and src/replica/pbs-curve-report.ts (the page is built
+// apart from the server and cannot import them); test/unit/console-page.test.ts fails the
+// type-check when what the server sends stops fitting it.
 
 export interface LinkFaults {
   readonly block: readonly string[];
@@ -28,6 +29,16 @@ export interface TrafficFigures {
   readonly statuses: Readonly<Record<StatusClass, number>>;
 }
 
+export interface StalenessFigures {
+  readonly level: string;
+  readonly total: number;
+  readonly replies: number;
+  readonly perSecond: number;
+  readonly lagged: number;
+  readonly lagP50Ms: number | null;
+  readonly lagP99Ms: number | null;
+}
+
 export interface NodeView {
   readonly id: string;
   readonly pid: number;
@@ -41,6 +52,7 @@ export interface NodeView {
   readonly faults: LinkFaults;
   readonly peers: Readonly<Record<string, PeerLink>>;
   readonly traffic: { readonly windowMs: number; readonly levels: readonly TrafficFigures[] };
+  readonly staleness: { readonly windowMs: number; readonly levels: readonly StalenessFigures[] };
 }
 
 export interface NodeEntry {
@@ -98,4 +110,31 @@ export interface ClusterView {
 export interface FaultResult {
   readonly applied: readonly string[];
   readonly failed: readonly { readonly id: string; readonly error: string }[];
+}
+
+export interface LatencyQuantiles {
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** One (R, W)'s line: P(consistent) at each t of the answer; null until something is measured. */
+export interface PbsCurve {
+  readonly r: number;
+  readonly w: number;
+  readonly strictQuorum: boolean;
+  readonly pConsistent: readonly number[] | null;
+  readonly readMs: LatencyQuantiles | null;
+  readonly writeMs: LatencyQuantiles | null;
+}
+
+/** GET /admin/pbs/curve. */
+export interface PbsCurves {
+  readonly node: string;
+  readonly n: number;
+  readonly trials: number;
+  readonly enoughSamples: boolean;
+  readonly notes: readonly string[];
+  readonly samples: Readonly<Record<string, { readonly writes: number; readonly reads: number }>>;
+  readonly tMs: readonly number[];
+  readonly curves: readonly PbsCurve[];
 }

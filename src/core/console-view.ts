@@ -4,6 +4,7 @@
 
 import type { FaultSpec } from './faults.js';
 import type { RingShare } from './ring.js';
+import type { StalenessFigures } from './staleness-window.js';
 import type { TrafficFigures } from './traffic-window.js';
 
 /** One peer link as a node sees it. */
@@ -36,6 +37,11 @@ export interface ConsoleNodeFacts {
   readonly layoutVersion: number;
   readonly faults: FaultSpec;
   readonly peers: Readonly<Record<string, ConsolePeerLink>>;
+  /** Stale read replies its coordinator met, per read level, over the last windowMs. */
+  readonly staleness: {
+    readonly windowMs: number;
+    readonly levels: readonly StalenessFigures[];
+  };
 }
 
 /** `GET /admin/console?scope=node`. */

@@ -49,7 +49,7 @@ export interface WarsSimulation {
    * Per (R, W), at index (R-1)*n + (W-1): each trial's staleness window in ms. The read of a
    * trial is consistent exactly when it is issued this long after commit or later (a window of
    * 0 or less: consistent at once). Unsorted: counting those <= t costs less than sorting them
-   * unless a run is asked about a hundred values of t.
+   * for one t; a curve of many t sorts a copy (src/core/pbs-curve.ts).
    */
   readonly windowsMs: readonly Float64Array[];
   /** Per W, at index W-1: each trial's commit time (the W-th fastest write round trip), sorted. */
@@ -226,6 +226,18 @@ function quantiles(sorted: Float64Array): LatencyQuantiles {
   return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
 }
 
+/** Predicted latencies of (R, W): the R-th fastest read round trip, the W-th fastest write's. */
+export function pairLatencies(
+  sim: WarsSimulation,
+  r: number,
+  w: number,
+): { readonly readMs: LatencyQuantiles; readonly writeMs: LatencyQuantiles } {
+  return {
+    readMs: quantiles(sim.readMs[r - 1] as Float64Array),
+    writeMs: quantiles(sim.writeMs[w - 1] as Float64Array),
+  };
+}
+
 /** Every (R, W), R-major, for a read issued tMs after commit and staleness of k versions. */
 export function predictionsAt(sim: WarsSimulation, tMs: number, k: number): PbsPrediction[] {
   const out: PbsPrediction[] = [];
@@ -238,8 +250,7 @@ export function predictionsAt(sim: WarsSimulation, tMs: number, k: number): PbsP
         strictQuorum: r + w > sim.n,
         pConsistent,
         pWithinK: withinK(pConsistent, k),
-        readMs: quantiles(sim.readMs[r - 1] as Float64Array),
-        writeMs: quantiles(sim.writeMs[w - 1] as Float64Array),
+        ...pairLatencies(sim, r, w),
       });
     }
   }

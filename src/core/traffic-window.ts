@@ -1,10 +1,12 @@
 // What clients have seen from one node lately, per operation and consistency level: requests
 // per second, p50/p99 latency and how answers split into 2xx / 503 / 504 / other, over a
-// sliding window. Memory is fixed: the window is a ring of slots, and each slot keeps counts
-// and a log-bucketed latency histogram (as HdrHistogram does), never the samples themselves.
+// sliding window. Memory is fixed: the window is a ring of slots (src/core/sliding-slots.ts),
+// and each slot keeps counts and a log-bucketed latency histogram, never the samples themselves.
 // Time comes in as a parameter, so tests drive it.
 
+import { LogHistogram } from './log-histogram.js';
 import { majority, type RequestOptions } from './quorum.js';
+import { SlidingSlots, windowSpanMs } from './sliding-slots.js';
 
 /** How answers are split: the three the console is about, and everything else. */
 export const STATUS_CLASSES = Object.freeze(['2xx', '503', '504', 'other'] as const);
@@ -15,10 +17,8 @@ export const INVALID_LEVEL = 'invalid';
 /** Where requests go once trafficLevelsMax rows exist (it cannot happen with N <= nMax). */
 export const OVERFLOW_LEVEL = 'more';
 
-// Latency buckets: a quarter of an octave each (about 19% wide) from 10 µs up, so a percentile
-// is off by at most half a bucket; 100 buckets reach past 5 minutes, beyond any request timeout.
-const BUCKET_MIN_MS = 0.01;
-const BUCKETS_PER_OCTAVE = 4;
+// Latency buckets (src/core/log-histogram.ts): 100 reach past 5 minutes, beyond any request
+// timeout.
 const BUCKETS = 100;
 
 export function statusClassOf(status: number): StatusClass {
@@ -42,22 +42,9 @@ export function trafficLevel(op: 'read' | 'write', opts: RequestOptions, n: numb
   return `${op} ${levelName(op === 'read' ? opts.r : opts.w, n)}`;
 }
 
-function bucketOf(ms: number): number {
-  if (!(ms > BUCKET_MIN_MS)) return 0;
-  const b = Math.floor(Math.log2(ms / BUCKET_MIN_MS) * BUCKETS_PER_OCTAVE);
-  return Math.min(b, BUCKETS - 1);
-}
-
-/** The middle of a bucket (geometric), what a percentile falling in it reports. */
-function bucketMiddleMs(b: number): number {
-  return BUCKET_MIN_MS * 2 ** ((b + 0.5) / BUCKETS_PER_OCTAVE);
-}
-
 interface Slot {
-  /** floor(nowMs / slotMs) of the time this slot holds; -1 when never used. */
-  index: number;
   readonly statuses: number[];
-  readonly histogram: Uint32Array;
+  readonly histogram: LogHistogram;
 }
 
 export interface TrafficFigures {
@@ -78,8 +65,7 @@ export interface TrafficWindowLimits {
 }
 
 export class TrafficWindow {
-  private readonly slotsPerLevel: number;
-  private readonly levels = new Map<string, Slot[]>();
+  private readonly levels = new Map<string, SlidingSlots<Slot>>();
 
   constructor(
     private readonly limits: TrafficWindowLimits,
@@ -89,34 +75,25 @@ export class TrafficWindow {
     if (!(limits.slotMs > 0) || limits.windowMs % limits.slotMs !== 0) {
       throw new Error('trafficWindowMs must be a positive multiple of trafficSlotMs');
     }
-    this.slotsPerLevel = limits.windowMs / limits.slotMs;
   }
 
   record(level: string, status: number, durMs: number, nowMs: number): void {
-    const slot = this.slotAt(this.slotsOf(level), nowMs);
+    const slot = this.slotsOf(level).at(nowMs);
     const c = STATUS_CLASSES.indexOf(statusClassOf(status));
     slot.statuses[c] = (slot.statuses[c] as number) + 1;
-    const b = bucketOf(durMs);
-    slot.histogram[b] = (slot.histogram[b] as number) + 1;
+    slot.histogram.add(durMs);
   }
 
   /** Every level with requests in the window ending at `nowMs`, sorted by name. */
   snapshot(nowMs: number): TrafficFigures[] {
-    const current = Math.floor(nowMs / this.limits.slotMs);
-    const oldest = current - this.slotsPerLevel + 1;
-    // The window runs from the start of its oldest slot (or from when counting began) to now.
-    const spanMs = Math.max(
-      nowMs - Math.max(oldest * this.limits.slotMs, this.startMs),
-      this.limits.slotMs,
-    );
+    const spanMs = windowSpanMs(this.limits, nowMs, this.startMs);
     const out: TrafficFigures[] = [];
     for (const [level, slots] of this.levels) {
       const statuses = [0, 0, 0, 0];
-      const histogram = new Uint32Array(BUCKETS);
-      for (const slot of slots) {
-        if (slot.index < oldest || slot.index > current) continue;
+      const histogram = new LogHistogram(BUCKETS);
+      for (const slot of slots.within(nowMs)) {
         slot.statuses.forEach((v, i) => (statuses[i] = (statuses[i] as number) + v));
-        slot.histogram.forEach((v, i) => (histogram[i] = (histogram[i] as number) + v));
+        histogram.addAll(slot.histogram);
       }
       const requests = statuses.reduce((a, b) => a + b, 0);
       if (requests === 0) continue;
@@ -124,8 +101,8 @@ export class TrafficWindow {
         level,
         requests,
         perSecond: (requests * 1000) / spanMs,
-        p50Ms: percentile(histogram, requests, 0.5),
-        p99Ms: percentile(histogram, requests, 0.99),
+        p50Ms: histogram.quantile(0.5),
+        p99Ms: histogram.quantile(0.99),
         statuses: Object.fromEntries(STATUS_CLASSES.map((c, i) => [c, statuses[i]])) as Record<
           StatusClass,
           number
@@ -135,42 +112,21 @@ export class TrafficWindow {
     return out.sort((a, b) => (a.level < b.level ? -1 : a.level > b.level ? 1 : 0));
   }
 
-  private slotsOf(level: string): Slot[] {
+  private slotsOf(level: string): SlidingSlots<Slot> {
     let slots = this.levels.get(level);
     if (slots !== undefined) return slots;
     if (this.levels.size >= this.limits.levelsMax - 1 && level !== OVERFLOW_LEVEL) {
       return this.slotsOf(OVERFLOW_LEVEL);
     }
-    slots = Array.from({ length: this.slotsPerLevel }, () => ({
-      index: -1,
-      statuses: [0, 0, 0, 0],
-      histogram: new Uint32Array(BUCKETS),
-    }));
+    slots = new SlidingSlots<Slot>(
+      this.limits,
+      () => ({ statuses: [0, 0, 0, 0], histogram: new LogHistogram(BUCKETS) }),
+      (slot) => {
+        slot.statuses.fill(0);
+        slot.histogram.clear();
+      },
+    );
     this.levels.set(level, slots);
     return slots;
   }
-
-  /** The slot for `nowMs`, emptied first if it last held an older stretch of time. */
-  private slotAt(slots: Slot[], nowMs: number): Slot {
-    const index = Math.floor(nowMs / this.limits.slotMs);
-    const slot = slots[index % this.slotsPerLevel] as Slot;
-    if (slot.index !== index) {
-      slot.index = index;
-      slot.statuses.fill(0);
-      slot.histogram.fill(0);
-    }
-    return slot;
-  }
-}
-
-/** The bucket holding the ceil(q * total)-th fastest request, as its middle value. */
-function percentile(histogram: Uint32Array, total: number, q: number): number | null {
-  if (total === 0) return null;
-  const rank = Math.max(1, Math.ceil(q * total));
-  let seen = 0;
-  for (let b = 0; b < histogram.length; b++) {
-    seen += histogram[b] as number;
-    if (seen >= rank) return bucketMiddleMs(b);
-  }
-  return bucketMiddleMs(histogram.length - 1);
 }

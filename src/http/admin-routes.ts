@@ -9,7 +9,7 @@ import { consoleScopeOf, type ConsoleViews } from './admin-console.js';
 import type { HttpBackend } from './backend.js';
 import { errorBody } from './error-mapping.js';
 import { keyFromUrl } from './kv-routes.js';
-import { parsePbsQuery } from './pbs-query.js';
+import { parsePbsCurveQuery, parsePbsQuery } from './pbs-query.js';
 
 const ADMIN_KEYS_PREFIX = '/admin/keys/';
 
@@ -66,6 +66,7 @@ export async function adminRoutes(
         : consoleViews.cluster(),
     );
     secured.get('/admin/pbs', async (req) => backend.pbs(parsePbsQuery(req.query)));
+    secured.get('/admin/pbs/curve', async (req) => backend.pbsCurve(parsePbsCurveQuery(req.query)));
     secured.post('/admin/join', jsonLimit, async (req) => backend.join(req.body));
     secured.post('/admin/leave', jsonLimit, async (req) => backend.leave(req.body));
     // This replica's own copy of a key, as stored: how an operator sees divergence.

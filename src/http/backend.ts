@@ -12,7 +12,7 @@ import type {
   ConsoleNodeEntry,
   ConsoleNodeFacts,
 } from '../core/console-view.js';
-import type { PbsQuery } from './pbs-query.js';
+import type { PbsCurveQuery, PbsQuery } from './pbs-query.js';
 
 export interface PartitionResult {
   readonly applied: string[];
@@ -63,6 +63,8 @@ export interface HttpBackend {
   layout(): Record<string, unknown>;
   /** GET /admin/pbs: predicted staleness and latency for every (R, W), from this node's measurements. */
   pbs(query: PbsQuery): object;
+  /** GET /admin/pbs/curve: P(consistent) against t for every (R, W), from the same model. */
+  pbsCurve(query: PbsCurveQuery): object;
   /** POST /admin/join {id, http, peer}: adds a node; answers the layout and cluster settings. */
   join(raw: unknown): Promise<Record<string, unknown>>;
   /** POST /admin/leave {id}: removes a node once its ranges have moved. */

@@ -86,6 +86,10 @@ export class ConsoleSource {
       layoutVersion: newestVersion(node.membership.history()).version,
       faults: node.transport.faults(),
       peers,
+      staleness: {
+        windowMs: LIMITS.stalenessWindowMs,
+        levels: node.staleness.snapshot(this.o.clock.monotonicMs()),
+      },
     };
   }
 

@@ -143,7 +143,10 @@ function notesOn(member: string, own: RoundTrips, write: Resolved, read: Resolve
 }
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
-const roundMs = (q: LatencyQuantiles): LatencyQuantiles => ({
+/** Probabilities as answers give them: 4 decimals, finer than the trials' standard error. */
+export const roundProbability = (p: number): number => round(p, 4);
+/** Latencies as answers give them: to a microsecond. */
+export const roundMs = (q: LatencyQuantiles): LatencyQuantiles => ({
   p50: round(q.p50, 3),
   p99: round(q.p99, 3),
 });
@@ -201,8 +204,8 @@ export function pbsAnswer(model: PbsModel, tMs: number, k: number): PbsAnswer {
       ? unmeasured(model.n)
       : predictionsAt(sim, tMs, k).map((p) => ({
           ...p,
-          pConsistent: round(p.pConsistent, 4),
-          pWithinK: round(p.pWithinK, 4),
+          pConsistent: roundProbability(p.pConsistent),
+          pWithinK: roundProbability(p.pWithinK),
           readMs: roundMs(p.readMs),
           writeMs: roundMs(p.writeMs),
         }));
@@ -222,11 +225,16 @@ export class PbsPredictor {
     private readonly monotonicMs: () => number,
   ) {}
 
-  answer(tMs: number, k: number): PbsAnswer {
+  /** The model of the last pbsModelReuseMs, or a new one. */
+  model(): PbsModel {
     const now = this.monotonicMs();
     if (this.cached === undefined || now - this.cached.atMs >= LIMITS.pbsModelReuseMs)
       this.cached = { atMs: now, model: this.build() };
-    return pbsAnswer(this.cached.model, tMs, k);
+    return this.cached.model;
+  }
+
+  answer(tMs: number, k: number): PbsAnswer {
+    return pbsAnswer(this.model(), tMs, k);
   }
 }
 

@@ -28,7 +28,7 @@ import {
 import type { VersionSet } from '../core/version-set.js';
 import type { HttpBackend, PartitionResult } from '../http/backend.js';
 import { buildHttpApp } from '../http/app.js';
-import type { PbsQuery } from '../http/pbs-query.js';
+import type { PbsCurveQuery, PbsQuery } from '../http/pbs-query.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
 import { TcpTransport } from '../net/tcp-transport.js';
 import type { Transport } from '../net/transport.js';
@@ -40,6 +40,7 @@ import { ClusterFaults } from './cluster-faults.js';
 import { ConsoleSource } from './console-source.js';
 import { nodeOfActor } from './actor.js';
 import { MemoryReturn } from './memory-return.js';
+import { pbsCurveAnswer, type PbsCurveAnswer } from './pbs-curve-report.js';
 import { pbsModel, PbsPredictor, type PbsAnswer } from './pbs-report.js';
 import { ReplicaMetrics } from './metrics.js';
 import { createNode, type KvorumNode } from '../node.js';
@@ -303,6 +304,10 @@ class ReplicaBackend implements HttpBackend {
 
   pbs(query: PbsQuery): PbsAnswer {
     return this.predictor.answer(query.tMs, query.k);
+  }
+
+  pbsCurve(query: PbsCurveQuery): PbsCurveAnswer {
+    return pbsCurveAnswer(this.predictor.model(), query.tMs);
   }
 
   /** POST /admin/join: puts the new node to consensus; answers what it needs to start. */

@@ -1,9 +1,11 @@
 // The console as a person uses it, in a real headless Chromium (Debian's package, driven by
 // puppeteer-core; nothing downloads a browser): against a real 3-node cluster with an admin
-// token, give the token, click a partition {n1,n2} | {n3} while a client keeps writing to n3,
-// see through the admin API that every node blocks the other side and on the page that n3's
-// writes turn to 503, try a PUT and a GET from the page, take a screenshot, heal by click, then
-// set and clear a delay and a drop on a link by click.
+// token, give the token, see the PBS panel say nothing is measured yet, make a stale read and
+// see it in the staleness table, then with clients writing see the PBS curve drawn, one line per
+// (R, W); click a partition {n1,n2} | {n3} while a client keeps writing to n3, see through the
+// admin API that every node blocks the other side and on the page that n3's writes turn to
+// 503, try a PUT and a GET from the page, take a screenshot, heal by click, then set and clear a
+// delay and a drop on a link by click.
 // With KVORUM_SCREENSHOT=1 the screenshot replaces docs/console.png (the README's picture).
 
 import { existsSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, until } from '../support/cluster.js';
+import { makeStaleReply } from '../support/stale-reply.js';
 
 // What the functions evaluated in the page use of it. The tests' tsconfig has Node's types, not
 // the DOM library (adding it would retype Node globals for every test), so they are declared
@@ -34,6 +37,8 @@ const TOKEN = 'browser-test-admin-token';
 const SCREENSHOT = resolve(import.meta.dirname, '../../docs/console.png');
 /** A poll a second, and a few seconds for a partition to show: a generous bound per step. */
 const STEP_MS = 20_000;
+/** Every (R, W) for N = 3, R-major: the PBS chart's lines. */
+const PAIRS = ['1,1', '1,2', '1,3', '2,1', '2,2', '2,3', '3,1', '3,2', '3,3'];
 
 /** Chromium or Chrome to drive: KVORUM_CHROMIUM, or Debian's package where it installs. */
 function findChromium(): string | undefined {
@@ -133,16 +138,16 @@ function writerTo(c: TestCluster, node: string) {
 }
 
 describe('the console in a headless Chromium', () => {
-  it('partition by click: the admin API shows the blocks, the page shows n3 writes turning to 503; heal and link faults by click', async (ctx) => {
+  it('PBS curve and stale replies after traffic; partition by click: the admin API shows the blocks, the page shows n3 writes turning to 503; heal and link faults by click', async (ctx) => {
     if (CHROMIUM === undefined) ctx.skip(SKIPPED);
     const c = cluster as TestCluster;
     const page = await (browser as Browser).newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (err) => pageErrors.push(String(err)));
     await page.setViewport({ width: 1400, height: 1000 });
-    const writer = writerTo(c, 'n3');
-    // The majority side's writes, for the contrast: they keep succeeding.
-    const majorityWriter = writerTo(c, 'n1');
+    // Started once the page has shown that no traffic was measured yet.
+    let writer: ReturnType<typeof writerTo> | undefined;
+    let majorityWriter: ReturnType<typeof writerTo> | undefined;
     try {
       // The page asks for the token before it shows anything of the cluster.
       await page.goto(`${c.url('n1')}/`, { waitUntil: 'domcontentloaded' });
@@ -163,11 +168,57 @@ describe('the console in a headless Chromium', () => {
           cookie: document.cookie,
         })),
       ).toEqual({ session: TOKEN, local: 0, cookie: '' });
+
+      // No client has sent anything yet: the PBS panel says so instead of drawing a curve.
+      await page.waitForSelector('#pbs [data-state="empty"] #pbs-empty', { timeout: STEP_MS });
+      expect(await page.$eval('#pbs-empty', (e) => e.textContent)).toMatch(
+        /No traffic measured yet.*Send some through n1/,
+      );
+      expect(await page.$('#pbs-chart')).toBeNull();
+
+      // A read through n2 that meets n3 a version behind shows in n2's staleness row.
+      await makeStaleReply(c, 'browser-stale', 60);
+      const staleRow = '#staleness-table tr[data-node="n2"][data-level="all"]';
+      await page.waitForSelector(staleRow, { timeout: STEP_MS });
+      expect(
+        await page.$eval(staleRow, (e) => ({
+          replies: (e as unknown as PageElement).dataset.replies,
+          behind: (e as unknown as PageElement).querySelector('[data-lag="p50"]')?.textContent,
+        })),
+      ).toEqual({ replies: '1', behind: expect.stringMatching(/^\d+(\.\d)? ms$/) });
+      expect(await page.$('#staleness-table tr[data-node="n1"][data-level="all"]')).toBeNull();
+
+      writer = writerTo(c, 'n3');
+      // The majority side's writes, for the contrast: they keep succeeding.
+      majorityWriter = writerTo(c, 'n1');
       await until(
         "the page to show n3's writes succeeding",
         async () => (await shownShare(page, 'n3', 'write quorum', '2xx')) > 0,
         STEP_MS,
       );
+
+      // With n1's writes measured, the PBS curve: one line per (R, W), the strict quorums flat
+      // at 1, and each line flattened by the end of the axis the node picked.
+      await page.waitForSelector('#pbs [data-state="curve"] #pbs-chart path.pbs-line', {
+        timeout: STEP_MS,
+      });
+      const lines = await page.$$eval('#pbs-chart path.pbs-line', (paths) =>
+        paths.map((p) => ({
+          pair: `${p.getAttribute('data-r')},${p.getAttribute('data-w')}`,
+          strict: p.getAttribute('data-strict') !== null,
+          last: Number(p.getAttribute('data-last')),
+          points: (p.getAttribute('d') ?? '').split('L').length,
+        })),
+      );
+      expect(lines.map((l) => l.pair).sort()).toEqual(PAIRS);
+      expect(lines.filter((l) => l.strict).map((l) => l.pair)).toEqual(
+        PAIRS.filter((pair) => pair !== '1,1' && pair !== '1,2' && pair !== '2,1'),
+      );
+      for (const l of lines) {
+        expect(l.last, l.pair).toBeGreaterThanOrEqual(l.strict ? 1 : 0.99);
+        expect(l.points, l.pair).toBeGreaterThan(10);
+      }
+      expect(await page.$$eval('#pbs-table tbody tr', (rows) => rows.length)).toBe(9);
 
       // Partition {n1,n2} | {n3} by clicking each node's group, then the button.
       await click(page, '[data-testid="group-n1-A"]');
@@ -246,7 +297,8 @@ describe('the console in a headless Chromium', () => {
       expect(timed).toMatchObject({ n1: 'ok', n2: 'ok' });
       expect(timed.n3 ?? 'down').toBe('down');
 
-      // The picture for the README: the partition, its 503s, and a read with its timings.
+      // The picture for the README: the partition, its 503s, a read with its timings, the stale
+      // reply and the PBS curve.
       const shot: `${string}.png` =
         process.env.KVORUM_SCREENSHOT === '1'
           ? (SCREENSHOT as `${string}.png`)
@@ -266,9 +318,10 @@ describe('the console in a headless Chromium', () => {
           timeout: STEP_MS,
         });
       }
+      const n3Writes = writer.statuses;
       await until(
         'n3 to accept writes again',
-        () => writer.statuses.slice(-3).every((s) => s === 204) && writer.statuses.length > 3,
+        () => n3Writes.slice(-3).every((s) => s === 204) && n3Writes.length > 3,
         STEP_MS,
       );
 
@@ -306,8 +359,8 @@ describe('the console in a headless Chromium', () => {
       });
       expect(pageErrors).toEqual([]);
     } finally {
-      await writer.stop();
-      await majorityWriter.stop();
+      await writer?.stop();
+      await majorityWriter?.stop();
       await page.close();
     }
   }, 120_000);

@@ -106,6 +106,13 @@ const ADMIN_ROUTES: readonly AdminRoute[] = [
       expect(await res.json()).toMatchObject({ node: self, tMs: 5, k: 2, n: 3 }),
   },
   {
+    method: 'GET',
+    route: '/admin/pbs/curve',
+    url: '/admin/pbs/curve?t=0,5',
+    accepted: async (res, self) =>
+      expect(await res.json()).toMatchObject({ node: self, tMs: [0, 5], n: 3 }),
+  },
+  {
     method: 'POST',
     route: '/admin/join',
     url: '/admin/join',
@@ -252,6 +259,7 @@ function recordingBackend(adminToken: string | undefined): {
     localKey: async () => (calls.push('localKey'), undefined),
     layout: () => (calls.push('layout'), { version: 1 }),
     pbs: () => (calls.push('pbs'), { predictions: [] }),
+    pbsCurve: () => (calls.push('pbsCurve'), { curves: [] }),
     join: async () => (calls.push('join'), { layout: {} }),
     leave: async () => (calls.push('leave'), { version: 1 }),
     repair: async () => (calls.push('repair'), { keysRepaired: 0, peers: {} }),
@@ -279,6 +287,7 @@ function recordingBackend(adminToken: string | undefined): {
           layoutVersion: 1,
           faults: noFaults,
           peers: {},
+          staleness: { windowMs: LIMITS.stalenessWindowMs, levels: [] },
         }
       ),
       clusterFacts: () => {

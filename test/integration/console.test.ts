@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/config.js';
 import type { ConsoleClusterView, ConsoleNodeView } from '../../src/core/console-view.js';
 import { TestCluster, until } from '../support/cluster.js';
+import { makeStaleReply } from '../support/stale-reply.js';
 
 const TOKEN = 'console-admin-token';
 let c: TestCluster;
@@ -145,6 +146,27 @@ describe('the console API on a real cluster', () => {
       await c.heal();
     }
     await c.waitAllUp();
+  });
+
+  it('shows the stale replies a node met, per read level, as its /metrics counts them', async () => {
+    await makeStaleReply(c, 'console-stale', 60);
+    const n2 = await until('n2 to show its stale reply', async () => {
+      const v = nodeOf(await clusterView('n1'), 'n2');
+      return v.staleness.levels.some((f) => f.level === 'all') ? v : false;
+    });
+    expect(n2.staleness.windowMs).toBe(LIMITS.stalenessWindowMs);
+    const all = n2.staleness.levels.find((f) => f.level === 'all');
+    expect(all).toMatchObject({ total: 1, replies: 1, lagged: 1 });
+    expect(all?.perSecond).toBeGreaterThan(0);
+    // 60 ms of wall time between the writes, within a histogram bucket (a quarter octave).
+    expect(all?.lagP50Ms).toBeGreaterThanOrEqual(60 / 2 ** 0.25);
+    expect(all?.lagP99Ms).toBe(all?.lagP50Ms);
+    const metrics = await (await c.admin('n2', 'GET', '/metrics')).text();
+    expect(metrics).toMatch(/^kvorum_stale_replies_total\{level="all"\} 1$/m);
+    expect(metrics).toMatch(/^kvorum_read_staleness_seconds_count\{level="all"\} 1$/m);
+    // The read went through n2: the other nodes met nothing stale at that level.
+    const n1 = nodeOf(await clusterView('n1'), 'n1');
+    expect(n1.staleness.levels.find((f) => f.level === 'all')).toBeUndefined();
   });
 
   it('a node that hangs holds a poll up for the fan-out timeout, no longer', async () => {

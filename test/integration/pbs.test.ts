@@ -1,9 +1,11 @@
 // PBS against a real 3-node cluster: GET /admin/pbs answers every (R, W) before and after
 // traffic, strict quorums are 1, it takes the admin token and refuses a bad query with 400, and
-// `kvorum pbs` prints the table.
+// `kvorum pbs` prints the table. GET /admin/pbs/curve answers the whole curve of every (R, W)
+// in one request, the same way.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PbsResult } from '../../src/client/kvorum-client.js';
+import type { PbsCurveAnswer } from '../../src/replica/pbs-curve-report.js';
 import { TestCluster, until } from '../support/cluster.js';
 import { runCli } from '../support/kvorum-cli.js';
 
@@ -26,6 +28,12 @@ async function pbs(id: string, query: string): Promise<PbsResult> {
 }
 
 const pairsOf = (r: PbsResult) => r.predictions.map((p) => `${p.r},${p.w}`);
+
+async function curve(id: string, query: string): Promise<PbsCurveAnswer> {
+  const res = await c.admin(id, 'GET', `/admin/pbs/curve${query}`);
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json()) as PbsCurveAnswer;
+}
 
 describe('GET /admin/pbs', () => {
   it('answers before any traffic: strict quorums are 1, the rest unknown, and it says why', async () => {
@@ -107,5 +115,77 @@ describe('GET /admin/pbs', () => {
     const bad = await runCli(['pbs', '--url', c.url('n1'), '--t', 'soon']).done;
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--t must be milliseconds from 0 to 60000/);
+  });
+});
+
+describe('GET /admin/pbs/curve', () => {
+  it('before a node has measured anything: strict quorums are 1 at every point, the rest null', async () => {
+    // n3 coordinates nothing in this file.
+    const a = await curve('n3', '');
+    expect(a).toMatchObject({ node: 'n3', n: 3, enoughSamples: false });
+    expect(a.tMs[0]).toBe(0);
+    expect(a.curves.map((p) => `${p.r},${p.w}`)).toEqual(PAIRS);
+    for (const p of a.curves)
+      expect(p.pConsistent).toEqual(p.strictQuorum ? a.tMs.map(() => 1) : null);
+    expect(a.notes.join(' ')).toMatch(/no replies yet/);
+  });
+
+  it('after traffic: every (R, W) from one request, on an axis where each line flattens, agreeing with /admin/pbs', async () => {
+    // Enough writes through n1 for every member's samples, whatever ran before.
+    for (let i = 0; i < 40; i++) {
+      expect((await c.put('n1', `curve/${i % 8}`, `v${i}`)).status).toBe(204);
+    }
+    await until('n1 to have enough samples', async () => (await curve('n1', '')).enoughSamples);
+    const a = await curve('n1', '');
+    expect(a).toMatchObject({ node: 'n1', n: 3, trials: 10_000 });
+    expect(a.curves.map((p) => `${p.r},${p.w}`)).toEqual(PAIRS);
+    expect(a.tMs[0]).toBe(0);
+    a.tMs.forEach((t, i) => i > 0 && expect(t).toBeGreaterThan(a.tMs[i - 1]!));
+    for (const p of a.curves) {
+      const points = p.pConsistent as number[];
+      expect(points, `${p.r},${p.w}`).toHaveLength(a.tMs.length);
+      points.forEach((x, i) => expect(x).toBeGreaterThanOrEqual(points[i - 1] ?? 0));
+      // The axis the node picks ends where every (R, W) is consistent 99% of the time.
+      expect(points.at(-1), `${p.r},${p.w}`).toBeGreaterThanOrEqual(0.99);
+      if (p.strictQuorum) expect(new Set(points)).toEqual(new Set([1]));
+      expect(p.readMs!.p99).toBeGreaterThanOrEqual(p.readMs!.p50);
+      expect(p.writeMs!.p50).toBeGreaterThan(0);
+    }
+
+    // Given points: the same model answers GET /admin/pbs for a while, so they agree (to the
+    // trials' noise, should a new model have been made between the two calls).
+    const given = await curve('n1', '?t=0,0.5,2.5');
+    const single = await pbs('n1', '?t=2.5');
+    expect(given.tMs).toEqual([0, 0.5, 2.5]);
+    for (const [i, p] of single.predictions.entries()) {
+      const fromCurve = given.curves[i]!.pConsistent![2]!;
+      expect(Math.abs(fromCurve - (p.pConsistent as number)), `${p.r},${p.w}`).toBeLessThan(0.03);
+    }
+  });
+
+  it('needs the admin token', async () => {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }] as Record<string, string>[]) {
+      const res = await fetch(`${c.url('n1')}/admin/pbs/curve`, { headers });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ error: 'unauthorized' });
+    }
+  });
+
+  it('refuses a bad query with 400 invalid_argument and a sentence that says what to send', async () => {
+    const tooMany = Array.from({ length: 101 }, (_, i) => i).join(',');
+    for (const [query, message] of [
+      ['?t=1,x', /each t must be a number of milliseconds from 0 to 60000.*value 2 is "x"/],
+      ['?t=5,1', /t must list increasing values/],
+      ['?t=70000', /each t must be/],
+      [`?t=${tooMany}`, /t lists at most 100 values; got 101/],
+      ['?t=1&t=2', /given more than once/],
+      ['?k=2', /unknown query parameter "k"/],
+    ] as const) {
+      const res = await c.admin('n1', 'GET', `/admin/pbs/curve${query}`);
+      expect(res.status, query).toBe(400);
+      const body = (await res.json()) as { error: string; message: string };
+      expect(body.error, query).toBe('invalid_argument');
+      expect(body.message, query).toMatch(message);
+    }
   });
 });

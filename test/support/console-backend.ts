@@ -75,6 +75,7 @@ export function fakeBackend(peerViews: () => Promise<ConsoleNodeEntry[]>): {
     join: notUsed,
     leave: notUsed,
     pbs: notUsed,
+    pbsCurve: notUsed,
     console: {
       nodeFacts: () => ({
         id: 'n1',
@@ -88,6 +89,7 @@ export function fakeBackend(peerViews: () => Promise<ConsoleNodeEntry[]>): {
         layoutVersion: 1,
         faults: NO_FAULTS,
         peers: {},
+        staleness: { windowMs: LIMITS.stalenessWindowMs, levels: [] },
       }),
       clusterFacts: () => CLUSTER_FACTS,
       peerViews: () => {

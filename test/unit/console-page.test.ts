@@ -1,18 +1,26 @@
-// The console page's pure parts: reading Server-Timing as kvorum writes it, and turning each
-// node's own report into the state of every link between two nodes.
+// The console page's pure parts: reading Server-Timing as kvorum writes it, turning each node's
+// own report into the state of every link between two nodes, and placing the PBS curve.
 
 import { describe, expect, it } from 'vitest';
+import {
+  firstReaching,
+  linearScale,
+  polyline,
+  roundTicks,
+} from '../../console/src/curve-geometry.js';
 import { linksOf, faultWords } from '../../console/src/links.js';
 import { parseServerTiming } from '../../console/src/server-timing.js';
-import type { ClusterView, NodeView } from '../../console/src/wire.js';
+import type { ClusterView, NodeView, PbsCurves } from '../../console/src/wire.js';
 import type { ConsoleClusterView } from '../../src/core/console-view.js';
 import { serverTiming } from '../../src/http/server-timing.js';
+import type { PbsCurveAnswer } from '../../src/replica/pbs-curve-report.js';
 
 /**
  * The page keeps its own copy of the wire types (it is compiled apart from the server): this
  * fails the type-check (npm run typecheck) when what the server sends stops fitting it.
  */
 export const pageReadsServerView = (view: ConsoleClusterView): ClusterView => view;
+export const pageReadsServerCurve = (answer: PbsCurveAnswer): PbsCurves => answer;
 
 describe('Server-Timing on the page', () => {
   it('reads back exactly what the node writes', () => {
@@ -63,6 +71,7 @@ function node(id: string, over: Partial<NodeView> = {}): NodeView {
       ]),
     ),
     traffic: { windowMs: 10_000, levels: [] },
+    staleness: { windowMs: 60_000, levels: [] },
     ...over,
   };
 }
@@ -131,5 +140,37 @@ describe('links on the page', () => {
     expect(
       linksOf(cluster({ n1: node('n1'), n2: node('n2'), n3: undefined })).map((l) => l.state),
     ).toEqual(['ok', 'unknown', 'unknown']);
+  });
+});
+
+describe('the PBS chart on the page', () => {
+  it('ticks the time axis at a round step, from 0, never past its end', () => {
+    expect(roundTicks(1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(roundTicks(2)).toEqual([0, 0.5, 1, 1.5, 2]);
+    expect(roundTicks(20)).toEqual([0, 5, 10, 15, 20]);
+    expect(roundTicks(0.1)).toEqual([0, 0.02, 0.04, 0.06, 0.08, 0.1]);
+    expect(roundTicks(7)).toEqual([0, 2, 4, 6]);
+    expect(roundTicks(0)).toEqual([0]);
+  });
+
+  it('maps probability 1 to the top of the plot and t to the right, as a path through the points', () => {
+    const y = linearScale(0, 1, 250, 10);
+    const x = linearScale(0, 20, 50, 550);
+    expect([y(0), y(1), y(0.5)]).toEqual([250, 10, 130]);
+    expect([x(0), x(20), x(5)]).toEqual([50, 550, 175]);
+    expect(linearScale(3, 3, 7, 9)(3)).toBe(7);
+    expect(
+      polyline([
+        [x(0), y(0.25)],
+        [x(10), y(1)],
+      ]),
+    ).toBe('M50.0 190.0 L300.0 10.0');
+  });
+
+  it('reads when a line reaches a share from its points, or says it never does', () => {
+    const t = [0, 1, 2, 3];
+    expect(firstReaching(t, [0.5, 0.9, 0.995, 1], 0.99)).toBe(2);
+    expect(firstReaching(t, [1, 1, 1, 1], 0.99)).toBe(0);
+    expect(firstReaching(t, [0.1, 0.2, 0.3, 0.4], 0.99)).toBeNull();
   });
 });
