@@ -298,6 +298,11 @@ export const LIMITS = Object.freeze({
   stalenessSlotMs: 5_000,
   /** Console: a peer whose `GET /admin/console?scope=node` has not answered in this shows as unreachable. */
   consoleFanOutTimeoutMs: 1_000,
+  /**
+   * Console: the most bytes of a peer's `GET /admin/console?scope=node` answer a cluster view
+   * reads (one is a few KiB); a longer one counts as no answer.
+   */
+  consoleFanOutReplyBytesMax: 256 * 1024,
   /** Console: nodes one cluster view asks (itself included); the rest are listed without figures. */
   consoleFanOutNodesMax: 32,
   /**

@@ -196,6 +196,11 @@ export interface KvorumClientOptions {
    * trusted alone for this client's https requests.
    */
   readonly ca?: string | Buffer;
+  /**
+   * The most bytes of an answer this client reads; a longer one fails as a network error
+   * instead of growing without bound (the console's fan-out sets it: one view is small).
+   */
+  readonly responseBytesMax?: number;
 }
 
 /** The node could not be reached, or did not answer at all in time. */
@@ -251,6 +256,7 @@ export class KvorumClient {
   private readonly adminToken: string | undefined;
   private readonly requestTimeoutMs: number;
   private readonly ca: string | Buffer | undefined;
+  private readonly responseBytesMax: number | undefined;
 
   constructor(baseUrl: string, opts: KvorumClientOptions = {}) {
     const url = new URL(baseUrl); // throws TypeError on a malformed URL, before any request
@@ -260,6 +266,7 @@ export class KvorumClient {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.adminToken = opts.adminToken;
     this.ca = opts.ca;
+    this.responseBytesMax = opts.responseBytesMax;
     this.requestTimeoutMs =
       opts.requestTimeoutMs ?? LIMITS.requestTimeoutMsMax + RESPONSE_MARGIN_MS;
   }
@@ -424,12 +431,38 @@ export class KvorumClient {
       const init = { method, headers, body, signal: AbortSignal.timeout(capMs) };
       const res =
         this.ca === undefined ? await fetch(url, init) : await fetchWithCa(url, init, this.ca);
-      const bytes = Buffer.from(await res.arrayBuffer());
+      const bytes =
+        this.responseBytesMax === undefined
+          ? Buffer.from(await res.arrayBuffer())
+          : await readCapped(res, this.responseBytesMax);
       return { status: res.status, headers: res.headers, bytes };
     } catch (err) {
       throw new KvorumNetworkError(`${this.baseUrl}${path}`, networkReason(err, capMs));
     }
   }
+}
+
+class AnswerTooLargeError extends Error {
+  override readonly name = 'AnswerTooLargeError';
+}
+
+/** The body of `res`, read until `max` bytes; a longer one is cut off and fails. */
+async function readCapped(res: Response, max: number): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel();
+    throw new AnswerTooLargeError(`its answer is ${declared} bytes, more than ${max} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (res.body !== null) {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      total += chunk.length;
+      if (total > max) throw new AnswerTooLargeError(`its answer is more than ${max} bytes`);
+      chunks.push(chunk);
+    }
+  }
+  return Buffer.concat(chunks, total);
 }
 
 function parseBody(res: Exchange): unknown {

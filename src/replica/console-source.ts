@@ -130,6 +130,7 @@ export class ConsoleSource {
         const client = new KvorumClient(p.http, {
           adminToken: this.o.adminToken,
           requestTimeoutMs: LIMITS.consoleFanOutTimeoutMs,
+          responseBytesMax: LIMITS.consoleFanOutReplyBytesMax,
           ...(this.o.ca !== undefined ? { ca: this.o.ca } : {}),
         });
         try {
