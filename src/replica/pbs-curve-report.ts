@@ -13,7 +13,7 @@ import {
   roundUp125,
   sortedWindows,
 } from '../core/pbs-curve.js';
-import { roundMs, roundProbability, type MemberSamples, type PbsModel } from './pbs-report.js';
+import { roundMs, roundProbability, type PbsAnswerHead, type PbsModel } from './pbs-report.js';
 
 /** Points of an axis the node picks: 0 to its end in fiftieths, round steps on a 1-2-5 end. */
 export const AXIS_POINTS = 51;
@@ -32,13 +32,7 @@ export interface PbsCurve {
   readonly writeMs: LatencyQuantiles | null;
 }
 
-export interface PbsCurveAnswer {
-  readonly node: string;
-  readonly n: number;
-  readonly trials: number;
-  readonly enoughSamples: boolean;
-  readonly notes: readonly string[];
-  readonly samples: Readonly<Record<string, MemberSamples>>;
+export interface PbsCurveAnswer extends PbsAnswerHead {
   /** The t of each point, ms after the write was acknowledged, ascending. */
   readonly tMs: readonly number[];
   /** Every (R, W) with 1 <= R, W <= N, R-major. */

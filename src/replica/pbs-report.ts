@@ -38,18 +38,22 @@ export interface PbsRow {
   readonly writeMs: LatencyQuantiles | null;
 }
 
-export interface PbsAnswer {
+/** What every PBS answer says of the model behind it, a point's or a curve's. */
+export interface PbsAnswerHead {
   /** The node whose measurements these are: it coordinated the writes and reads modelled. */
   readonly node: string;
   readonly n: number;
-  readonly tMs: number;
-  readonly k: number;
   readonly trials: number;
   /** Every member's latencies come from at least LIMITS.pbsSamplesMin of its own replies. */
   readonly enoughSamples: boolean;
   /** What stood in for what, and what is thin, one sentence each. */
   readonly notes: readonly string[];
   readonly samples: Readonly<Record<string, MemberSamples>>;
+}
+
+export interface PbsAnswer extends PbsAnswerHead {
+  readonly tMs: number;
+  readonly k: number;
   /** Every (R, W) with 1 <= R, W <= N, R-major. */
   readonly predictions: readonly PbsRow[];
 }
