@@ -116,11 +116,6 @@ export const LIMITS = Object.freeze({
    * client request in flight.
    */
   memoryReturnBusyMax: 0.1,
-  /**
-   * A refused upload's connection, once its 503 is out, stays half-closed this long without
-   * being read before it is destroyed, so the client reads its 503 instead of a reset.
-   */
-  refusedUploadLingerMs: 2_000,
   /** Retry-After (seconds) on 503 overloaded. */
   overloadRetryAfterS: 1,
   /** HTTP: concurrent client connections per replica; more are refused. */

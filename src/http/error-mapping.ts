@@ -1,9 +1,7 @@
 // The one place errors become HTTP responses: the contract's JSON shape
 // {"error", "message", ...details} for every failure, whatever raised it.
 
-import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { LIMITS } from '../config.js';
 import { KvorumError, OverloadedError } from '../core/errors.js';
 import { serverTiming } from './server-timing.js';
 
@@ -66,22 +64,12 @@ function fromFastify(
 
 /**
  * A write refused before its body was read: reading megabytes only to drop them would cost the
- * node what admission is there to save, so its connection closes once the answer is out. Closed
- * at once, a socket with unread data answers the client with a reset, which a client still
- * uploading may see before it reads the 503. So the node stops reading (the kernel, not this
- * process, holds what the client still sends), half-closes once the answer is out, and
- * destroys the socket refusedUploadLingerMs later, when the client has read its 503 and gone.
+ * node what admission is there to save, so its connection closes once the answer is out. A
+ * client still sending may then see a reset before it reads the 503 (it should retry as for a
+ * 503); a lingering close, as nginx's, would spare it that and is left to do.
  */
 function closeAfterAnswer(reply: FastifyReply): void {
   reply.header('Connection', 'close');
-  const socket = reply.raw.socket;
-  if (socket === null) return;
-  // Node's server calls destroySoon once a Connection: close answer is written.
-  socket.destroySoon = function lingeringClose(this: Socket): void {
-    this.pause();
-    this.end();
-    setTimeout(() => this.destroy(), LIMITS.refusedUploadLingerMs).unref();
-  };
 }
 
 export function makeErrorHandler(valueBytesMax: number) {
