@@ -78,7 +78,24 @@ export class LocalCluster implements VerifyTarget, ProcessControl {
     this.where = `local cluster of ${nodes.length} nodes in ${dir}`;
   }
 
+  /**
+   * Starts a cluster on free ports. A port found free can still be taken before the node binds
+   * it (another process probing ports at the same moment): a start that fails with EADDRINUSE
+   * is retried on new ports, a few times.
+   */
   static async start(opts: LocalClusterOptions): Promise<LocalCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await LocalCluster.startOnce(opts);
+      } catch (err) {
+        if (attempt >= VERIFY_LIMITS.clusterStartAttemptsMax || !/EADDRINUSE/.test(String(err))) {
+          throw err;
+        }
+      }
+    }
+  }
+
+  private static async startOnce(opts: LocalClusterOptions): Promise<LocalCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'kvorum-verify-'));
     const n = opts.n ?? Math.min(3, opts.nodes);
     const ports = await freePorts(2 * opts.nodes);

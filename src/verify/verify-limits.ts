@@ -57,6 +57,8 @@ export const VERIFY_LIMITS = Object.freeze({
   linkDropRate: { min: 0.2, max: 0.7 },
   /** A started or restarted node must answer /health within this. */
   nodeStartDeadlineMs: 20_000,
+  /** Starts of a local cluster tried on fresh ports when a port was taken meanwhile. */
+  clusterStartAttemptsMax: 3,
   /** After the heal, every node must see every other up within this. */
   recoveryDeadlineMs: 30_000,
   /** After the heal, replicas must agree within this (anti-entropy is triggered meanwhile). */
