@@ -3,6 +3,7 @@
 // page works offline), with a table of each pair's predicted latencies beside it. Until the
 // node has measured enough of its own traffic it says so instead of drawing a guess.
 
+import { seriesColor } from './colors.js';
 import { firstReaching, linearScale, polyline, roundTicks } from './curve-geometry.js';
 import { h, s } from './dom.js';
 import { clockTime, ms, percent } from './format.js';
@@ -11,19 +12,7 @@ import type { PbsCurve, PbsCurves } from './wire.js';
 const WIDTH = 560;
 const HEIGHT = 290;
 const PLOT = { left: 50, right: WIDTH - 16, top: 14, bottom: HEIGHT - 44 };
-/** One colour per pair that may read stale; strict quorums (always 1) share a quiet grey. */
-const PAIR_COLORS = [
-  '#d9472b',
-  '#2f6fdf',
-  '#1f9d6b',
-  '#a24fd1',
-  '#d68a00',
-  '#1b9bb5',
-  '#c2417e',
-  '#6b7a12',
-  '#5a4fcf',
-  '#8a5a00',
-];
+/** Pairs that may read stale take the page's palette in turn; strict quorums (always 1) share a quiet grey. */
 const STRICT_COLOR = '#b4bcc6';
 /** The share a "consistent after" figure is for: the 99th percentile of the staleness window. */
 const ALMOST_ALL = 0.99;
@@ -32,12 +21,7 @@ const pairName = (c: PbsCurve) => `R=${c.r} W=${c.w}`;
 
 function colorsOf(curves: readonly PbsCurve[]): Map<PbsCurve, string> {
   let i = 0;
-  return new Map(
-    curves.map((c) => [
-      c,
-      c.strictQuorum ? STRICT_COLOR : (PAIR_COLORS[i++ % PAIR_COLORS.length] as string),
-    ]),
-  );
+  return new Map(curves.map((c) => [c, c.strictQuorum ? STRICT_COLOR : seriesColor(i++)]));
 }
 
 /** Milliseconds on the axis: as few digits as the ticks need. */

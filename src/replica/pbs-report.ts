@@ -75,13 +75,7 @@ export interface PbsReportInput extends PbsModelInput {
 }
 
 /** Everything of an answer but t and k: the samples used, and the trials run on them. */
-export interface PbsModel {
-  readonly node: string;
-  readonly n: number;
-  readonly trials: number;
-  readonly enoughSamples: boolean;
-  readonly notes: readonly string[];
-  readonly samples: Readonly<Record<string, MemberSamples>>;
+export interface PbsModel extends PbsAnswerHead {
   /** undefined when a member has nothing measured, nor lent: only strict quorums are known. */
   readonly sim: WarsSimulation | undefined;
 }
