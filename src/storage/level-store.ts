@@ -15,7 +15,7 @@ import { keyPrefix, prefixHex } from '../core/merkle.js';
 import type { VersionSet } from '../core/version-set.js';
 import type { ChangeListener, Hint, HintsForOptions, ReplicaStore } from './replica-store.js';
 import { SetCache } from './set-cache.js';
-import { decodeSet, encodeSet } from './version-codec.js';
+import { decodeSet, encodeSet, withValuesIn } from './version-codec.js';
 import { LIMITS } from '../config.js';
 
 type StoreFormat = string | Buffer | Uint8Array;
@@ -509,13 +509,13 @@ export class LevelReplicaStore implements ReplicaStore {
           const next = this.policy.merge(state, w.set);
           const changed = !this.policy.equals(next, state);
           if (changed) {
-            encoded = encodeSet(next);
+            encoded = encodeSet(next, true);
             state = next;
           }
           results.push(() => w.resolve(changed));
         } else if (w.kind === 'update') {
           const next = w.fn(state);
-          encoded = encodeSet(next);
+          encoded = encodeSet(next, true);
           state = next;
           results.push(() => w.resolve(next));
         } else {
@@ -538,7 +538,7 @@ export class LevelReplicaStore implements ReplicaStore {
         plan.cacheFill.push([key, undefined, 0]);
       } else {
         plan.ops.push({ type: 'put', sublevel: this.data, key: dataKeyOf(key), value: encoded });
-        plan.cacheFill.push([key, state, encoded.length]);
+        plan.cacheFill.push([key, withValuesIn(state, encoded), encoded.length]);
       }
       plan.changes.push([key, stored, state]);
     }

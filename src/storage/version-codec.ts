@@ -131,7 +131,12 @@ function corrupt(detail: string): VersionCodecError {
 const SET_MARKER = 0xd5;
 const CLOCK_ENTRIES_MAX = 255;
 
-export function encodeSet(set: VersionSet): Buffer {
+/**
+ * `owned` gives the record a buffer of its own instead of a slice of Node's shared pool, for a
+ * record whose values will be kept as views into it (see withValuesIn): a pool slab that holds
+ * one live view stays whole.
+ */
+export function encodeSet(set: VersionSet, owned = false): Buffer {
   if (set.clock.length > CLOCK_ENTRIES_MAX) {
     throw new VersionCodecError(`a clock of ${set.clock.length} entries does not fit`);
   }
@@ -146,7 +151,7 @@ export function encodeSet(set: VersionSet): Buffer {
     bodies[i] = body;
     size += (s.dot === null ? 1 : dotLikeBytes(s.dot.node, s.dot.counter)) + 4 + body;
   }
-  const out = Buffer.allocUnsafe(size);
+  const out = owned ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
   let at = out.writeUInt8(SET_MARKER, 0);
   at = out.writeUInt8(set.clock.length, at);
   for (const [node, counter] of set.clock) at = writeDotLike(out, at, node, counter);
@@ -158,6 +163,31 @@ export function encodeSet(set: VersionSet): Buffer {
     at = writeVersion(out, at, s);
   }
   return out;
+}
+
+/**
+ * `set`, with each sibling's value replaced by the view of the same bytes in `bytes`, the record
+ * encodeSet(set) wrote. What a write keeps in memory then shares the record's one buffer instead
+ * of pinning the socket read or HTTP body its value arrived in, or holding a copy of its own:
+ * one copy and one allocation fewer per write than copying the value out (for 10 KiB values,
+ * 10 KiB less for V8's external-memory accounting, whose growth starts full collections).
+ */
+export function withValuesIn(set: VersionSet, bytes: Buffer): VersionSet {
+  let at = 2;
+  for (let i = 0; i < set.clock.length; i++) at += 1 + (bytes[at] as number) + 6;
+  at += 4;
+  const siblings = new Array<Sibling>(set.siblings.length);
+  for (let i = 0; i < set.siblings.length; i++) {
+    const s = set.siblings[i] as Sibling;
+    at += bytes[at] === 0 ? 1 : 1 + (bytes[at] as number) + 6;
+    const versionEnd = at + 4 + bytes.readUInt32BE(at);
+    siblings[i] =
+      s.value.length === 0
+        ? s
+        : { ...s, value: bytes.subarray(versionEnd - s.value.length, versionEnd) };
+    at = versionEnd;
+  }
+  return { clock: set.clock, siblings };
 }
 
 export function decodeSet(bytes: Uint8Array): VersionSet {

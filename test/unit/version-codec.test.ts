@@ -12,6 +12,7 @@ import {
   encodeSet,
   encodeVersion,
   VersionCodecError,
+  withValuesIn,
 } from '../../src/storage/version-codec.js';
 
 function version(
@@ -157,6 +158,36 @@ function plain(s: VersionSet): unknown {
   };
 }
 
+/** Any valid set: a clock, and 1-5 siblings, dotted or not, tombstones carrying no value. */
+const arbitrarySet: fc.Arbitrary<VersionSet> = (() => {
+  const nodeId = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 });
+  const versionArb = fc.record({
+    wallMs: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+    logical: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+    node: fc.string({ unit: 'grapheme', maxLength: 8 }),
+    tombstone: fc.boolean(),
+    contentType: fc.string({ unit: 'grapheme', maxLength: 20 }),
+    value: fc.uint8Array({ maxLength: 64 }),
+  });
+  const counter = fc.integer({ min: 1, max: 2 ** 48 - 1 });
+  const setArb = fc.record({
+    clock: fc.array(fc.tuple(nodeId, counter), { maxLength: 6 }),
+    siblings: fc.array(
+      fc.tuple(fc.option(fc.record({ node: nodeId, counter }), { nil: null }), versionArb),
+      { minLength: 1, maxLength: 5 },
+    ),
+  });
+  return setArb.map(({ clock, siblings }) =>
+    set(
+      clock,
+      siblings.map(([d, v]) => [
+        d,
+        v.tombstone ? version({ ...v, contentType: '', value: new Uint8Array(0) }) : version(v),
+      ]),
+    ),
+  );
+})();
+
 function expectRoundTrip(s: VersionSet): void {
   expect(plain(decodeSet(encodeSet(s)))).toEqual(plain(s));
 }
@@ -259,32 +290,8 @@ describe('version set codec', () => {
   });
 
   it('round-trips arbitrary sets (property)', () => {
-    const nodeId = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 });
-    const versionArb = fc.record({
-      wallMs: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
-      logical: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-      node: fc.string({ unit: 'grapheme', maxLength: 8 }),
-      tombstone: fc.boolean(),
-      contentType: fc.string({ unit: 'grapheme', maxLength: 20 }),
-      value: fc.uint8Array({ maxLength: 64 }),
-    });
-    const counter = fc.integer({ min: 1, max: 2 ** 48 - 1 });
-    const setArb = fc.record({
-      clock: fc.array(fc.tuple(nodeId, counter), { maxLength: 6 }),
-      siblings: fc.array(
-        fc.tuple(fc.option(fc.record({ node: nodeId, counter }), { nil: null }), versionArb),
-        { minLength: 1, maxLength: 5 },
-      ),
-    });
     fc.assert(
-      fc.property(setArb, ({ clock, siblings }) => {
-        const s = set(
-          clock,
-          siblings.map(([d, v]) => [
-            d,
-            v.tombstone ? version({ ...v, contentType: '', value: new Uint8Array(0) }) : version(v),
-          ]),
-        );
+      fc.property(arbitrarySet, (s) => {
         const encoded = encodeSet(s);
         expect(plain(decodeSet(encoded))).toEqual(plain(s));
         // Every cut of the encoding is refused, and so is any extra byte.
@@ -294,6 +301,22 @@ describe('version set codec', () => {
         expect(() => decodeSet(Buffer.concat([encoded, Buffer.from([0])]))).toThrow(
           VersionCodecError,
         );
+      }),
+      { seed: 0x6b76, numRuns: 200 },
+    );
+  });
+
+  it('keeps values as views into the record they were encoded into, for any set', () => {
+    fc.assert(
+      fc.property(arbitrarySet, (s) => {
+        const encoded = encodeSet(s, true);
+        // Its own buffer, not a slice of Node's shared pool that a kept view would pin.
+        expect(encoded.buffer.byteLength).toBe(encoded.length);
+        const kept = withValuesIn(s, encoded);
+        expect(plain(kept)).toEqual(plain(s));
+        for (const sibling of kept.siblings) {
+          if (sibling.value.length > 0) expect(sibling.value.buffer).toBe(encoded.buffer);
+        }
       }),
       { seed: 0x6b76, numRuns: 200 },
     );
