@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { callJson, freePorts, pollUntil } from './local-net.js';
+import type { MemorySplit } from './memory.js';
 import {
   describeExit,
   isRunning,
@@ -171,6 +172,32 @@ export class KvorumCluster {
       }),
     );
     return Object.fromEntries(counts);
+  }
+
+  /**
+   * How each node's memory splits (`memory` of /admin/status, from process.memoryUsage()), with
+   * the full collections its memory return has run: what RSS alone cannot tell apart.
+   */
+  async memorySplit(): Promise<Record<string, MemorySplit>> {
+    const details = await Promise.all(
+      this.ids.map(async (id) => {
+        const reply = await callJson('GET', `${this.url(id)}/admin/status`);
+        const body = reply.body as
+          { memory?: Partial<MemorySplit>; memoryReturn?: unknown } | undefined;
+        const m = body?.memory;
+        if (reply.status !== 200 || m === undefined) return undefined;
+        const split: MemorySplit = {
+          rss: Number(m.rss),
+          heapTotal: Number(m.heapTotal),
+          heapUsed: Number(m.heapUsed),
+          external: Number(m.external),
+          arrayBuffers: Number(m.arrayBuffers),
+          collections: Number(body?.memoryReturn ?? 0),
+        };
+        return [id, split] as const;
+      }),
+    );
+    return Object.fromEntries(details.filter((d) => d !== undefined));
   }
 
   /** Waits until each of `observers` sees each of `others` (itself excepted) in `state`. */

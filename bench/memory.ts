@@ -4,6 +4,7 @@
 // prefilled, idle after the last step).
 
 import { readFile } from 'node:fs/promises';
+import { MIB } from './scenarios.js';
 
 const SAMPLE_EVERY_MS = 1_000;
 
@@ -71,4 +72,32 @@ export class RssSampler {
   get curve(): readonly RssSample[] {
     return this.samples;
   }
+}
+
+/**
+ * How a kvorum node's resident memory splits, from `memory` of its /admin/status
+ * (process.memoryUsage(), bytes), with the full collections its memory return has run.
+ */
+export interface MemorySplit {
+  readonly rss: number;
+  readonly heapTotal: number;
+  readonly heapUsed: number;
+  /** Memory V8 does not hold but is told of: Buffers and other ArrayBuffers among it. */
+  readonly external: number;
+  readonly arrayBuffers: number;
+  readonly collections: number;
+}
+
+/**
+ * "458: heap 141/178 · buffers 21 · other 255" (MiB): RSS, V8's heap used of what it holds,
+ * ArrayBuffers, and the rest of RSS beside the heap and what V8 is told of (LevelDB, the
+ * allocator's free memory, the node binary's code).
+ */
+export function describeSplit(m: MemorySplit): string {
+  const mib = (b: number): string => (b / MIB).toFixed(0);
+  const other = m.rss - m.heapTotal - m.external;
+  return (
+    `${mib(m.rss)}: heap ${mib(m.heapUsed)}/${mib(m.heapTotal)} · buffers ${mib(m.arrayBuffers)}` +
+    ` · other ${mib(other)}`
+  );
 }

@@ -5,6 +5,7 @@
 import { BASELINE } from './analysis.js';
 import { LOAD_GENERATOR } from './cpu.js';
 import { CATEGORIES } from './profile.js';
+import { describeSplit, type MemorySplit } from './memory.js';
 import type { BenchRun, PhaseMemory, ProfileSummary, Ratios, ScenarioResult } from './results.js';
 import { LEVELS, SECTIONS, describeSize, type Op, type SectionId } from './scenarios.js';
 
@@ -409,6 +410,34 @@ function memorySection(run: BenchRun): string[] {
         idleGrowth(m),
       ]),
     ),
+    '',
+    ...splitTable(run.memory),
+  ];
+}
+
+/** Where each kvorum node's RSS went after the prefill, at its busiest, and idle. */
+function splitTable(memory: readonly PhaseMemory[]): string[] {
+  const rows = memory.flatMap((m) => {
+    const s = m.splits;
+    if (s === undefined) return [];
+    const nodes = (at: Record<string, MemorySplit>): string =>
+      Object.entries(at)
+        .map(([id, split]) => `${id} ${describeSplit(split)}`)
+        .join('<br>');
+    return [
+      [m.title, 'after the prefill', nodes(s.start)],
+      [m.title, `end of ${s.busiest.scenarioId} (highest peak)`, nodes(s.busiest.at)],
+      [m.title, 'idle', nodes(s.idle)],
+    ];
+  });
+  if (rows.length === 0) return [];
+  return [
+    "How each kvorum node's RSS splits (MiB, from `process.memoryUsage()` through " +
+      '`/admin/status`): RSS: V8 heap used/held · ArrayBuffers (values, frames, records) · ' +
+      "other: the rest of RSS beside the heap and what V8 is told of (LevelDB's memtables and " +
+      "block cache, the allocator's freed but kept memory, the node binary's code).",
+    '',
+    table(['phase', 'when', 'per node'], rows),
     '',
   ];
 }

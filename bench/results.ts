@@ -2,7 +2,7 @@
 // it is written to JSON (the Markdown report and the chart are rendered from this).
 
 import type { Machine } from './environment.js';
-import type { RssSample } from './memory.js';
+import type { MemorySplit, RssSample } from './memory.js';
 import type { ProfileBreakdown } from './profile.js';
 import type { Scenario } from './scenarios.js';
 import type { LoadResult } from './workload.js';
@@ -75,6 +75,16 @@ export interface PhaseMemory {
   /** After the last step, once the servers have had idleAfterS without load. */
   readonly idleBytes: Record<string, number>;
   readonly idleAfterS: number;
+  /** How each node's RSS splits at three of those points; kvorum phases only. */
+  readonly splits?: PhaseMemorySplits;
+}
+
+/** Each node's memory split (by node name) after the prefill, at a scenario's end, and idle. */
+export interface PhaseMemorySplits {
+  readonly start: Record<string, MemorySplit>;
+  /** At the end of the scenario whose peak RSS was the phase's highest. */
+  readonly busiest: { readonly scenarioId: string; readonly at: Record<string, MemorySplit> };
+  readonly idle: Record<string, MemorySplit>;
 }
 
 /** How long the cluster took to deliver the hints kept during the partition, once healed. */

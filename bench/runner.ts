@@ -9,7 +9,7 @@ import { coresOf, type TimeWindow } from './cpu.js';
 import { EtcdCluster, type EtcdBinary } from './etcd-cluster.js';
 import { KvorumCluster } from './kvorum-cluster.js';
 import { runLoad } from './load.js';
-import { RssSampler, rssNow, type RssSample } from './memory.js';
+import { describeSplit, RssSampler, rssNow, type MemorySplit, type RssSample } from './memory.js';
 import type { BenchSettings } from './options.js';
 import { makeTempDir, removeTempDir } from './processes.js';
 import { summarizeProfiles, type CpuProfile } from './profile.js';
@@ -62,6 +62,8 @@ interface Servers {
   dead(): string[];
   /** Hints pending on each node; {} for a system without hints. */
   hintsPending(): Promise<Record<string, number>>;
+  /** How each node's memory splits; {} for a system that does not say. */
+  memorySplit(): Promise<Record<string, MemorySplit>>;
   beforeScenario(): Promise<void>;
   act(step: Exclude<Step, { kind: 'measure' }>): Promise<void>;
   stop(): Promise<void>;
@@ -73,6 +75,7 @@ function kvorumServers(cluster: KvorumCluster): Servers {
     pids: () => cluster.pids(),
     dead: () => cluster.deadNodes(),
     hintsPending: () => cluster.hintsPending(),
+    memorySplit: () => cluster.memorySplit(),
     beforeScenario: async () => undefined,
     act: async (step) => {
       if (step.kind === 'delay')
@@ -90,6 +93,7 @@ function etcdServers(cluster: EtcdCluster): Servers {
     pids: () => cluster.pids(),
     dead: () => cluster.deadMembers(),
     hintsPending: async () => ({}),
+    memorySplit: async () => ({}),
     beforeScenario: () => cluster.checkHealthy(),
     act: async () => undefined,
     stop: () => cluster.stop(),
@@ -186,6 +190,8 @@ export class PhaseRunner {
   /** The etcd member the load went to, once an etcd phase has started. */
   etcdLeader: string | undefined;
   private done = 0;
+  /** Each scenario's memory split at its end, by scenario id. */
+  private readonly endSplits = new Map<string, Record<string, MemorySplit>>();
   private readonly startedMs = Date.now();
 
   constructor(
@@ -226,6 +232,7 @@ export class PhaseRunner {
       const bootBytes = await rssNow(servers.pids());
       for (const space of phase.keySpaces) await this.prefill(phase, servers, space);
       const startBytes = await rssNow(servers.pids());
+      const startSplit = await this.memorySplit(`${phase.id} after the prefill`, servers);
       // Set while a delay or partition that failed to apply is in force: its scenarios would
       // measure a healthy cluster under a faulty label, so they are not run.
       let faultFailure: string | undefined;
@@ -241,7 +248,7 @@ export class PhaseRunner {
           this.record(step.scenario, undefined, `not run: ${faultFailure}`);
         } else window = await this.measure(servers, step.scenario);
       }
-      await this.recordIdleMemory(phase, servers, bootBytes, startBytes);
+      await this.recordIdleMemory(phase, servers, bootBytes, startBytes, startSplit);
     } finally {
       await servers.stop();
     }
@@ -254,16 +261,35 @@ export class PhaseRunner {
     servers: Servers,
     bootBytes: Record<string, number>,
     startBytes: Record<string, number>,
+    startSplit: Record<string, MemorySplit>,
   ): Promise<void> {
     const settleMs = this.settings.quick ? IDLE_SETTLE_MS / 2 : IDLE_SETTLE_MS;
     this.log(`phase ${phase.id}: idle ${settleMs / 1000} s, then its RSS`);
     await new Promise((r) => setTimeout(r, settleMs));
     const ids = new Set(measuredScenarios([phase]).map((s) => s.id));
     const peakBytes: Record<string, number> = {};
-    for (const r of this.out.results)
-      if (ids.has(r.scenario.id))
-        for (const [name, bytes] of Object.entries(r.rssPeakBytes))
-          peakBytes[name] = Math.max(bytes, peakBytes[name] ?? 0);
+    let busiest: { scenarioId: string; bytes: number } | undefined;
+    for (const r of this.out.results) {
+      if (!ids.has(r.scenario.id)) continue;
+      for (const [name, bytes] of Object.entries(r.rssPeakBytes)) {
+        peakBytes[name] = Math.max(bytes, peakBytes[name] ?? 0);
+        if (bytes > (busiest?.bytes ?? 0)) busiest = { scenarioId: r.scenario.id, bytes };
+      }
+    }
+    const idleBytes = await rssNow(servers.pids());
+    const idleSplit = await this.memorySplit(`${phase.id} idle`, servers);
+    const busiestSplit = busiest && this.endSplits.get(busiest.scenarioId);
+    const splits =
+      busiest &&
+      busiestSplit &&
+      Object.keys(startSplit).length > 0 &&
+      Object.keys(idleSplit).length > 0
+        ? {
+            start: startSplit,
+            busiest: { scenarioId: busiest.scenarioId, at: busiestSplit },
+            idle: idleSplit,
+          }
+        : undefined;
     this.out.memory.push({
       phase: phase.id,
       title: phase.title,
@@ -272,9 +298,27 @@ export class PhaseRunner {
       bootBytes,
       startBytes,
       peakBytes,
-      idleBytes: await rssNow(servers.pids()),
+      idleBytes,
       idleAfterS: settleMs / 1000,
+      ...(splits ? { splits } : {}),
     });
+  }
+
+  /**
+   * How each node's memory splits between V8's heap, buffers and the rest (native: LevelDB,
+   * the allocator, code), logged and returned ({} when the system does not say, or on error):
+   * what RSS alone cannot tell apart.
+   */
+  private async memorySplit(what: string, servers: Servers): Promise<Record<string, MemorySplit>> {
+    let splits: Record<string, MemorySplit>;
+    try {
+      splits = await servers.memorySplit();
+    } catch {
+      return {};
+    }
+    const parts = Object.entries(splits).map(([id, m]) => `${id} ${describeSplit(m)}`);
+    if (parts.length > 0) this.log(`${what}, MiB: ${parts.join(' · ')}`);
+    return splits;
   }
 
   private summarizeProfile(
@@ -524,6 +568,7 @@ export class PhaseRunner {
       error = [error, `server died: ${deadAfter.join('; ')}`].filter(Boolean).join('; ');
     this.record(scenario, load, error, rss, scenario.rssEveryS ? sampler.curve : undefined);
     this.log(`${tag}: ${load ? summaryLine(load) : ''}${error ? ` FAILED: ${error}` : ''}`);
+    this.endSplits.set(scenario.id, await this.memorySplit(`${scenario.id} at its end`, servers));
     return load?.cpu?.window;
   }
 

@@ -1,0 +1,21 @@
+// The bench's split of a node's RSS: V8's heap, ArrayBuffers, and the rest of RSS.
+
+import { describe, expect, it } from 'vitest';
+import { describeSplit } from '../../bench/memory.js';
+
+const MIB = 1024 * 1024;
+
+describe('describeSplit', () => {
+  it('gives the heap used of what it holds, the buffers, and the rest of RSS', () => {
+    const split = {
+      rss: 458 * MIB,
+      heapTotal: 178 * MIB,
+      heapUsed: 141 * MIB,
+      external: 25 * MIB,
+      arrayBuffers: 21 * MIB,
+      collections: 4,
+    };
+    // other = rss - heap held - external: 458 - 178 - 25.
+    expect(describeSplit(split)).toBe('458: heap 141/178 · buffers 21 · other 255');
+  });
+});
