@@ -9,10 +9,23 @@ import { MIB } from './scenarios.js';
 const SAMPLE_EVERY_MS = 1_000;
 
 /** VmRSS in bytes, or undefined where /proc is not available or the process is gone. */
-export async function rssBytes(pid: number): Promise<number | undefined> {
+export function rssBytes(pid: number): Promise<number | undefined> {
+  return statusBytes(pid, 'VmRSS');
+}
+
+/**
+ * RssFile in bytes: the resident pages of files mapped into the process. For kvorum these are
+ * LevelDB's table files (LevelDB maps up to 1,000 of them to read them) and the node binary:
+ * clean page cache, shared with the kernel's and dropped by it under memory pressure.
+ */
+export function rssFileBytes(pid: number): Promise<number | undefined> {
+  return statusBytes(pid, 'RssFile');
+}
+
+async function statusBytes(pid: number, field: string): Promise<number | undefined> {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
     return m ? Number(m[1]) * 1024 : undefined;
   } catch {
     return undefined;
@@ -86,18 +99,21 @@ export interface MemorySplit {
   readonly external: number;
   readonly arrayBuffers: number;
   readonly collections: number;
+  /** Resident pages of mapped files (rssFileBytes), read from /proc beside the rest. */
+  readonly rssFile?: number;
 }
 
 /**
- * "458: heap 141/178 · buffers 21 · other 255" (MiB): RSS, V8's heap used of what it holds,
- * ArrayBuffers, and the rest of RSS beside the heap and what V8 is told of (LevelDB, the
- * allocator's free memory, the node binary's code).
+ * "458: heap 141/178 · buffers 21 · files 150 · other 105" (MiB): RSS, V8's heap used of what
+ * it holds, ArrayBuffers, mapped files, and the rest of RSS beside those and what else V8 is
+ * told of (LevelDB's own memory, the allocator's free memory).
  */
 export function describeSplit(m: MemorySplit): string {
   const mib = (b: number): string => (b / MIB).toFixed(0);
-  const other = m.rss - m.heapTotal - m.external;
+  const files = m.rssFile ?? 0;
+  const other = m.rss - m.heapTotal - m.external - files;
   return (
     `${mib(m.rss)}: heap ${mib(m.heapUsed)}/${mib(m.heapTotal)} · buffers ${mib(m.arrayBuffers)}` +
-    ` · other ${mib(other)}`
+    `${m.rssFile === undefined ? '' : ` · files ${mib(files)}`} · other ${mib(other)}`
   );
 }

@@ -14,6 +14,8 @@ type Row = BenchRun['results'][number];
 const MIB = 1024 * 1024;
 /** Above this share of all cores used by other processes, the report says the machine was shared. */
 const SHARED_CPU_SHARE = 0.1;
+/** Where the docs explain the targets that fall short (from bench/results/, where reports go). */
+const SHORT_TARGETS_DOC = '../../docs/benchmarks.md#targets-that-fall-short-why-and-what-was-tried';
 /** GitHub's anchor for the "Where the time goes" heading. */
 const PROFILE_ANCHOR = '#where-the-time-goes';
 
@@ -346,6 +348,12 @@ function targetsSection(run: BenchRun): string[] {
     ...(run.profile && run.targets.some((t) => t.status === 'FALL SHORT' && isPut(run, t.scenario))
       ? ['', `PUT targets: see [Where the time goes](${PROFILE_ANCHOR}).`]
       : []),
+    ...(run.targets.some((t) => t.status === 'FALL SHORT')
+      ? [
+          '',
+          `Why each target that falls short does, with the profiles that show it and what was tried: [docs/benchmarks.md](${SHORT_TARGETS_DOC}).`,
+        ]
+      : []),
   ];
 }
 
@@ -432,10 +440,11 @@ function splitTable(memory: readonly PhaseMemory[]): string[] {
   });
   if (rows.length === 0) return [];
   return [
-    "How each kvorum node's RSS splits (MiB, from `process.memoryUsage()` through " +
-      '`/admin/status`): RSS: V8 heap used/held · ArrayBuffers (values, frames, records) · ' +
-      "other: the rest of RSS beside the heap and what V8 is told of (LevelDB's memtables and " +
-      "block cache, the allocator's freed but kept memory, the node binary's code).",
+    "How each kvorum node's RSS splits (MiB; `process.memoryUsage()` through `/admin/status`, " +
+      'RssFile from `/proc/<pid>/status`): RSS: V8 heap used/held · ArrayBuffers (values, ' +
+      'frames, records) · files: resident pages of mapped files (LevelDB maps its table files ' +
+      "to read them, and the node binary's code; clean page cache the kernel can drop) · other: " +
+      "the rest (LevelDB's memtables and block cache, the allocator's freed but kept memory).",
     '',
     table(['phase', 'when', 'per node'], rows),
     '',

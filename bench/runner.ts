@@ -9,7 +9,14 @@ import { coresOf, type TimeWindow } from './cpu.js';
 import { EtcdCluster, type EtcdBinary } from './etcd-cluster.js';
 import { KvorumCluster } from './kvorum-cluster.js';
 import { runLoad } from './load.js';
-import { describeSplit, RssSampler, rssNow, type MemorySplit, type RssSample } from './memory.js';
+import {
+  describeSplit,
+  rssFileBytes,
+  RssSampler,
+  rssNow,
+  type MemorySplit,
+  type RssSample,
+} from './memory.js';
 import type { BenchSettings } from './options.js';
 import { makeTempDir, removeTempDir } from './processes.js';
 import { summarizeProfiles, type CpuProfile } from './profile.js';
@@ -315,6 +322,12 @@ export class PhaseRunner {
       splits = await servers.memorySplit();
     } catch {
       return {};
+    }
+    const pids = servers.pids();
+    for (const [id, split] of Object.entries(splits)) {
+      const pid = pids.get(id);
+      const rssFile = pid === undefined ? undefined : await rssFileBytes(pid);
+      if (rssFile !== undefined) splits[id] = { ...split, rssFile };
     }
     const parts = Object.entries(splits).map(([id, m]) => `${id} ${describeSplit(m)}`);
     if (parts.length > 0) this.log(`${what}, MiB: ${parts.join(' · ')}`);

@@ -18,4 +18,17 @@ describe('describeSplit', () => {
     // other = rss - heap held - external: 458 - 178 - 25.
     expect(describeSplit(split)).toBe('458: heap 141/178 · buffers 21 · other 255');
   });
+
+  it('takes mapped files out of the rest when /proc gave them', () => {
+    const split = {
+      rss: 458 * MIB,
+      heapTotal: 178 * MIB,
+      heapUsed: 141 * MIB,
+      external: 25 * MIB,
+      arrayBuffers: 21 * MIB,
+      collections: 4,
+      rssFile: 150 * MIB,
+    };
+    expect(describeSplit(split)).toBe('458: heap 141/178 · buffers 21 · files 150 · other 105');
+  });
 });
