@@ -23,13 +23,22 @@ export function rssFileBytes(pid: number): Promise<number | undefined> {
 }
 
 async function statusBytes(pid: number, field: string): Promise<number | undefined> {
+  const status = await statusOf(pid);
+  return status === undefined ? undefined : fieldBytes(status, field);
+}
+
+/** /proc/<pid>/status, or undefined where /proc is not available or the process is gone. */
+async function statusOf(pid: number): Promise<string | undefined> {
   try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
-    return m ? Number(m[1]) * 1024 : undefined;
+    return await readFile(`/proc/${pid}/status`, 'utf8');
   } catch {
     return undefined;
   }
+}
+
+function fieldBytes(status: string, field: string): number | undefined {
+  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+  return m ? Number(m[1]) * 1024 : undefined;
 }
 
 /** VmRSS of each named process now, bytes; processes without a reading are left out. */
@@ -51,6 +60,7 @@ export interface RssSample {
 /** Samples named processes until stopped: each one's peak, and every sample as a curve. */
 export class RssSampler {
   private readonly peaks = new Map<string, number>();
+  private readonly anonPeaks = new Map<string, number>();
   private readonly samples: RssSample[] = [];
   private readonly startedMs = performance.now();
   private readonly timer: NodeJS.Timeout;
@@ -68,10 +78,27 @@ export class RssSampler {
 
   private async sample(): Promise<void> {
     const atS = (performance.now() - this.startedMs) / 1000;
-    const bytes = await rssNow(this.pids);
-    for (const [name, rss] of Object.entries(bytes))
+    const bytes: Record<string, number> = {};
+    for (const [name, pid] of this.pids) {
+      const status = await statusOf(pid);
+      const rss = status === undefined ? undefined : fieldBytes(status, 'VmRSS');
+      if (status === undefined || rss === undefined) continue;
+      bytes[name] = rss;
       this.peaks.set(name, Math.max(rss, this.peaks.get(name) ?? 0));
+      const anon = fieldBytes(status, 'RssAnon');
+      if (anon !== undefined)
+        this.anonPeaks.set(name, Math.max(anon, this.anonPeaks.get(name) ?? 0));
+    }
     this.samples.push({ atS: Math.round(atS * 10) / 10, bytes });
+  }
+
+  /**
+   * Peak anonymous RSS (RssAnon) by process name, once stopped: RSS without mapped files, the
+   * memory the process itself holds (a LevelDB node maps its table files to read them; etcd's
+   * bbolt maps its whole database).
+   */
+  get anonPeakBytes(): Record<string, number> {
+    return Object.fromEntries(this.anonPeaks);
   }
 
   /** Stops sampling after one last sample; resolves to peak RSS in bytes by process name. */

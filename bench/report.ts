@@ -403,17 +403,31 @@ function memorySection(run: BenchRun): string[] {
     'RSS (VmRSS) of each server process per phase, MiB, in node order: at boot (every node ' +
       'healthy, nothing written), at start (after the prefill, as the first scenario begins), ' +
       "the peak over the phase's scenarios (sampled each second, every 10 s in a soak, warm-up " +
-      'included), and idle ' +
+      'included), the peak of anonymous memory over the same samples (RssAnon: RSS without ' +
+      "mapped files, such as LevelDB's table files or etcd's bbolt database, which are page " +
+      'cache the kernel can drop), and idle ' +
       `(${idleS} s after the phase's last step, no load). idle ÷ start: the largest over the nodes.`,
     '',
     table(
-      ['phase', 'keys', 'boot', 'start', 'peak in scenarios', 'idle', 'idle ÷ start'],
+      [
+        'phase',
+        'keys',
+        'boot',
+        'start',
+        'peak in scenarios',
+        'peak anonymous',
+        'idle',
+        'idle ÷ start',
+      ],
       run.memory.map((m) => [
         m.title,
         int(m.keys),
         perNodeMib(m.bootBytes),
         perNodeMib(m.startBytes),
         perNodeMib(m.peakBytes),
+        m.anonPeakBytes && Object.keys(m.anonPeakBytes).length > 0
+          ? perNodeMib(m.anonPeakBytes)
+          : '–',
         perNodeMib(m.idleBytes),
         idleGrowth(m),
       ]),

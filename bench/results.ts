@@ -15,6 +15,8 @@ export interface ScenarioResult {
   readonly error: string | undefined;
   /** Peak resident memory of each server process during the scenario, bytes. */
   readonly rssPeakBytes: Record<string, number>;
+  /** The same for anonymous memory (RssAnon: RSS without mapped files); absent in old runs. */
+  readonly rssAnonPeakBytes?: Record<string, number>;
   /**
    * Cores each server process used during the measured run (CPU seconds ÷ wall seconds, warm-up
    * excluded), and `load generator` (the bench process); empty where /proc is missing.
@@ -72,6 +74,8 @@ export interface PhaseMemory {
   readonly startBytes: Record<string, number>;
   /** The largest RSS seen during the phase's scenarios. */
   readonly peakBytes: Record<string, number>;
+  /** The largest anonymous RSS (RssAnon) seen during them; absent in old runs. */
+  readonly anonPeakBytes?: Record<string, number>;
   /** After the last step, once the servers have had idleAfterS without load. */
   readonly idleBytes: Record<string, number>;
   readonly idleAfterS: number;

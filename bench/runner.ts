@@ -275,6 +275,7 @@ export class PhaseRunner {
     await new Promise((r) => setTimeout(r, settleMs));
     const ids = new Set(measuredScenarios([phase]).map((s) => s.id));
     const peakBytes: Record<string, number> = {};
+    const anonPeakBytes: Record<string, number> = {};
     let busiest: { scenarioId: string; bytes: number } | undefined;
     for (const r of this.out.results) {
       if (!ids.has(r.scenario.id)) continue;
@@ -282,6 +283,8 @@ export class PhaseRunner {
         peakBytes[name] = Math.max(bytes, peakBytes[name] ?? 0);
         if (bytes > (busiest?.bytes ?? 0)) busiest = { scenarioId: r.scenario.id, bytes };
       }
+      for (const [name, bytes] of Object.entries(r.rssAnonPeakBytes ?? {}))
+        anonPeakBytes[name] = Math.max(bytes, anonPeakBytes[name] ?? 0);
     }
     const idleBytes = await rssNow(servers.pids());
     const idleSplit = await this.memorySplit(`${phase.id} idle`, servers);
@@ -305,6 +308,7 @@ export class PhaseRunner {
       bootBytes,
       startBytes,
       peakBytes,
+      anonPeakBytes,
       idleBytes,
       idleAfterS: settleMs / 1000,
       ...(splits ? { splits } : {}),
@@ -579,7 +583,14 @@ export class PhaseRunner {
     const deadAfter = servers.dead();
     if (deadAfter.length > 0)
       error = [error, `server died: ${deadAfter.join('; ')}`].filter(Boolean).join('; ');
-    this.record(scenario, load, error, rss, scenario.rssEveryS ? sampler.curve : undefined);
+    this.record(
+      scenario,
+      load,
+      error,
+      rss,
+      scenario.rssEveryS ? sampler.curve : undefined,
+      sampler.anonPeakBytes,
+    );
     this.log(`${tag}: ${load ? summaryLine(load) : ''}${error ? ` FAILED: ${error}` : ''}`);
     this.endSplits.set(scenario.id, await this.memorySplit(`${scenario.id} at its end`, servers));
     return load?.cpu?.window;
@@ -591,6 +602,7 @@ export class PhaseRunner {
     error: string | undefined,
     rssPeakBytes: Record<string, number> = {},
     rssCurve?: readonly RssSample[],
+    rssAnonPeakBytes: Record<string, number> = {},
   ): void {
     const label = scenarioLabel(scenario);
     const cpuCores = load?.cpu ? coresOf(load.cpu) : {};
@@ -601,6 +613,7 @@ export class PhaseRunner {
       load,
       error,
       rssPeakBytes,
+      rssAnonPeakBytes,
       cpuCores,
       cpuSeconds,
       ...(rssCurve ? { rssCurve } : {}),
