@@ -103,8 +103,9 @@ export const LIMITS = Object.freeze({
    */
   memoryReturnAfterBytes: 8 * 1024 * 1024,
   /**
-   * After its RSS grew by this much since its last full collection, a node that goes quiet asks
-   * V8 for one, so a burst's garbage goes back to the system within seconds, not minutes.
+   * After its RSS, or the V8 heap it uses, grew by this much since its last full collection, a
+   * node that goes quiet asks V8 for one, so a burst's garbage goes back to the system within
+   * seconds, not minutes.
    */
   memoryReturnGrowthBytes: 32 * 1024 * 1024,
   /**

@@ -8,7 +8,7 @@
 // serves no client and is as busy.
 
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { LIMITS } from '../config.js';
 import type { Admission } from '../core/admission.js';
@@ -39,6 +39,8 @@ function exposedGc(): (() => void) | undefined {
 export interface MemoryProbes {
   /** Resident set size, bytes. */
   readonly rss: () => number;
+  /** Bytes of V8's heap in use, live or garbage not yet collected. */
+  readonly heapUsed: () => number;
   /** Share of the time since the previous call that the event loop was busy, 0..1. */
   readonly busy: () => number;
   /** A full collection; undefined when V8 would not expose one. */
@@ -49,6 +51,7 @@ function processProbes(): MemoryProbes {
   let last: EventLoopUtilization = performance.eventLoopUtilization();
   return {
     rss: () => process.memoryUsage.rss(),
+    heapUsed: () => getHeapStatistics().used_heap_size,
     busy: () => {
       const now = performance.eventLoopUtilization();
       const share = performance.eventLoopUtilization(now, last).utilization;
@@ -61,8 +64,9 @@ function processProbes(): MemoryProbes {
 
 export class MemoryReturn {
   private timer: NodeJS.Timeout | undefined;
-  /** RSS after the last collection (at start: none yet), and upload bytes up to it. */
+  /** RSS and used heap after the last collection (at start: none yet), and uploads up to it. */
   private rssAfter: number;
+  private heapAfter: number;
   private uploadsAt = 0;
   private quietLooks = 0;
   /** Full collections asked for, for /admin/status. */
@@ -73,6 +77,7 @@ export class MemoryReturn {
     private readonly probes: MemoryProbes = processProbes(),
   ) {
     this.rssAfter = probes.rss();
+    this.heapAfter = probes.heapUsed();
   }
 
   start(): void {
@@ -96,11 +101,13 @@ export class MemoryReturn {
     if (this.quietLooks < 2) return;
     const grown =
       this.probes.rss() - this.rssAfter >= LIMITS.memoryReturnGrowthBytes ||
+      this.probes.heapUsed() - this.heapAfter >= LIMITS.memoryReturnGrowthBytes ||
       uploads - this.uploadsAt >= LIMITS.memoryReturnAfterBytes;
     if (!grown) return;
     this.uploadsAt = uploads;
     this.collections += 1;
     this.probes.gc?.();
     this.rssAfter = this.probes.rss();
+    this.heapAfter = this.probes.heapUsed();
   }
 }

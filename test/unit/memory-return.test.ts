@@ -16,13 +16,15 @@ function rig() {
     requestsMax: 100,
     retryAfterS: 1,
   });
-  const state = { rss: 100 * MiB, busy: 0, collections: 0 };
+  const state = { rss: 100 * MiB, heapUsed: 40 * MiB, busy: 0, collections: 0 };
   const m = new MemoryReturn(admission, {
     rss: () => state.rss,
+    heapUsed: () => state.heapUsed,
     busy: () => state.busy,
     gc: () => {
       state.collections += 1;
       state.rss = 110 * MiB; // what the collection gave back leaves some growth behind
+      state.heapUsed = 45 * MiB;
     },
   });
   const looks = (n: number) => {
@@ -60,6 +62,18 @@ describe('memory return', () => {
     admission.release(held);
     looks(2);
     expect(state.collections).toBe(1);
+  });
+
+  it('collects once quiet after the used heap grew, when RSS did not (V8 refilled its pages)', () => {
+    const { state, looks } = rig();
+    state.heapUsed += LIMITS.memoryReturnGrowthBytes - 1;
+    looks(5);
+    expect(state.collections).toBe(0);
+    state.heapUsed += 1;
+    looks(2);
+    expect(state.collections).toBe(1);
+    looks(10);
+    expect(state.collections).toBe(1); // measured again from what the collection left
   });
 
   it('collects after enough upload bytes even when RSS barely moved', () => {
