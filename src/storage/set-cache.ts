@@ -30,10 +30,10 @@ interface Entry {
  * `set` with values copied out of any much larger buffer they are views of (a value that came
  * in a peer frame or an HTTP body may be a slice of a whole socket read), so an entry holds
  * about the bytes it is charged for. The store's own writes never need the copy: they hand over
- * sets whose values are views into the record just written (version-codec's withValuesIn). The copy gets a buffer of its own: `Buffer.from` would put
- * a small value in Node's shared 8 KiB pool, and a slab that holds one cached value stays
- * whole; measured after a 40 s write burst over 100k keys, cached 100-byte values held 57 MiB
- * of ArrayBuffers, 8.5x their size.
+ * sets whose values are views into the record just written (version-codec's withValuesIn).
+ * The copy gets a buffer of its own: `Buffer.from` would put a small value in Node's shared
+ * 8 KiB pool, and a slab that holds one cached value stays whole; measured after a 40 s write
+ * burst over 100k keys, cached 100-byte values held 57 MiB of ArrayBuffers, 8.5x their size.
  */
 function detached(set: VersionSet | undefined, encodedBytes: number): VersionSet | undefined {
   if (set === undefined) return undefined;
