@@ -127,6 +127,12 @@ export const LIMITS = Object.freeze({
   httpTimeoutCheckIntervalMs: 1_000,
   /** HTTP: request line and headers together (Node's parser limit; 414 for a key, else 431). */
   httpHeaderBytesMax: 16 * 1024,
+  /**
+   * HTTP: a request the parser refused (bad HTTP, headers too large, too slow) gets its error,
+   * then what it still sends is read and dropped this long before the socket goes, so the
+   * client reads the error instead of a reset.
+   */
+  httpRefusedDrainMs: 1_000,
   /** HTTP: idle keep-alive connections are closed after this. */
   httpKeepAliveTimeoutMs: 10_000,
   /** Admin JSON bodies are small; anything larger is refused. */

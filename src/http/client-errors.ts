@@ -10,9 +10,6 @@ import { errorBody, type ErrorBody } from './error-mapping.js';
 /** The parser read this much of the request line and headers without finding their end. */
 const HEADER_BYTES_MAX = LIMITS.httpHeaderBytesMax;
 
-/** How long a refused request's remaining bytes are read and dropped before the socket goes. */
-const DRAIN_MS = 1_000;
-
 /** A request line that alone overflows, for a route whose path is a key: the key is too long. */
 const KEY_ROUTE = /^[A-Z]+ \/(kv|admin\/keys)\//;
 
@@ -65,5 +62,5 @@ export function handleClientError(err: Error, socket: Socket): void {
       `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
   );
   socket.resume();
-  setTimeout(() => socket.destroy(), DRAIN_MS).unref();
+  setTimeout(() => socket.destroy(), LIMITS.httpRefusedDrainMs).unref();
 }
