@@ -11,6 +11,8 @@ import { LIMITS } from '../../src/config.js';
 import { TestCluster, until } from '../support/cluster.js';
 
 const BURST = 300;
+/** Refused uploads whose client may see a reset before its 503 (see the burst test). */
+const RESETS_MAX = 15;
 const VALUE_BYTES = 1024 * 1024;
 
 let c: TestCluster;
@@ -134,12 +136,15 @@ describe('admission control', () => {
           `GETs beside it: ${getLatencies.length}, p99 ${p99(getLatencies).toFixed(1)} ms; ` +
           `n1 RSS before ${before.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB`,
       );
-      // Every answer is one of those two: no 504 (a healthy peer is never starved of heartbeats
-      // or its acks), and no reset (the refused upload's client reads its 503 before the close
-      // reaches it; see the known gaps in docs/limits.md for when it may not).
-      expect(ok.length + overloaded.length, JSON.stringify(Object.fromEntries(byStatus))).toBe(
-        BURST,
-      );
+      // Every answer is one of those two, or a reset: no 504 (a healthy peer is never starved
+      // of heartbeats or its acks). A refused upload's connection closes without the rest of
+      // its body being read, so its client may see the reset before it reads the 503: the
+      // contract says so (docs/security.md, and the known gaps in docs/limits.md), and CI saw
+      // 1 to 5 of 300. More than RESETS_MAX would be a different failure.
+      const resets = answers.filter((a) => a.status === 0 && /fetch failed/.test(a.error ?? ''));
+      const seen = JSON.stringify(Object.fromEntries(byStatus));
+      expect(ok.length + overloaded.length + resets.length, seen).toBe(BURST);
+      expect(resets.length, seen).toBeLessThanOrEqual(RESETS_MAX);
       expect(ok.length).toBeGreaterThan(0);
       for (const a of overloaded) {
         expect(a.error).toBe('overloaded');
